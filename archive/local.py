@@ -1,0 +1,108 @@
+"""Local-folder store: the embedded default. Keys map to paths below one root folder."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import BinaryIO, Self
+from urllib.parse import unquote, urlsplit
+
+from archive.layout import STATE_PREFIX, check_key
+from archive.store import Store, StoreError
+
+
+class LocalStore(Store):
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.uri = self.root.as_uri()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create store folder {self.root}: {exc}") from exc
+
+    @classmethod
+    def from_uri(cls, uri: str) -> Self:
+        if uri.startswith("file://"):
+            parts = urlsplit(uri)
+            if parts.netloc not in ("", "localhost"):
+                raise StoreError(f"file:// store must be local, got host {parts.netloc!r}")
+            return cls(Path(unquote(parts.path)))
+        return cls(Path(uri).expanduser())
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*check_key(key).split("/"))
+
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target and rename, so a reader never sees half an object.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def staging_path(self, key: str) -> Path:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def commit_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        target = self._path(key)
+        if path.resolve() != target:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.replace(target)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def open_read(self, key: str) -> BinaryIO:
+        try:
+            return self._path(key).open("rb")
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self._path(prefix) if prefix else self.root
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            name = path.name
+            # Hidden temp files and still-open WARCs are not objects yet.
+            if path.is_file() and not name.startswith(".") and not name.endswith(".open"):
+                yield path.relative_to(self.root).as_posix()
+
+    @property
+    def state_dir(self) -> Path:
+        path = self.root / STATE_PREFIX
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def path_for(self, key: str) -> Path:
+        """Filesystem path of an object (local store only, used by replay)."""
+        return self._path(key)

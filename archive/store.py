@@ -1,0 +1,88 @@
+"""The storage interface every backend implements, and `open_store` to pick one from a URI."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+
+class StoreError(Exception):
+    """The store cannot be used (bad URI, unreachable, refused)."""
+
+
+class Store(ABC):
+    """A place for WARCs, text, metadata, indexes and reports, addressed by keys from `layout`.
+
+    Large files (WARCs) are always written locally first, under `staging_path(key)`, and handed
+    over with `commit_file` once complete; a remote backend uploads them from there, so nothing
+    is lost when the remote side is down.
+    """
+
+    uri: str
+
+    @abstractmethod
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Store a small object in one piece, atomically."""
+
+    @abstractmethod
+    def staging_path(self, key: str) -> Path:
+        """Local path where the file for `key` is to be written before `commit_file`."""
+
+    @abstractmethod
+    def commit_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Hand over a finished local file (written at `staging_path(key)`) to the store."""
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """Whole object; raises KeyError when it does not exist."""
+
+    @abstractmethod
+    def open_read(self, key: str) -> BinaryIO:
+        """Seekable binary stream of an object; raises KeyError when it does not exist."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys under `prefix` (a folder-like prefix, without trailing slash), sorted."""
+
+    @property
+    @abstractmethod
+    def state_dir(self) -> Path:
+        """Local folder for working state (seen store, locks, open WARCs, spool)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook; most backends hold nothing
+        """Flush and release anything held."""
+
+
+def open_store(uri: str, **options: Any) -> Store:
+    """Build the backend for a store URI: a folder path, `file://...` or `s3://bucket/prefix`."""
+    if not uri:
+        raise StoreError("empty store URI")
+    if uri.startswith("s3://"):
+        try:
+            from archive.s3 import S3Store  # noqa: PLC0415 - boto3 is only loaded for S3 stores
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise StoreError(f"S3 store {uri} needs the S3 backend: {exc}") from exc
+        return S3Store.from_uri(uri, **options)
+    if "://" in uri and not uri.startswith("file://"):
+        scheme = uri.split("://", 1)[0]
+        raise StoreError(f"unsupported store URI scheme {scheme!r} in {uri!r} (use a path, file:// or s3://)")
+    from archive.local import LocalStore  # noqa: PLC0415 - keeps backends independent
+
+    return LocalStore.from_uri(uri)
