@@ -1,0 +1,166 @@
+"""Per-site YAML configuration: the model, and loading that fails naming the file and the key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+BUNDLED_SITES_DIR = Path(__file__).resolve().parent / "sites"
+
+
+class SiteConfigError(Exception):
+    """A site file is missing, unreadable or invalid. The message names the file and key."""
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an absolute http(s) URL: {value!r}")
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from exc
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Regex = Annotated[str, AfterValidator(_regex)]
+
+
+class _Strict(BaseModel):
+    # A misspelt key is a silent no-op otherwise; fail on it instead.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Section(_Strict):
+    url: HttpUrl
+    #: How many listing pages to walk through `rel=next` / numbered pagination.
+    max_pages: int = Field(default=3, ge=1, le=1000)
+
+
+class Politeness(_Strict):
+    download_delay: float | None = Field(default=None, ge=0, le=600)
+    concurrent_requests: int | None = Field(default=None, ge=1, le=4)
+    autothrottle_target_concurrency: float | None = Field(default=None, gt=0, le=4)
+
+
+class ExtractionOverrides(_Strict):
+    #: XPath of the article body, when the generic extractor picks the wrong block.
+    body_xpath: str | None = None
+    #: XPaths of elements to remove before extraction.
+    drop_xpaths: list[str] = []
+
+
+class SiteConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    #: Home or listing pages whose same-site links are followed to find articles.
+    start_urls: list[HttpUrl] = []
+    feeds: list[HttpUrl] = []
+    sitemaps: list[HttpUrl] = []
+    #: Also read the `Sitemap:` lines of each start host's robots.txt.
+    robots_sitemaps: bool = True
+    sections: list[Section] = []
+    #: Regular expressions an article URL must match (any); empty means "decide by page signals".
+    allow: list[Regex] = []
+    #: Regular expressions of URLs never to request.
+    deny: list[Regex] = []
+    max_articles: int = Field(default=200, ge=1, le=100_000)
+    #: Skip articles whose feed/sitemap date is older than this, before requesting them.
+    max_age_days: int | None = Field(default=30, ge=1)
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+    contact_url: HttpUrl | None = None
+    politeness: Politeness = Politeness()
+    extraction: ExtractionOverrides = ExtractionOverrides()
+
+    @field_validator("deny", "allow")
+    @classmethod
+    def _no_empty_patterns(cls, value: list[str]) -> list[str]:
+        if any(not pattern for pattern in value):
+            raise ValueError("empty pattern would match every URL")
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        if not (self.start_urls or self.feeds or self.sitemaps or self.sections):
+            raise ValueError(
+                "no discovery source: give at least one of start_urls, feeds, sitemaps, sections"
+            )
+
+    @property
+    def hosts(self) -> set[str]:
+        """Hosts this site's articles may live on."""
+        urls = [*self.start_urls, *self.feeds, *self.sitemaps, *(s.url for s in self.sections)]
+        return {urlsplit(url).hostname or "" for url in urls} - {""}
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        problems.append(f"key '{key}': {error['msg']}")
+    return "; ".join(problems)
+
+
+def parse_site(data: object, source: str) -> SiteConfig:
+    """Validate already-parsed YAML; `source` names the file in error messages."""
+    if not isinstance(data, dict):
+        raise SiteConfigError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
+    try:
+        return SiteConfig.model_validate(data)
+    except ValidationError as exc:
+        raise SiteConfigError(f"{source}: {_describe(exc)}") from None
+
+
+def load_site_file(path: Path) -> SiteConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SiteConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SiteConfigError(f"{path}: invalid YAML: {exc}") from None
+    site = parse_site(data, str(path))
+    if site.name != path.stem:
+        raise SiteConfigError(
+            f"{path}: key 'name': {site.name!r} must match the file name {path.stem!r}"
+        )
+    return site
+
+
+def sites_dir(configured: str | Path | None) -> Path:
+    return Path(configured) if configured else BUNDLED_SITES_DIR
+
+
+def load_sites(directory: Path) -> dict[str, SiteConfig]:
+    """Every site in a folder, validated; the first bad file raises."""
+    if not directory.is_dir():
+        raise SiteConfigError(f"{directory}: sites folder does not exist")
+    sites = {}
+    for path in sorted(directory.glob("*.yaml")):
+        site = load_site_file(path)
+        sites[site.name] = site
+    return sites
+
+
+def load_site(directory: Path, name: str) -> SiteConfig:
+    path = directory / f"{name}.yaml"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name) or not path.is_file():
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
+        raise SiteConfigError(f"{path}: no such site {name!r} (known: {known})")
+    return load_site_file(path)

@@ -1,0 +1,151 @@
+"""Item pipeline: extract each captured article (in worker processes) and store text + metadata."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Self
+
+from scrapy.exceptions import DropItem, NotConfigured
+
+from archive.items import ArticleCapture
+from archive.layout import meta_key, text_key
+from config.stats import StatsKeys
+from pipelines.documents import ExtractOptions, Extraction, extract_document
+from pipelines.storage import crawler_storage
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+    from archive.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def metadata_record(capture: ArticleCapture, result: Extraction, text_key: str) -> dict[str, Any]:
+    """The metadata JSON stored beside the text, linking it back to its WARC record."""
+    record: dict[str, Any] = {
+        "url": capture.url,
+        "canonical_url": result.metadata.get("canonical_url") or capture.canonical_url,
+        "crawl_url": capture.canonical_url,
+        "site": capture.site,
+        **{k: v for k, v in result.metadata.items() if k != "canonical_url"},
+        "fetched_at": capture.fetched_at,
+        "http_status": capture.status,
+        "content_type": capture.header("Content-Type"),
+        "encoding": result.encoding,
+        "text_sha256": result.text_sha256,
+        "text_key": text_key,
+        "extractor_version": result.extractor_version,
+        "warc": {
+            "filename": capture.warc_filename,
+            "key": capture.warc_key,
+            "offset": capture.warc_offset,
+            "record_id": capture.warc_record_id,
+        },
+        "discovered_from": capture.discovered_from,
+        "feed_title": capture.hint_title,
+        "feed_date": capture.hint_date,
+    }
+    return record
+
+
+def store_extraction(store: Store, capture: ArticleCapture, result: Extraction) -> dict[str, Any]:
+    """Write text and metadata objects; returns the metadata record."""
+    when = datetime.fromisoformat(capture.fetched_at.replace("Z", "+00:00")).astimezone(UTC)
+    version = result.extractor_version
+    tkey = text_key(capture.site, capture.canonical_url, when, version)
+    record = metadata_record(capture, result, tkey)
+    object_meta = {"charset": "utf-8", "extractor-version": version}
+    if capture.warc_record_id:
+        object_meta["warc-record-id"] = capture.warc_record_id
+    store.put_bytes(tkey, result.text.encode("utf-8") + b"\n", "text/plain; charset=utf-8", object_meta)
+    store.put_bytes(
+        meta_key(capture.site, capture.canonical_url, when, version),
+        json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"),
+        "application/json",
+        object_meta,
+    )
+    return record
+
+
+class ArticlePipeline:
+    """Runs extraction off the reactor and stores the results.
+
+    Settings: EXTRACT_ENABLED, EXTRACT_WORKERS (0 = a thread), EXTRACT_FAVOR_PRECISION,
+    EXTRACT_INCLUDE_COMMENTS; per-site `extraction:` overrides and `language` from the site YAML.
+    """
+
+    def __init__(self, store: Store, options: ExtractOptions, workers: int, stats: StatsCollector) -> None:
+        self.store = store
+        self.options = options
+        self.stats = stats
+        self.executor: Executor
+        if workers > 0:
+            # spawn: forking a process that runs a Twisted reactor and threads is unsafe.
+            self.executor = ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        else:
+            self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        if not settings.getbool("EXTRACT_ENABLED"):
+            raise NotConfigured("EXTRACT_ENABLED is off")
+        site = getattr(crawler.spider, "site", None)
+        overrides = getattr(site, "extraction", None)
+        options = ExtractOptions(
+            favor_precision=settings.getbool("EXTRACT_FAVOR_PRECISION"),
+            include_comments=settings.getbool("EXTRACT_INCLUDE_COMMENTS"),
+            language_hint=getattr(site, "language", None),
+            body_xpath=getattr(overrides, "body_xpath", None),
+            drop_xpaths=tuple(getattr(overrides, "drop_xpaths", ()) or ()),
+        )
+        assert crawler.stats is not None
+        return cls(
+            crawler_storage(crawler).store,
+            options,
+            settings.getint("EXTRACT_WORKERS"),
+            crawler.stats,
+        )
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleCapture):
+            return item
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(
+                self.executor,
+                extract_document,
+                item.body,
+                item.header("Content-Type"),
+                item.url,
+                self.options,
+            )
+        except Exception as exc:  # any extractor bug must cost one page, not the run
+            self.stats.inc_value(StatsKeys.EXTRACT_FAILED)
+            logger.warning("Extraction failed for %s: %r", item.url, exc, exc_info=True)
+            raise DropItem(f"extraction failed: {exc!r}") from exc
+        if result is None:
+            self.stats.inc_value(StatsKeys.EXTRACT_EMPTY)
+            logger.warning("No article text in %s", item.url)
+            raise DropItem("no article text")
+        try:
+            await asyncio.to_thread(store_extraction, self.store, item, result)
+        except OSError as exc:
+            self.stats.inc_value(f"{StatsKeys.STORAGE_FAILED}/{type(exc).__name__}")
+            logger.error("Could not store text of %s", item.url, exc_info=True)
+            raise DropItem(f"storage failed: {exc!r}") from exc
+        self.stats.inc_value(StatsKeys.EXTRACT_OK)
+        self.stats.inc_value(StatsKeys.STORAGE_OBJECTS, 2)
+        return item
+
+    def close_spider(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=False)

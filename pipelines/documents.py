@@ -1,0 +1,64 @@
+"""One extraction job (bytes in, text + metadata out), shared by the crawl, extract-file and
+re-extraction so all three give the same result for the same bytes. No Scrapy import."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from pipelines.extraction import EXTRACTOR_VERSION, ArticleExtractor, decode_html
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractOptions:
+    """Everything that changes extraction output; hashable so workers can cache extractors."""
+
+    favor_precision: bool = True
+    include_comments: bool = False
+    language_hint: str | None = None
+    body_xpath: str | None = None
+    drop_xpaths: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Extraction:
+    text: str
+    encoding: str
+    extractor_version: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text_sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=32)
+def _extractor(options: ExtractOptions) -> ArticleExtractor:
+    # Building trafilatura's options is not free; each worker does it once per option set.
+    return ArticleExtractor(
+        favor_precision=options.favor_precision,
+        include_comments=options.include_comments,
+        language_hint=options.language_hint,
+        body_xpath=options.body_xpath,
+        drop_xpaths=options.drop_xpaths,
+    )
+
+
+def extract_document(
+    body: bytes, content_type: str | None, url: str | None, options: ExtractOptions
+) -> Extraction | None:
+    """Decode (HTTP charset, BOM, meta, detection) then extract; None when no article text."""
+    html, encoding = decode_html(body, content_type)
+    article = _extractor(options).extract(html, url)
+    if article is None or not article.text.strip():
+        return None
+    metadata = article.to_dict()
+    text = metadata.pop("text")
+    return Extraction(
+        text=text,
+        encoding=encoding,
+        extractor_version=article.extractor_version or EXTRACTOR_VERSION,
+        metadata=metadata,
+    )

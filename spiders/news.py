@@ -1,0 +1,275 @@
+"""The one generic news spider: discovers articles from feeds, sitemaps and section pages.
+
+It only discovers and requests; capture, extraction and storage happen in pipelines/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider
+from scrapy.exceptions import UsageError
+from scrapy.http import TextResponse
+from scrapy.utils.sitemap import sitemap_urls_from_robots
+
+from archive.items import ArticleCapture
+from config.sites import SiteConfig, load_site, sites_dir
+from config.stats import StatsKeys
+from spiders.feeds import Entry, looks_like_feed, parse_feed
+from spiders.pages import announced_feeds, next_page_links, page_kind, page_links
+from spiders.sitemaps import parse_sitemap
+from spiders.urls import canonicalize, looks_like_article_url, looks_like_pagination, same_site
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+
+def adhoc_site(url: str) -> SiteConfig:
+    """A site config for `crawl --url`: discover from robots.txt, announced feeds and links."""
+    host = urlsplit(url).hostname or "site"
+    name = re.sub(r"[^a-z0-9-]+", "-", host.lower()).strip("-")[:60] or "site"
+    return SiteConfig(name=name, start_urls=[url])
+
+
+def user_agent(version: str, contact: str) -> str:
+    return f"newsarchive/{version} (+{contact}; news archiving crawler)"
+
+
+class NewsSpider(Spider):
+    """Crawl one configured site (`-a site=NAME`) or an ad hoc URL (`-a url=URL`)."""
+
+    name = "news"
+
+    def __init__(self, site: SiteConfig, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.site = site
+        self.allow = [re.compile(p) for p in site.allow]
+        self.deny = [re.compile(p) for p in site.deny]
+        self.hosts = site.hosts
+        self.cutoff = (
+            datetime.now(UTC) - timedelta(days=site.max_age_days) if site.max_age_days else None
+        )
+        self._seen_articles: set[str] = set()
+        self._seen_pages: set[str] = set()
+        self._scheduled = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        site_config = kwargs.pop("site_config", None)
+        site_name = kwargs.pop("site", None)
+        url = kwargs.pop("url", None)
+        if site_config is None:
+            if url:
+                site_config = adhoc_site(url)
+            elif site_name:
+                directory = sites_dir(crawler.settings.get("NEWSARCHIVE_SITES_DIR"))
+                site_config = load_site(directory, site_name)
+            else:
+                raise UsageError("give -a site=NAME or -a url=URL")
+        _apply_site_settings(crawler, site_config)
+        spider = super().from_crawler(crawler, site_config, *args, **kwargs)
+        return spider
+
+    # --- start -------------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        site = self.site
+        if site.robots_sitemaps:
+            roots = {
+                f"{urlsplit(u).scheme}://{urlsplit(u).netloc}"
+                for u in [*site.start_urls, *(s.url for s in site.sections), *site.feeds]
+            }
+            for root in sorted(roots):
+                yield Request(f"{root}/robots.txt", callback=self.parse_robots, priority=10)
+        for url in site.feeds:
+            yield self._page_request(url, self.parse_feed, StatsKeys.DISCOVERY_FEEDS)
+        for url in site.sitemaps:
+            yield self._page_request(url, self.parse_sitemap, StatsKeys.DISCOVERY_SITEMAPS)
+        for section in site.sections:
+            yield self._listing_request(section.url, page=1, max_pages=section.max_pages)
+        for url in site.start_urls:
+            yield self._listing_request(url, page=1, max_pages=1)
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def _page_request(self, url: str, callback: Any, stat: str, **meta: Any) -> Request | None:
+        key = canonicalize(url)
+        if key in self._seen_pages:
+            return None
+        self._seen_pages.add(key)
+        self._inc(stat)
+        return Request(key, callback=callback, meta=meta, priority=5)
+
+    def _listing_request(self, url: str, page: int, max_pages: int) -> Request | None:
+        return self._page_request(
+            url,
+            self.parse_listing,
+            StatsKeys.DISCOVERY_SECTIONS,
+            section_page=page,
+            section_max_pages=max_pages,
+        )
+
+    def _matches(self, patterns: list[re.Pattern[str]], url: str) -> bool:
+        return any(p.search(url) for p in patterns)
+
+    def _article_request(self, entry: Entry, source: str, trusted: bool) -> Request | None:
+        """A request for a candidate article, or None (counted) when it is not to be fetched.
+
+        `trusted` candidates (feeds, news sitemaps) are articles by announcement; others must
+        match `allow`, or look like articles by URL when the site gives no `allow`.
+        """
+        url = canonicalize(entry.url)
+        if not same_site(url, self.hosts) or self._matches(self.deny, url):
+            return None
+        if self.allow:
+            if not self._matches(self.allow, url):
+                self._inc(StatsKeys.DISCOVERY_NOT_ARTICLE)
+                return None
+        elif not trusted and not looks_like_article_url(url):
+            return None
+        if url in self._seen_articles:
+            self._inc(StatsKeys.DISCOVERY_SKIPPED_DUPLICATE)
+            return None
+        self._seen_articles.add(url)
+        if self.cutoff and entry.date and entry.date < self.cutoff:
+            self._inc(StatsKeys.DISCOVERY_SKIPPED_AGE)
+            return None
+        if self._scheduled >= self.site.max_articles:
+            self._inc(StatsKeys.DISCOVERY_SKIPPED_LIMIT)
+            return None
+        self._scheduled += 1
+        self._inc(StatsKeys.DISCOVERY_ARTICLES)
+        return Request(
+            url,
+            callback=self.parse_article,
+            meta={
+                "canonical_url": url,
+                "hint_title": entry.title,
+                "hint_date": entry.date.isoformat() if entry.date else None,
+                "discovered_from": source,
+            },
+        )
+
+    def _articles(self, entries: Iterable[Entry], source: str, trusted: bool) -> list[Request]:
+        requests = (self._article_request(e, source, trusted) for e in entries)
+        return [r for r in requests if r is not None]
+
+    # --- callbacks ---------------------------------------------------------------------------
+
+    def parse_robots(self, response: Response) -> Iterable[Request]:
+        if response.status != 200:
+            return []
+        requests = []
+        for url in sitemap_urls_from_robots(response.text, base_url=response.url):
+            request = self._page_request(url, self.parse_sitemap, StatsKeys.DISCOVERY_SITEMAPS)
+            if request is not None:
+                requests.append(request)
+        return requests
+
+    def parse_feed(self, response: Response) -> Iterable[Request]:
+        if response.status != 200:
+            return []
+        return self._articles(parse_feed(response.body), response.url, trusted=True)
+
+    def parse_sitemap(self, response: Response) -> Iterable[Request]:
+        if response.status != 200:
+            return []
+        sitemap = parse_sitemap(response.body, self.settings.getint("DOWNLOAD_MAXSIZE"))
+        requests: list[Request] = []
+        for url in sitemap.sitemaps:
+            if same_site(url, self.hosts):
+                request = self._page_request(url, self.parse_sitemap, StatsKeys.DISCOVERY_SITEMAPS)
+                if request is not None:
+                    requests.append(request)
+        requests.extend(self._articles(sitemap.entries, response.url, trusted=sitemap.is_news))
+        return requests
+
+    def parse_listing(self, response: Response) -> Iterable[Request]:
+        if response.status != 200 or not isinstance(response, TextResponse):
+            return []
+        if looks_like_feed(response.body):
+            return self.parse_feed(response)
+        requests: list[Request] = []
+        if not self.site.feeds:
+            for feed in announced_feeds(response):
+                if same_site(feed, self.hosts):
+                    request = self._page_request(feed, self.parse_feed, StatsKeys.DISCOVERY_FEEDS)
+                    if request is not None:
+                        requests.append(request)
+        page = int(response.meta.get("section_page", 1))
+        max_pages = int(response.meta.get("section_max_pages", 1))
+        next_pages = set(map(canonicalize, next_page_links(response)))
+        candidates = []
+        for link in page_links(response):
+            url = canonicalize(link)
+            if not same_site(url, self.hosts) or self._matches(self.deny, url):
+                continue
+            if url in next_pages or (looks_like_pagination(url) and not self.allow):
+                if page < max_pages:
+                    request = self._listing_request(url, page + 1, max_pages)
+                    if request is not None:
+                        requests.append(request)
+                continue
+            candidates.append(Entry(url=url))
+        requests.extend(self._articles(candidates, response.url, trusted=False))
+        return requests
+
+    def parse_article(self, response: Response) -> Iterable[ArticleCapture]:
+        if response.status != 200:
+            self._inc(f"discovery/article_status/{response.status}")
+            return
+        if not isinstance(response, TextResponse):
+            self._inc(StatsKeys.DISCOVERY_NOT_ARTICLE)
+            return
+        if page_kind(response) == "listing" and not self._matches(self.allow, response.url):
+            self._inc(StatsKeys.DISCOVERY_NOT_ARTICLE)
+            return
+        meta = response.meta
+        warc = meta.get("warc_record")
+        yield ArticleCapture(
+            site=self.site.name,
+            url=response.url,
+            canonical_url=meta.get("canonical_url") or canonicalize(response.url),
+            status=response.status,
+            headers=[
+                (k.decode("latin-1"), v.decode("latin-1"))
+                for k, values in response.headers.items()
+                for v in values
+            ],
+            body=response.body,
+            fetched_at=meta.get("fetched_at") or datetime.now(UTC).isoformat(),
+            warc_filename=getattr(warc, "filename", None),
+            warc_key=getattr(warc, "key", None),
+            warc_offset=getattr(warc, "offset", None),
+            warc_record_id=getattr(warc, "record_id", None),
+            hint_title=meta.get("hint_title"),
+            hint_date=meta.get("hint_date"),
+            discovered_from=meta.get("discovered_from"),
+        )
+
+    def _inc(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
+
+
+def _apply_site_settings(crawler: Crawler, site: SiteConfig) -> None:
+    """Per-site politeness and the user agent, set before the settings freeze."""
+    settings = crawler.settings
+    contact = site.contact_url or settings.get("NEWSARCHIVE_CONTACT_URL")
+    version = settings.get("NEWSARCHIVE_VERSION", "0")
+    if settings.getpriority("USER_AGENT") in (None, 0, 10, 20):
+        settings.set("USER_AGENT", user_agent(version, contact), priority="spider")
+    polite = site.politeness
+    if polite.download_delay is not None:
+        settings.set("DOWNLOAD_DELAY", polite.download_delay, priority="spider")
+    if polite.concurrent_requests is not None:
+        settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", polite.concurrent_requests, "spider")
+    if polite.autothrottle_target_concurrency is not None:
+        settings.set(
+            "AUTOTHROTTLE_TARGET_CONCURRENCY", polite.autothrottle_target_concurrency, "spider"
+        )
