@@ -1,0 +1,782 @@
+"""WARC/1.1 records written to any binary stream, and the rolling, crash-recoverable WARC writer."""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import http
+import logging
+import os
+import re
+import socket
+import threading
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from io import BytesIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol, Self
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from archive.layout import WARC_PREFIX, check_key, safe_segment, warc_key
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+    from types import TracebackType
+
+    from archive.store import Store
+
+logger = logging.getLogger(__name__)
+
+#: WARC 1.1 section 5.13: values allowed in WARC-Truncated.
+TRUNCATION_REASONS: Final = frozenset({"length", "time", "disconnect", "unspecified"})
+#: warcio writes the 1.0 URI unless the writer is set to WARC/1.1; pin it so that never drifts.
+REVISIT_PROFILE: Final = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+CONFORMS_TO: Final = (
+    "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+)
+WARC_CONTENT_TYPE: Final = "application/warc"
+#: warcinfo fields every file must carry (replay tools and our verify command read them).
+REQUIRED_WARCINFO: Final = ("isPartOf", "http-header-user-agent")
+_HTTP_VERSIONS: Final = frozenset({"HTTP/1.0", "HTTP/1.1"})
+_PROTOCOLS: Final = _HTTP_VERSIONS | {"h2"}
+#: warcio compresses at level 9; zlib's default 6 is several times cheaper on HTML for ~1% size.
+_GZIP_LEVEL: Final = 6
+_SCAN_CHUNK: Final = 1 << 20
+#: A WARC header block larger than this is not something we wrote; treat it as damage.
+_MAX_WARC_HEAD: Final = 1 << 16
+
+
+class Writable(Protocol):
+    """Any binary output: a file, a socket wrapper, BytesIO (what warcio's writer accepts)."""
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+
+class OriginalCapture(Protocol):
+    """The capture a revisit points at (what the digest index remembers)."""
+
+    @property
+    def target_uri(self) -> str: ...
+    @property
+    def date(self) -> str:
+        """WARC-Date of the original response record."""
+        ...
+
+    @property
+    def record_id(self) -> str: ...
+    @property
+    def payload_digest(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HttpExchange:
+    """One HTTP request and its response, as seen on the wire.
+
+    Header names and values are the wire bytes decoded as latin-1, so they are written back
+    byte for byte; a value that latin-1 cannot encode is written as UTF-8.
+    """
+
+    url: str
+    method: str
+    request_headers: list[tuple[str, str]]
+    request_body: bytes
+    status: int
+    protocol: str
+    response_headers: list[tuple[str, str]]
+    payload: bytes
+    ip_address: str | None
+    date: datetime
+    truncated: str | None = None
+
+    def __post_init__(self) -> None:
+        # Fail when the exchange is built, not halfway through writing a record.
+        parts = urlsplit(self.url)
+        if not parts.scheme or not parts.netloc:
+            raise ValueError(f"WARC-Target-URI must be absolute: {self.url!r}")
+        if self.date.tzinfo is None or self.date.utcoffset() is None:
+            raise ValueError("exchange date must be timezone-aware")
+        if self.protocol not in _PROTOCOLS:
+            raise ValueError(f"unsupported protocol {self.protocol!r}")
+        if self.truncated is not None and self.truncated not in TRUNCATION_REASONS:
+            raise ValueError(f"unknown truncation reason {self.truncated!r}")
+        if not 100 <= self.status <= 999:
+            raise ValueError(f"invalid HTTP status {self.status}")
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenRecord:
+    """Where a record landed in a stream (offsets count from the writer's start offset)."""
+
+    offset: int
+    length: int
+    record_id: str
+    payload_digest: str
+    date: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLocation:
+    filename: str
+    key: str
+    offset: int
+    length: int
+    record_id: str
+    payload_digest: str
+    date: str
+
+
+def payload_digest(data: bytes) -> str:
+    """The WARC-Payload-Digest value of a payload: ``sha1:`` plus base32, as warcio writes it."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")  # noqa: S324 - WARC convention, not security
+
+
+def make_record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+def format_warc_date(when: datetime) -> str:
+    """WARC-Date with microseconds always present (warcio drops them when they are zero)."""
+    if when.tzinfo is None:
+        raise ValueError("WARC dates must be timezone-aware")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def default_software() -> str:
+    return f"newsarchive/{_version('newsarchive')} warcio/{_version('warcio')}"
+
+
+def warcinfo_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    """The warcinfo body: our defaults, overridden and extended by `fields`, validated."""
+    out = {
+        "software": default_software(),
+        "format": "WARC File Format 1.1",
+        "conformsTo": CONFORMS_TO,
+        "robots": "obey",
+    }
+    out.update(fields)
+    missing = [name for name in REQUIRED_WARCINFO if not out.get(name)]
+    if missing:
+        raise ValueError(f"warcinfo lacks {', '.join(missing)}")
+    for name, value in out.items():
+        if not name or any(c in name for c in ":\r\n") or any(c in value for c in "\r\n"):
+            raise ValueError(f"invalid warcinfo field {name!r}: {value!r}")
+    return out
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _wire(text: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
+class _WireHeaders(StatusAndHeaders):  # type: ignore[misc]  # warcio ships no type hints
+    """An HTTP head written back as received.
+
+    warcio's own buffer %-encodes any non-ASCII header value (RFC 8187 style), which changes
+    what a replayed page gets; here latin-1 round-trips the wire bytes instead.
+    """
+
+    def compute_headers_buffer(self, header_filter: Any = None) -> None:
+        lines = [f"{self.protocol} {self.statusline}"]
+        lines += [f"{name}: {value}" for name, value in self.headers]
+        self.headers_buff = b"".join(_wire(line) + b"\r\n" for line in lines) + b"\r\n"
+
+
+def _http_headers(headers: list[tuple[str, str]], body_length: int) -> list[tuple[str, str]]:
+    """Headers that describe the body as stored: de-chunked, with its real length."""
+    wanted = str(body_length)
+    lengths = [v.strip() for n, v in headers if n.lower() == "content-length"]
+    rewrite = any(v != wanted for v in lengths)
+    out: list[tuple[str, str]] = []
+    for name, value in headers:
+        lower = name.lower()
+        # h2 pseudo-headers live in the status/request line of an HTTP/1.1 record.
+        if name.startswith(":"):
+            continue
+        # The payload is already transfer-decoded; keeping the header would make every
+        # replay tool try to de-chunk it again.
+        if lower == "transfer-encoding":
+            continue
+        if lower == "content-length" and rewrite:
+            if not any(n.lower() == "content-length" for n, _ in out):
+                out.append((name, wanted))
+            # pywb's convention for a header it had to change: keep the original beside it.
+            out.append(("X-Archive-Orig-Content-Length", value))
+            continue
+        out.append((name, value))
+    return out
+
+
+def _request_target(url: str) -> str:
+    parts = urlsplit(url)
+    target = parts.path or "/"
+    return f"{target}?{parts.query}" if parts.query else target
+
+
+class _CountingOutput:
+    """Counts bytes so offsets work on streams without tell(); completes short raw writes."""
+
+    def __init__(self, out: Writable, offset: int) -> None:
+        self.out = out
+        self.offset = offset
+
+    def write(self, data: bytes) -> None:
+        while data:
+            written = self.out.write(data)
+            if written is None:
+                raise BlockingIOError("non-blocking stream refused a WARC write")
+            data = data[written:]
+            self.offset += written
+
+
+class _MemberSink:
+    """What warcio writes one record into: a gzip member of its own, or plain bytes."""
+
+    def __init__(self, out: _CountingOutput, gzip: bool) -> None:
+        self.out = out
+        self.compressor = (
+            zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS | 16) if gzip else None
+        )
+
+    def write(self, data: bytes) -> None:
+        if self.compressor is not None:
+            data = self.compressor.compress(data)
+        if data:
+            self.out.write(data)
+
+    def flush(self) -> None:
+        # warcio flushes after each record; the member is ended by finish() instead.
+        pass
+
+    def finish(self) -> None:
+        if self.compressor is not None:
+            self.out.write(self.compressor.flush())
+
+
+class WarcRecordWriter:
+    """Writes WARC/1.1 records to any binary stream; one gzip member per record when gzip is on.
+
+    Not locked: `RollingWarcWriter` serialises access.
+    """
+
+    def __init__(
+        self,
+        out: Writable,
+        *,
+        gzip: bool = True,
+        offset: int = 0,
+        id_factory: Callable[[], str] = make_record_id,
+    ) -> None:
+        self._out = _CountingOutput(out, offset)
+        self._gzip = gzip
+        self._new_id = id_factory
+        # Only used to build records and lay out their headers; the bytes go through _MemberSink.
+        self._builder = WARCWriter(None, gzip=False, warc_version="1.1")
+
+    @property
+    def offset(self) -> int:
+        """Offset of the next record (start offset plus bytes written)."""
+        return self._out.offset
+
+    def write_warcinfo(
+        self, fields: Mapping[str, str], *, filename: str | None, date: datetime
+    ) -> WrittenRecord:
+        body = b"".join(f"{k}: {v}\r\n".encode() for k, v in fields.items())
+        record_id = self._new_id()
+        warc_date = format_warc_date(date)
+        headers = {"WARC-Type": "warcinfo", "WARC-Record-ID": record_id}
+        if filename:
+            headers["WARC-Filename"] = filename
+        headers["WARC-Date"] = warc_date
+        record = self._builder.create_warc_record(
+            "",
+            "warcinfo",
+            payload=BytesIO(body),
+            length=len(body),
+            warc_headers_dict=headers,
+            warc_content_type="application/warc-fields",
+        )
+        offset, length = self._write(record)
+        return WrittenRecord(offset, length, record_id, "", warc_date)
+
+    def write_exchange(self, exchange: HttpExchange) -> WrittenRecord:
+        """Response then request (warcio's and pywb's order); returns the response's place."""
+        response_id, request_id = self._new_id(), self._new_id()
+        warc_date = format_warc_date(exchange.date)
+        digest = payload_digest(exchange.payload)
+        headers = self._capture_headers("response", exchange, response_id, warc_date, request_id)
+        if exchange.truncated:
+            headers["WARC-Truncated"] = exchange.truncated
+        headers["WARC-Payload-Digest"] = digest
+        response = self._builder.create_warc_record(
+            exchange.url,
+            "response",
+            payload=BytesIO(exchange.payload),
+            length=len(exchange.payload),
+            warc_headers_dict=headers,
+            http_headers=self._response_head(exchange),
+        )
+        request = self._request_record(exchange, request_id, warc_date, response_id)
+        offset, length = self._write(response)
+        self._write(request)
+        return WrittenRecord(offset, length, response_id, digest, warc_date)
+
+    def write_revisit(self, exchange: HttpExchange, original: OriginalCapture) -> WrittenRecord:
+        """A revisit (identical payload) plus its request; only the HTTP head is stored."""
+        digest = payload_digest(exchange.payload)
+        if digest.lower() != original.payload_digest.lower():
+            raise ValueError(
+                f"revisit of {exchange.url}: payload {digest} differs from the original's "
+                f"{original.payload_digest}"
+            )
+        revisit_id, request_id = self._new_id(), self._new_id()
+        warc_date = format_warc_date(exchange.date)
+        headers = self._capture_headers("revisit", exchange, revisit_id, warc_date, request_id)
+        headers |= {
+            "WARC-Profile": REVISIT_PROFILE,
+            "WARC-Refers-To": original.record_id,
+            "WARC-Refers-To-Target-URI": original.target_uri,
+            "WARC-Refers-To-Date": original.date,
+            "WARC-Payload-Digest": original.payload_digest,
+            # The block holds the HTTP head only: the payload is cut on purpose.
+            "WARC-Truncated": "length",
+        }
+        revisit = self._builder.create_warc_record(
+            exchange.url,
+            "revisit",
+            warc_headers_dict=headers,
+            warc_content_type="application/http; msgtype=response",
+            http_headers=self._response_head(exchange),
+        )
+        request = self._request_record(exchange, request_id, warc_date, revisit_id)
+        offset, length = self._write(revisit)
+        self._write(request)
+        return WrittenRecord(offset, length, revisit_id, original.payload_digest, warc_date)
+
+    @staticmethod
+    def _capture_headers(
+        record_type: str, exchange: HttpExchange, record_id: str, warc_date: str, concurrent: str
+    ) -> dict[str, str]:
+        headers = {
+            "WARC-Type": record_type,
+            "WARC-Record-ID": record_id,
+            "WARC-Date": warc_date,
+            "WARC-Target-URI": exchange.url,
+        }
+        if exchange.ip_address and record_type != "request":
+            headers["WARC-IP-Address"] = exchange.ip_address
+        if exchange.protocol not in _HTTP_VERSIONS:
+            # WARC-Protocol (IIPC proposal, used by Browsertrix): the HTTP/1.1 form above is ours.
+            headers["WARC-Protocol"] = exchange.protocol
+        headers["WARC-Concurrent-To"] = concurrent
+        return headers
+
+    @staticmethod
+    def _http_version(exchange: HttpExchange) -> str:
+        # Replay tools only parse HTTP/1.x messages, so h2 is stored in HTTP/1.1 form.
+        return exchange.protocol if exchange.protocol in _HTTP_VERSIONS else "HTTP/1.1"
+
+    def _response_head(self, exchange: HttpExchange) -> _WireHeaders:
+        return _WireHeaders(
+            f"{exchange.status} {reason_phrase(exchange.status)}",
+            _http_headers(exchange.response_headers, len(exchange.payload)),
+            protocol=self._http_version(exchange),
+        )
+
+    def _request_record(
+        self, exchange: HttpExchange, record_id: str, warc_date: str, concurrent: str
+    ) -> Any:
+        head = _WireHeaders(
+            f"{_request_target(exchange.url)} {self._http_version(exchange)}",
+            _http_headers(exchange.request_headers, len(exchange.request_body)),
+            protocol=exchange.method,
+        )
+        return self._builder.create_warc_record(
+            exchange.url,
+            "request",
+            payload=BytesIO(exchange.request_body),
+            length=len(exchange.request_body),
+            warc_headers_dict=self._capture_headers(
+                "request", exchange, record_id, warc_date, concurrent
+            ),
+            http_headers=head,
+        )
+
+    def _write(self, record: Any) -> tuple[int, int]:
+        start = self._out.offset
+        sink = _MemberSink(self._out, self._gzip)
+        self._builder.out = sink
+        self._builder.write_record(record)
+        sink.finish()
+        return start, self._out.offset - start
+
+
+@dataclass(slots=True)
+class _OpenWarc:
+    filename: str
+    key: str
+    final_path: Path
+    open_path: Path
+    fh: BinaryIO
+    writer: WarcRecordWriter
+    records: int = 0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sanitise_host(host: str) -> str:
+    cleaned = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9.-]", "-", host)).strip(".-")
+    # A DNS label is at most 63 characters; longer would push file names past safe_segment.
+    return cleaned[:63] or "localhost"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class RollingWarcWriter:
+    """Writes captures into ``PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz`` files of about `max_size`.
+
+    Each file is written as ``NAME.warc.gz.open`` at the store's staging path, under an
+    exclusive flock so `recover_open_files` in another process leaves it alone; on close it is
+    fsynced, renamed and committed to the store. Files are only created for a first capture.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        site: str,
+        prefix: str = "NEWSARCHIVE",
+        max_size: int = 1_000_000_000,
+        warcinfo: Mapping[str, str],
+        on_close: Callable[[str, str], None] | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        id_factory: Callable[[], str] = make_record_id,
+    ) -> None:
+        if max_size <= 0:
+            raise ValueError(f"max_size must be positive, got {max_size}")
+        self.store = store
+        self.site = safe_segment(site)
+        self.prefix = prefix
+        self.max_size = max_size
+        self.warcinfo = warcinfo_fields(warcinfo)
+        self.on_close = on_close
+        self._clock = clock
+        self._id_factory = id_factory
+        self._host = _sanitise_host(socket.gethostname())
+        # A bad prefix should fail now, not at the first capture of a run.
+        safe_segment(self._filename(datetime(2000, 1, 1, tzinfo=UTC), 99999))
+        self._lock = threading.Lock()
+        self._serial = 0
+        self._file: _OpenWarc | None = None
+        self.files_closed: list[str] = []
+        self.bytes_written = 0
+        self.records_written = 0
+
+    @property
+    def current_filename(self) -> str | None:
+        return self._file.filename if self._file else None
+
+    @property
+    def current_size(self) -> int:
+        return self._file.writer.offset if self._file else 0
+
+    def write_exchange(self, exchange: HttpExchange) -> RecordLocation:
+        """Write the response and request records; roll once the file reaches `max_size`."""
+        with self._lock:
+            return self._write(lambda w: w.write_exchange(exchange))
+
+    def write_revisit(self, exchange: HttpExchange, original: OriginalCapture) -> RecordLocation:
+        with self._lock:
+            return self._write(lambda w: w.write_revisit(exchange, original))
+
+    def close(self) -> None:
+        """Close the current file (end of run); the next capture starts a new one."""
+        with self._lock:
+            self._close_current()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _filename(self, when: datetime, serial: int) -> str:
+        stamp = when.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
+        return f"{self.prefix}-{stamp}-{serial:05d}-{self._host}.warc.gz"
+
+    def _write(self, op: Callable[[WarcRecordWriter], WrittenRecord]) -> RecordLocation:
+        current = self._file or self._open()
+        start = current.writer.offset
+        try:
+            written = op(current.writer)
+        except BaseException:
+            self._cut_back(current, start)
+            raise
+        current.records += 2
+        self.records_written += 2
+        self.bytes_written += current.writer.offset - start
+        location = RecordLocation(
+            filename=current.filename,
+            key=current.key,
+            offset=written.offset,
+            length=written.length,
+            record_id=written.record_id,
+            payload_digest=written.payload_digest,
+            date=written.date,
+        )
+        if current.writer.offset >= self.max_size:
+            self._close_current()
+        return location
+
+    def _open(self) -> _OpenWarc:
+        when = self._clock()
+        filename = self._filename(when, self._serial)
+        self._serial += 1
+        key = warc_key(self.site, filename, when)
+        final_path = self.store.staging_path(key)
+        open_path = final_path.with_name(final_path.name + ".open")
+        # Unbuffered: every record reaches the OS whole, so a crash loses at most the last one,
+        # and a failed write can be cut back exactly.
+        fh = open_path.open("xb", buffering=0)
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            writer = WarcRecordWriter(fh, id_factory=self._id_factory)
+            writer.write_warcinfo(self.warcinfo, filename=filename, date=when)
+        except BaseException:
+            fh.close()
+            open_path.unlink(missing_ok=True)
+            raise
+        self.bytes_written += writer.offset
+        self._file = _OpenWarc(filename, key, final_path, open_path, fh, writer)
+        logger.info("Opened WARC %s", open_path)
+        return self._file
+
+    def _cut_back(self, current: _OpenWarc, offset: int) -> None:
+        """Drop a half-written capture so the file stays a sequence of whole records."""
+        try:
+            os.ftruncate(current.fh.fileno(), offset)
+            current.fh.seek(offset)
+        except OSError:
+            logger.exception(
+                "Cannot cut %s back after a failed write; leaving it for recover_open_files",
+                current.open_path,
+            )
+            self._file = None
+            current.fh.close()
+            return
+        current.writer = WarcRecordWriter(current.fh, offset=offset, id_factory=self._id_factory)
+
+    def _close_current(self) -> None:
+        current = self._file
+        if current is None:
+            return
+        self._file = None
+        if current.records == 0:
+            # Only warcinfo (every capture failed): no empty WARCs.
+            current.fh.close()
+            current.open_path.unlink(missing_ok=True)
+            logger.info("Discarded WARC %s: no captures", current.open_path)
+            return
+        try:
+            os.fsync(current.fh.fileno())
+            # Rename before closing, so the flock covers the file until it has its final name.
+            current.open_path.replace(current.final_path)
+            _fsync_dir(current.final_path.parent)
+        finally:
+            current.fh.close()
+        metadata = {"site": self.site, "records": str(current.records)}
+        try:
+            self.store.commit_file(current.key, current.final_path, WARC_CONTENT_TYPE, metadata)
+        except Exception:
+            logger.exception(
+                "Cannot commit WARC %s; it stays at %s", current.key, current.final_path
+            )
+            raise
+        self.files_closed.append(current.filename)
+        logger.info(
+            "Closed WARC %s: %d records, %d bytes",
+            current.key,
+            current.records,
+            current.writer.offset,
+        )
+        if self.on_close is not None:
+            self.on_close(current.filename, current.key)
+
+
+class _RecordCheck:
+    """Follows one decompressed record and tells whether it is a whole WARC record."""
+
+    def __init__(self) -> None:
+        self.head = b""
+        self.head_length = -1
+        self.content_length = -1
+        self.warc_type = ""
+        self.total = 0
+        self.tail = b""
+        self.broken = False
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        self.total += len(data)
+        self.tail = (self.tail + data)[-4:]
+        if self.head_length >= 0 or self.broken:
+            return
+        self.head += data
+        end = self.head.find(b"\r\n\r\n")
+        if end < 0:
+            self.broken = len(self.head) > _MAX_WARC_HEAD
+            return
+        self.head_length = end + 4
+        lines = self.head[:end].decode("utf-8", "replace").split("\r\n")
+        if not lines[0].startswith("WARC/1."):
+            self.broken = True
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length" and value.strip().isdigit():
+                self.content_length = int(value)
+            elif name.strip().lower() == "warc-type":
+                self.warc_type = value.strip()
+        self.head = b""
+
+    def complete(self) -> bool:
+        return (
+            not self.broken
+            and self.head_length >= 0
+            and self.content_length >= 0
+            and self.total == self.head_length + self.content_length + 4
+            and self.tail == b"\r\n\r\n"
+        )
+
+
+def _complete_prefix(stream: BinaryIO) -> tuple[int, int]:
+    """Length of the run of whole record members at the start, and how many are not warcinfo."""
+    good_end = records = 0
+    offset = 0  # file offset of buf[0]
+    decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    check = _RecordCheck()
+    buf = b""
+    while True:
+        if not buf:
+            buf = stream.read(_SCAN_CHUNK)
+            if not buf:
+                return good_end, records
+        try:
+            # Bounded output, so one huge record never has to fit in memory.
+            check.feed(decomp.decompress(buf, _SCAN_CHUNK))
+        except zlib.error:
+            return good_end, records
+        if not decomp.eof:
+            offset += len(buf) - len(decomp.unconsumed_tail)
+            buf = decomp.unconsumed_tail
+            continue
+        if not check.complete():
+            return good_end, records
+        good_end = offset + len(buf) - len(decomp.unused_data)
+        records += check.warc_type != "warcinfo"
+        offset, buf = good_end, decomp.unused_data
+        decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        check = _RecordCheck()
+
+
+def recover_open_files(
+    store: Store,
+    root: Path | None = None,
+    *,
+    site: str | None = None,
+    on_close: Callable[[str, str], None] | None = None,
+) -> list[str]:
+    """Repair the ``*.warc.gz.open`` files a crashed run left behind; return the keys committed.
+
+    `root` is the local folder that holds staged WARCs, i.e. where ``staging_path("warcs/...")``
+    points; by default it is found by asking the store (for `LocalStore`: ``root/warcs``).
+    Each file is cut back to its last whole record, renamed and committed; one with no
+    capture left is deleted. Files still locked by a live writer are skipped.
+    """
+    warcs_root = root if root is not None else store.staging_path(f"{WARC_PREFIX}/probe").parent
+    scan_root = warcs_root / safe_segment(site) if site else warcs_root
+    if not scan_root.is_dir():
+        return []
+    recovered: list[str] = []
+    for open_path in sorted(scan_root.rglob("*.warc.gz.open")):
+        final_path = open_path.with_name(open_path.name.removesuffix(".open"))
+        try:
+            key = check_key(f"{WARC_PREFIX}/{final_path.relative_to(warcs_root).as_posix()}")
+        except ValueError:
+            logger.exception("Cannot recover %s: no store key maps to it", open_path)
+            continue
+        if store.staging_path(key).resolve() != final_path.resolve():
+            logger.error("Cannot recover %s: the store stages %s elsewhere", open_path, key)
+            continue
+        if _repair(open_path, final_path):
+            store.commit_file(key, final_path, WARC_CONTENT_TYPE, {"recovered": "true"})
+            recovered.append(key)
+            if on_close is not None:
+                on_close(final_path.name, key)
+    return recovered
+
+
+def _repair(open_path: Path, final_path: Path) -> bool:
+    """Cut, rename or delete one open file; True when a final file now exists."""
+    with open_path.open("r+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("Skipping %s: a live writer holds it", open_path)
+            return False
+        size = os.fstat(fh.fileno()).st_size
+        good_end, records = _complete_prefix(fh)
+        if records == 0:
+            open_path.unlink()
+            logger.warning("Deleted %s: no complete record in %d bytes", open_path, size)
+            return False
+        if final_path.exists():
+            logger.error("Cannot recover %s: %s already exists", open_path, final_path)
+            return False
+        fh.truncate(good_end)
+        os.fsync(fh.fileno())
+        open_path.replace(final_path)
+        _fsync_dir(final_path.parent)
+    logger.warning(
+        "Recovered %s: kept %d bytes with %d records, cut %d bytes",
+        final_path,
+        good_end,
+        records,
+        size - good_end,
+    )
+    return True
