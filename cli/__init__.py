@@ -1,1 +1,1 @@
-"""cli package."""
+"""The `newsarchive` command line: parses arguments, builds settings, calls the packages."""

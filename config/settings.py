@@ -14,6 +14,9 @@ NEWSARCHIVE_SITES_DIR = ""
 #: Contact URL placed in the user agent when the site config names none.
 NEWSARCHIVE_CONTACT_URL = "https://github.com/newsarchive/newsarchive"
 NEWSARCHIVE_VERSION = "0.1.0"
+#: Live progress line on stderr; the CLI turns it on when stderr is a terminal.
+NEWSARCHIVE_PROGRESS = False
+NEWSARCHIVE_PROGRESS_INTERVAL = 1.0
 
 # --- archive (WARC capture) -------------------------------------------------------------------
 ARCHIVE_ENABLED = True
@@ -75,4 +78,5 @@ ITEM_PIPELINES = {
 
 EXTENSIONS = {
     "pipelines.storage.ArchiveStorage": 100,
+    "pipelines.progress.ProgressReporter": 500,
 }

@@ -1,0 +1,172 @@
+"""Handlers of the `newsarchive` subcommands; each is thin over the packages below it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from archive.layout import META_PREFIX, TEXT_PREFIX, WARC_PREFIX
+from archive.store import open_store
+from cli.crawl import CrawlOutcome, run_crawls, summary_line, summary_table
+from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from cli.settings import build_settings, parse_overrides
+from config.sites import (
+    BUNDLED_SITES_DIR,
+    SiteConfig,
+    SiteConfigError,
+    load_site,
+    load_sites,
+    parse_site,
+    sites_dir,
+)
+from pipelines.documents import ExtractOptions, extract_document
+from pipelines.progress import human_bytes
+from spiders.news import adhoc_site
+
+DEMO_CONFIG = BUNDLED_SITES_DIR.parent / "demo.yaml"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _report(outcomes: list[CrawlOutcome], interactive: bool) -> int:
+    if interactive:
+        _out(summary_table(outcomes))
+    else:
+        # Cron mails whatever a job prints: one line, and only warnings above it.
+        _out(summary_line(outcomes))
+    return EXIT_FAILED if any(o.failed for o in outcomes) else EXIT_OK
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as exc:
+        sys.stderr.write(f"newsarchive: {exc}\n")
+        return EXIT_CONFIG
+    settings = build_settings(args.store, args.sites_dir, overrides, verbose=args.verbose)
+    directory = sites_dir(settings.get("NEWSARCHIVE_SITES_DIR"))
+    if args.url:
+        sites = [adhoc_site(args.url)]
+    elif args.all:
+        sites = list(load_sites(directory).values())
+        if not sites:
+            raise SiteConfigError(f"{directory}: no *.yaml site files")
+    else:
+        sites = [load_site(directory, name) for name in args.site]
+    open_store(settings.get("NEWSARCHIVE_STORE")).close()  # fail early on a bad store URI
+    outcomes = run_crawls(sites, settings)
+    return _report(outcomes, settings.getbool("NEWSARCHIVE_PROGRESS"))
+
+
+def demo_site_config(base_url: str) -> SiteConfig:
+    text = DEMO_CONFIG.read_text(encoding="utf-8").replace("{base}", base_url.rstrip("/"))
+    return parse_site(yaml.safe_load(text), str(DEMO_CONFIG))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from demo.server import DemoSite  # noqa: PLC0415 - only this command serves the demo
+
+    settings = build_settings(
+        args.store,
+        None,
+        {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0},
+        verbose=args.verbose,
+    )
+    store_uri = settings.get("NEWSARCHIVE_STORE")
+    with DemoSite() as site:
+        _out(f"Demo news site served at {site.base_url}; crawling it into {store_uri} ...")
+        outcomes = run_crawls([demo_site_config(site.base_url)], settings)
+    code = _report(outcomes, interactive=True)
+    store = open_store(store_uri)
+    warcs = [k for k in store.list(f"{WARC_PREFIX}/demo")]
+    texts = list(store.list(f"{TEXT_PREFIX}/demo"))
+    metas = list(store.list(f"{META_PREFIX}/demo"))
+    _out("")
+    _out(f"Store: {store.uri}")
+    _out(f"  WARC files ({len(warcs)}):")
+    for key in warcs:
+        size = len(store.get_bytes(key))
+        _out(f"    {key}  {human_bytes(size)}")
+    _out(f"  article texts: {len(texts)} under {TEXT_PREFIX}/demo/")
+    _out(f"  metadata records: {len(metas)} under {META_PREFIX}/demo/")
+    _out("")
+    _out("Next:")
+    _out("  newsarchive sites                      # list the site configs")
+    _out("  newsarchive crawl --site NAME          # crawl a configured site")
+    _out("  newsarchive extract-file page.html     # tune extraction on a saved page")
+    return code
+
+
+def cmd_extract_file(args: argparse.Namespace) -> int:
+    options = ExtractOptions()
+    if args.site:
+        site = load_site(sites_dir(args.sites_dir), args.site)
+        options = ExtractOptions(
+            language_hint=site.language,
+            body_xpath=site.extraction.body_xpath,
+            drop_xpaths=tuple(site.extraction.drop_xpaths),
+        )
+    failed = 0
+    for raw in args.paths:
+        path = Path(raw)
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            sys.stderr.write(f"newsarchive: cannot read {path}: {exc}\n")
+            failed += 1
+            continue
+        result = extract_document(body, args.content_type, args.url, options)
+        if args.jsonl:
+            record = {
+                "path": str(path),
+                "text": result.text if result else None,
+                "metadata": (
+                    {**result.metadata, "encoding": result.encoding,
+                     "extractor_version": result.extractor_version,
+                     "text_sha256": result.text_sha256}
+                    if result else None
+                ),
+            }  # fmt: skip
+            _out(json.dumps(record, ensure_ascii=False))
+        elif result is None:
+            sys.stderr.write(f"newsarchive: no article text in {path}\n")
+        else:
+            if len(args.paths) > 1:
+                _out(f"==> {path} <==")
+            _out(result.text)
+        if result is None:
+            failed += 1
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_sites(args: argparse.Namespace) -> int:
+    directory = sites_dir(args.sites_dir)
+    sites = load_sites(directory)
+    for site in sites.values():
+        sources = []
+        for label, values in (
+            ("feeds", site.feeds),
+            ("sitemaps", site.sitemaps),
+            ("sections", site.sections),
+            ("start_urls", site.start_urls),
+        ):
+            if values:
+                sources.append(f"{len(values)} {label}")
+        _out(f"{site.name:<24} ok  {', '.join(sources)}; max {site.max_articles} articles")
+    _out(f"{len(sites)} site(s) valid in {directory}")
+    return EXIT_OK
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "crawl": cmd_crawl,
+    "demo": cmd_demo,
+    "extract-file": cmd_extract_file,
+    "sites": cmd_sites,
+}

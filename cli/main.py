@@ -1,0 +1,79 @@
+"""Entry point of the `newsarchive` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from config.sites import SiteConfigError
+
+logger = logging.getLogger(__name__)
+
+#: Exit codes, documented in the README.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _add_store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="URI",
+        help="archive location: folder, file:// or s3://bucket/prefix (default ./archive-data)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsarchive",
+        description="Crawl news sites into WARC archives plus clean article text and metadata.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    crawl = commands.add_parser("crawl", help="crawl configured sites or one URL into the store")
+    target = crawl.add_mutually_exclusive_group(required=True)
+    target.add_argument("--site", action="append", metavar="NAME", help="site config name (repeatable)")
+    target.add_argument("--all", action="store_true", help="every site in the sites folder")
+    target.add_argument("--url", help="ad hoc: discover articles from this URL's site")
+    crawl.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")
+    crawl.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a Scrapy setting")  # fmt: skip
+    _add_store(crawl)
+
+    demo = commands.add_parser("demo", help="serve the bundled demo news site and crawl it")
+    _add_store(demo)
+
+    extract = commands.add_parser("extract-file", help="extract article text from saved HTML files")
+    extract.add_argument("paths", nargs="+", metavar="PATH")
+    extract.add_argument("--url", help="URL the page was fetched from (helps metadata)")
+    extract.add_argument("--content-type", help="HTTP Content-Type it was served with (charset)")
+    extract.add_argument("--site", help="apply this site's extraction overrides")
+    extract.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")
+    extract.add_argument("--jsonl", action="store_true", help="one JSON line per file")
+
+    sites = commands.add_parser("sites", help="list and validate the site configs")
+    sites.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {}
+    from cli import commands  # noqa: PLC0415 - keeps `--help` fast: no Scrapy import for it
+
+    handlers = commands.HANDLERS
+    try:
+        return handlers[args.command](args)
+    except SiteConfigError as exc:
+        sys.stderr.write(f"newsarchive: configuration error: {exc}\n")
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        sys.stderr.write("newsarchive: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

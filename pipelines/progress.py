@@ -1,0 +1,81 @@
+"""Live one-line progress on a terminal: pages, articles, errors, bytes."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Self, TextIO
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import create_looping_call
+
+from config.stats import StatsKeys
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"  # pragma: no cover - loop always returns
+
+
+def progress_line(stats: dict[str, object], site: str) -> str:
+    def num(key: str) -> int:
+        value = stats.get(key, 0)
+        return value if isinstance(value, int) else 0
+
+    errors = sum(
+        v for k, v in stats.items() if isinstance(v, int) and k.startswith("downloader/exception_type_count/")
+    )
+    return (
+        f"{site}: {num('response_received_count')} pages, "
+        f"{num(StatsKeys.EXTRACT_OK)} articles, {errors} errors, "
+        f"{human_bytes(num(StatsKeys.ARCHIVE_BYTES))} archived"
+    )
+
+
+class ProgressReporter:
+    """Rewrites one status line on stderr every NEWSARCHIVE_PROGRESS_INTERVAL seconds.
+
+    Settings: NEWSARCHIVE_PROGRESS (on only when the CLI sees a terminal),
+    NEWSARCHIVE_PROGRESS_INTERVAL.
+    """
+
+    def __init__(self, stats: StatsCollector, site: str, interval: float, out: TextIO) -> None:
+        self.stats = stats
+        self.site = site
+        self.interval = interval
+        self.out = out
+        self._task = create_looping_call(self._tick)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("NEWSARCHIVE_PROGRESS"):
+            raise NotConfigured("progress display is off (not a terminal)")
+        site = getattr(getattr(crawler.spider, "site", None), "name", "crawl")
+        assert crawler.stats is not None
+        ext = cls(
+            crawler.stats, site, crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL", 1.0), sys.stderr
+        )
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def _tick(self) -> None:
+        self.out.write("\r\033[K" + progress_line(self.stats.get_stats(), self.site))
+        self.out.flush()
+
+    def spider_opened(self) -> None:
+        self._task.start(self.interval, now=True)
+
+    def spider_closed(self) -> None:
+        if self._task.running:
+            self._task.stop()
+        self._tick()
+        self.out.write("\n")
+        self.out.flush()
