@@ -1,0 +1,1 @@
+"""Benchmarks: speed and quality against a same-run baseline."""

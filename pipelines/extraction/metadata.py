@@ -1,0 +1,327 @@
+"""Article metadata beyond trafilatura's: exact dates with time zones, clean titles, author lists."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from lxml.html import HtmlElement
+
+logger = logging.getLogger(__name__)
+
+# Separators publishers put between headline and site name ("Headline - Site", "Headline | Site").
+_TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " • ", "｜", " // ", " » ", " « ")
+# A tail this short (in words) after the last separator is a site or section name, not part of
+# the headline ("Golf von Amerika – ein Akt der Großtuerei" keeps its dash: the tail is long).
+MAX_SITE_TAIL_WORDS = 4
+# JSON-LD types whose dates and authors describe the article itself.
+_ARTICLE_TYPES = frozenset(
+    {
+        "article",
+        "newsarticle",
+        "reportagenewsarticle",
+        "analysisnewsarticle",
+        "opinionnewsarticle",
+        "reviewnewsarticle",
+        "backgroundnewsarticle",
+        "blogposting",
+        "liveblogposting",
+        "report",
+        "webpage",
+        "scholarlyarticle",
+        "socialmediaposting",
+        "techarticle",
+        "videoobject",
+    }
+)
+_PUBLISHED_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "og:published_time",
+    "datepublished",
+    "published_time",
+    "publishdate",
+    "publish-date",
+    "pubdate",
+    "dc.date.issued",
+    "dc.date",
+    "dcterms.created",
+    "dcterms.date",
+    "parsely-pub-date",
+    "sailthru.date",
+    "article.published",
+    "date",
+)
+_MODIFIED_META = (
+    "article:modified_time",
+    "og:article:modified_time",
+    "og:updated_time",
+    "datemodified",
+    "modified_time",
+    "last-modified",
+    "dcterms.modified",
+    "article.updated",
+)
+# Lenient ISO 8601 parsing: "2024-04-26T10:00:00Z", "2024-04-26 10:00:00+0200", "2024-04-26".
+_ISO_RE = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?\s*(Z|[+-]\d{2}:?\d{2}|[+-]\d{2})?)?",
+    re.IGNORECASE,
+)
+# Dates before this are parse errors or epoch defaults, not publication dates.
+MIN_YEAR = 1990
+# Clock skew between the publisher and us: a page stamped a few minutes ahead is not "future".
+FUTURE_TOLERANCE = timedelta(hours=2)
+_AUTHOR_SPLIT_RE = re.compile(r"\s*(?:;|\||,|\band\b|\bund\b|\bet\b|\by\b|\be\b|&|\bو\b|、|/)\s*")
+_AUTHOR_PREFIX_RE = re.compile(r"^(?:by|von|par|por|di|door|av|af|bởi|بقلم)\s+", re.IGNORECASE)
+_AUTHOR_NOISE_RE = re.compile(r"https?://|@|\d")
+
+
+def parse_iso(value: str) -> tuple[datetime | date, bool] | None:
+    """Parse an ISO 8601-ish string; (value, has_time) or None."""
+    match = _ISO_RE.match(value)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, tz = match.groups()
+    try:
+        if hour is None:
+            return date(int(year), int(month), int(day)), False
+        parsed = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
+        if tz:
+            parsed = datetime.fromisoformat(parsed.isoformat() + _normalize_offset(tz))
+        return parsed, True
+    except ValueError:
+        return None
+
+
+def _normalize_offset(tz: str) -> str:
+    if tz.upper() == "Z":
+        return "+00:00"
+    digits = tz[1:].replace(":", "")
+    if len(digits) == 2:
+        digits += "00"
+    return f"{tz[0]}{digits[:2]}:{digits[2:4]}"
+
+
+def format_date(value: datetime | date) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return value.isoformat()
+
+
+def is_plausible(value: datetime | date, now: datetime) -> bool:
+    """Not before MIN_YEAR and not in the future (a scheduled or mistyped date)."""
+    if value.year < MIN_YEAR:
+        return False
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware <= now + FUTURE_TOLERANCE
+    # a bare date: compare with the latest date anywhere on Earth right now (UTC+14)
+    return value <= (now + timedelta(hours=14)).date()
+
+
+def clean_date(value: str | None, now: datetime) -> str | None:
+    if not value:
+        return None
+    parsed = parse_iso(value.strip())
+    if parsed is None or not is_plausible(parsed[0], now):
+        return None
+    return format_date(parsed[0])
+
+
+def _walk_jsonld(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk_jsonld(item)
+    elif isinstance(node, dict):
+        yield node
+        for key in ("@graph", "mainEntity", "itemListElement"):
+            if key in node:
+                yield from _walk_jsonld(node[key])
+
+
+def _types(node: dict[str, Any]) -> set[str]:
+    raw = node.get("@type", [])
+    values = raw if isinstance(raw, list) else [raw]
+    return {str(v).lower() for v in values}
+
+
+def jsonld_objects(tree: HtmlElement) -> list[dict[str, Any]]:
+    """JSON-LD objects describing the article (NewsArticle and kin), best first."""
+    found: list[dict[str, Any]] = []
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        raw = (script.text or "").strip()
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            # Publishers often leave trailing commas or raw newlines in strings: skip quietly.
+            logger.debug("unparsable JSON-LD block skipped")
+            continue
+        found.extend(node for node in _walk_jsonld(data) if _types(node) & _ARTICLE_TYPES)
+    # "webpage" describes the page: keep it only after the real article types
+    found.sort(key=lambda node: "webpage" in _types(node) and len(_types(node)) == 1)
+    return found
+
+
+def _meta_values(tree: HtmlElement) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for meta in tree.xpath("//meta[@content]"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        content = (meta.get("content") or "").strip()
+        if key and content and key not in values:
+            values[key] = content
+    return values
+
+
+def find_dates(
+    tree: HtmlElement, jsonld: Sequence[dict[str, Any]], now: datetime
+) -> tuple[str | None, str | None]:
+    """(published, modified) from JSON-LD, then meta tags, then <time datetime>."""
+    published: str | None = None
+    modified: str | None = None
+    candidates_pub: list[str] = []
+    candidates_mod: list[str] = []
+    for node in jsonld:
+        for key, target in (("datePublished", candidates_pub), ("dateCreated", candidates_pub)):
+            if isinstance(node.get(key), str):
+                target.append(node[key])
+        if isinstance(node.get("dateModified"), str):
+            candidates_mod.append(node["dateModified"])
+    meta = _meta_values(tree)
+    candidates_pub.extend(meta[key] for key in _PUBLISHED_META if key in meta)
+    candidates_mod.extend(meta[key] for key in _MODIFIED_META if key in meta)
+    candidates_pub.extend(
+        str(v) for v in tree.xpath("//time[@itemprop='datePublished' or @pubdate]/@datetime")
+    )
+    candidates_pub.extend(str(v) for v in tree.xpath("(//article//time/@datetime)[1]"))
+    published = _best(candidates_pub, now)
+    modified = _best(candidates_mod, now)
+    if published and modified and modified < published[: len(modified)]:
+        # a "modified" before publication is a template default, not an edit
+        modified = None
+    return published, modified
+
+
+def _best(candidates: Sequence[str], now: datetime) -> str | None:
+    """The first plausible candidate, preferring one with a time zone, then one with a time."""
+    parsed = [clean_date(c, now) for c in candidates]
+    valid = [p for p in parsed if p]
+    if not valid:
+        return None
+    first = valid[0]
+    # Same day but more precise wins ("2024-04-26" in JSON-LD, full timestamp in meta).
+    for value in valid:
+        if value[:10] == first[:10] and len(value) > len(first):
+            first = value
+    return first
+
+
+def clean_title(title: str | None, site_names: Sequence[str]) -> str | None:
+    """Strip a trailing (or leading) " - Publisher" / " | Site" from a headline."""
+    if not title:
+        return None
+    title = " ".join(title.split())
+    lowered_sites = [s.casefold().strip() for s in site_names if s and s.strip()]
+    for _ in range(2):
+        changed = False
+        for sep in _TITLE_SEPARATORS:
+            if sep not in title:
+                continue
+            head, _, tail = title.rpartition(sep)
+            lead, _, rest = title.partition(sep)
+            tail_cf, lead_cf = tail.casefold().strip(), lead.casefold().strip()
+            if lowered_sites and any(_site_match(tail_cf, s) for s in lowered_sites) and head:
+                title, changed = head.strip(), True
+            elif lowered_sites and any(_site_match(lead_cf, s) for s in lowered_sites) and rest:
+                title, changed = rest.strip(), True
+            elif head and len(tail.split()) <= MAX_SITE_TAIL_WORDS and len(head.split()) >= 3:
+                title, changed = head.strip(), True
+            if changed:
+                break
+        if not changed:
+            break
+    return title or None
+
+
+def _site_match(part: str, site: str) -> bool:
+    compact_part = re.sub(r"\W+", "", part)
+    compact_site = re.sub(r"\W+", "", site)
+    return bool(compact_part) and (
+        compact_part == compact_site
+        or compact_site in compact_part
+        or (len(compact_part) >= 4 and compact_part in compact_site)
+    )
+
+
+def split_authors(raw: Sequence[str] | str | None) -> list[str]:
+    """Names from "By A and B", "A, B", "A; B"; drops handles, URLs and duplicates."""
+    if not raw:
+        return []
+    values = [raw] if isinstance(raw, str) else list(raw)
+    names: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        value = _AUTHOR_PREFIX_RE.sub("", " ".join(value.split()))
+        for part in _AUTHOR_SPLIT_RE.split(value):
+            name = _AUTHOR_PREFIX_RE.sub("", part.strip(" .·-–—"))
+            if not name or _AUTHOR_NOISE_RE.search(name) or len(name) > 60 or len(name) < 3:
+                continue
+            key = re.sub(r"\W+", "", name.casefold())
+            if key and key not in seen:
+                seen.add(key)
+                names.append(name)
+    return names
+
+
+def jsonld_authors(jsonld: Sequence[dict[str, Any]]) -> list[str]:
+    for node in jsonld:
+        raw = node.get("author")
+        if raw is None:
+            continue
+        items = raw if isinstance(raw, list) else [raw]
+        names: list[str] = []
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                if "organization" in _types(item):
+                    continue
+                names.append(item["name"])
+            elif isinstance(item, str):
+                names.append(item)
+        if names:
+            return split_authors(names)
+    return []
+
+
+def html_language(tree: HtmlElement, jsonld: Sequence[dict[str, Any]]) -> str | None:
+    """ISO 639-1 code declared by <html lang>, content-language meta or JSON-LD inLanguage."""
+    candidates: list[str] = [str(v) for v in tree.xpath("/html/@lang | /html/@xml:lang")]
+    meta = _meta_values(tree)
+    for key in ("content-language", "og:locale", "language", "dc.language"):
+        if key in meta:
+            candidates.append(meta[key])
+    candidates.extend(
+        str(node["inLanguage"]) for node in jsonld if isinstance(node.get("inLanguage"), str)
+    )
+    for value in candidates:
+        code = re.split(r"[-_,;\s]", value.strip().lower(), maxsplit=1)[0]
+        if len(code) == 2 and code.isalpha():
+            return code
+    return None
+
+
+def canonical_url(tree: HtmlElement) -> str | None:
+    for href in tree.xpath('//link[@rel="canonical"]/@href | //meta[@property="og:url"]/@content'):
+        value = str(href).strip()
+        if value.startswith(("http://", "https://")):
+            return value
+    return None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

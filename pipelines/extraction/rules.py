@@ -1,0 +1,363 @@
+"""Generic line filters applied to trafilatura's text: boilerplate that survives its cleaning.
+
+Every rule here is layout-generic (phrases and shapes seen across many publishers and
+languages), never tied to one site; per-site fixes belong in the site YAML (drop_xpaths).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+_WORD_RE = re.compile(r"\w+")
+
+# Lines that are a call to action or a pointer elsewhere, never article prose. Matched at the
+# start of a short line only: "Read more about the budget in our explainer." style sentences
+# inside the body are longer than MAX_WIDGET_TOKENS or do not start with the phrase.
+_WIDGET_PREFIXES = (
+    # English
+    "share on",
+    "share this",
+    "share article",
+    "share via",
+    "follow us",
+    "follow our",
+    "subscribe",
+    "sign up",
+    "sign in",
+    "log in",
+    "read more",
+    "read next",
+    "read also",
+    "also read",
+    "see also",
+    "related",
+    "recommended",
+    "more from",
+    "more on this",
+    "most read",
+    "most popular",
+    "you may also like",
+    "you might also like",
+    "don't miss",
+    "watch:",
+    "listen:",
+    "advertisement",
+    "article content",
+    "get the latest",
+    "click here",
+    "copy link",
+    # German
+    "lesen sie auch",
+    "lesen sie mehr",
+    "mehr zum thema",
+    "mehr zu",
+    "auch interessant",
+    "das könnte sie auch interessieren",
+    "das könnte dich auch interessieren",
+    "weitere artikel",
+    "weiterlesen",
+    "zum artikel",
+    "zum thema",
+    "teilen",
+    "folgen sie",
+    "abonnieren",
+    "anzeige",
+    "werbung",
+    "empfohlener redaktioneller inhalt",
+    "hauptinhalt",
+    # French
+    "lire aussi",
+    "à lire aussi",
+    "a lire aussi",
+    "lire la suite",
+    "partager",
+    "suivez-nous",
+    "abonnez-vous",
+    "sur le même sujet",
+    # Spanish / Portuguese / Italian
+    "leer más",
+    "lee también",
+    "lea también",
+    "te puede interesar",
+    "compartir",
+    "síguenos",
+    "suscríbete",
+    "leia também",
+    "leia mais",
+    "leggi anche",
+    "condividi",
+    # Dutch / Scandinavian / Turkish
+    "lees ook",
+    "lees meer",
+    "les også",
+    "läs också",
+    "læs også",
+    "ilgili haberler",
+    "paylaş",
+    # Arabic: "read also", "topics you may like", "share", "follow us", "related"
+    "اقرأ أيضا",
+    "اقرأ أيضاً",
+    "إقرأ أيضا",
+    "إقرأ أيضاً",
+    "اقرأ المزيد",
+    "مواضيع قد تعجبك",
+    "قد يعجبك أيضا",
+    "مواضيع ذات صلة",
+    "أخبار ذات صلة",
+    "شارك",
+    "تابعونا",
+    "تابعنا",
+)
+# Headings that open a box of teaser links ("topics you may like"): the heading and the run
+# of headline-shaped lines under it go together.
+_RELATED_HEADINGS = (
+    "related",
+    "related stories",
+    "related articles",
+    "related news",
+    "more from",
+    "more stories",
+    "more news",
+    "read more",
+    "read next",
+    "recommended",
+    "you may also like",
+    "you might also like",
+    "most read",
+    "most popular",
+    "popular",
+    "trending",
+    "auch interessant",
+    "das könnte sie auch interessieren",
+    "mehr zum thema",
+    "lesen sie auch",
+    "weitere artikel",
+    "meistgelesen",
+    "lire aussi",
+    "sur le même sujet",
+    "te puede interesar",
+    "leggi anche",
+    "مواضيع قد تعجبك",
+    "قد يعجبك أيضا",
+    "مواضيع ذات صلة",
+    "أخبار ذات صلة",
+    "اقرأ أيضا",
+    "اقرأ أيضاً",
+    "الأكثر قراءة",
+)
+MAX_WIDGET_TOKENS = 14
+MAX_TEASER_TOKENS = 25
+
+# Photo credits and copyright lines: captions and credits are not article text.
+_CREDIT_RE = re.compile(
+    r"^(?:©|\(c\)\s|copyright\b|foto(?:s)?\s*:|bild(?:er)?\s*:|photo(?:s|graph)?\s*:|image\s*:"
+    r"|picture\s*:|credit(?:s)?\s*:|quelle\s*:|source\s*:|fuente\s*:|crédit(?:s)?\s*:"
+    r"|getty images|reuters/|imago\b|dpa-infocom|صورة\s*:|المصدر\s*:)",
+    re.IGNORECASE,
+)
+# A caption whose credit trails it ("... Bild: Jane Doe", "... Photo: AP"); the tail is short.
+_TRAILING_CREDIT_RE = re.compile(
+    r"(?:\bbild|\bfoto|\bphoto|\bimage|\bcredit|\bquelle)\s*:\s*[^.!?]{2,60}$|©\s*[^.!?]{2,60}$",
+    re.IGNORECASE,
+)
+# Agency signatures and reporting notes closing a story: "(dpa)", "mit dpa", "(dmk)",
+# "With files from The Associated Press".
+_SIGNATURE_RE = re.compile(
+    r"^(?:\(\w{1,12}(?:[/,]\s*\w{1,12})*\)\.?|mit (?:material von )?(?:dpa|afp|reuters|ap|kna|epd)\b.*"
+    r"|with (?:files|reporting|reports) (?:from|by)\b.*|additional reporting (?:by|from)\b.*"
+    r"|mit agenturmaterial\.?|avec (?:afp|reuters|ap)\.?)$",
+    re.IGNORECASE,
+)
+# Bylines: "By Jane Doe", "Von Max Muster, Berlin", "Par ...", "Por ...", "بقلم".
+_BYLINE_RE = re.compile(r"^(?:by|von|par|por|di|door|av|af|bởi|بقلم|كتب)\s+\S", re.IGNORECASE)
+MAX_BYLINE_TOKENS = 8
+
+# Words a dateline or timestamp line is made of (weekdays, months, "updated"...), in the
+# languages of the dev set plus Arabic; a line of only these, digits and separators is a date.
+_DATE_WORDS = frozenset(
+    """
+    monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun
+    january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec am pm a m p gmt utc bst cet cest est edt pst pdt
+    updated published posted last modified on at min mins minutes read h hrs ago
+    montag dienstag mittwoch donnerstag freitag samstag sonntag januar jänner februar märz mai juni
+    juli oktober dezember uhr stand aktualisiert veröffentlicht am um vor minuten stunden
+    lundi mardi mercredi jeudi vendredi samedi dimanche janvier février fevrier mars avril juin juillet
+    août aout septembre octobre novembre décembre decembre publié mis à jour le à h
+    lunes martes miércoles jueves viernes sábado domingo enero febrero marzo abril mayo junio julio
+    agosto septiembre octubre noviembre diciembre actualizado publicado de del
+    lunedì martedì mercoledì giovedì venerdì sabato domenica gennaio febbraio aprile maggio giugno
+    luglio settembre ottobre dicembre aggiornato pubblicato il
+    pazartesi salı çarşamba perşembe cuma cumartesi pazar ocak şubat mart nisan mayıs haziran
+    temmuz ağustos eylül ekim kasım aralık güncelleme
+    الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت الأحد يناير فبراير مارس أبريل إبريل مايو
+    يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر كانون شباط آذار نيسان أيار حزيران تموز آب أيلول
+    تشرين الأول الثاني صباحا مساء ص م منذ ساعة دقيقة دقائق ساعات آخر تحديث نشر في
+    """.split()
+)
+# CJK date/time characters (年 year, 月 month, 日 day, 時 hour, 分 minute, 更新 updated...).
+_CJK_DATE_CHARS = frozenset("年月日時时分秒更新午前後后配信公開掲載")
+MAX_DATELINE_TOKENS = 12
+
+# Leaked JavaScript/JSON config rendered as list items ("- showPaywall:", "- false").
+_CONFIG_LEAK_RE = re.compile(r"^-?\s*(?:true|false|null|undefined|[a-z]+[A-Z]\w*\s*:)\s*$")
+# The signature line of an embedded tweet: "— Name (@handle) April 25, 2024".
+_TWEET_SIGNATURE_RE = re.compile(r"^[—–-]\s*.{1,80}\(@\w{1,30}\)\s+\w+\s+\d{1,2},\s+\d{4}$")
+# Paywall / metered-access notices: they also set Article.paywalled.
+PAYWALL_RE = re.compile(
+    r"(?:il vous reste \d+(?:[.,]\d+)?\s?% de cet article"
+    r"|la suite est réservée aux abonnés"
+    r"|subscribe (?:now )?to (?:continue|keep) reading"
+    r"|this (?:article|content) is (?:only available|exclusive) (?:to|for) (?:subscribers|members)"
+    r"|to continue reading,? (?:please )?(?:subscribe|log in|sign in)"
+    r"|already a subscriber\?"
+    r"|jetzt (?:weiterlesen|abonnieren|freischalten)"
+    r"|(?:dieser|der) artikel ist (?:nur )?für abonnenten"
+    r"|weiterlesen mit \w*\s?(?:plus|abo)"
+    r"|contenido exclusivo para suscriptores"
+    r"|este contenido es exclusivo para"
+    r"|hai letto \d+ articoli"
+    r"|للمشتركين فقط)",
+    re.IGNORECASE,
+)
+_NEWSLETTER_RE = re.compile(
+    r"newsletter|in your inbox|in ihr postfach|dans votre boîte|en tu bandeja", re.IGNORECASE
+)
+MAX_NEWSLETTER_TOKENS = 40
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD_RE.findall(text)
+
+
+_WIDGET_NORM = tuple(sorted({_norm(p) for p in _WIDGET_PREFIXES}, key=len, reverse=True))
+_RELATED_NORM = frozenset(_norm(p) for p in _RELATED_HEADINGS)
+
+
+def is_widget_line(line: str) -> bool:
+    tokens = _tokens(line)
+    if not tokens or len(tokens) > MAX_WIDGET_TOKENS:
+        return False
+    norm = " ".join(tokens).casefold()
+    return any(norm == p or norm.startswith(p + " ") for p in _WIDGET_NORM)
+
+
+def is_related_heading(line: str) -> bool:
+    return _norm(line).rstrip(": ") in _RELATED_NORM
+
+
+def is_dateline(line: str) -> bool:
+    """A line made of dates, times and date words only ("Tuesday: 17 February 2026", "13:15")."""
+    stripped = line.strip()
+    if not stripped or not any(ch.isdigit() for ch in stripped):
+        return False
+    tokens = _tokens(stripped.casefold())
+    if len(tokens) > MAX_DATELINE_TOKENS:
+        return False
+    for token in tokens:
+        rest = "".join(ch for ch in token if not ch.isdigit() and ch not in _CJK_DATE_CHARS)
+        if rest and rest not in _DATE_WORDS and not (len(rest) <= 2 and token[0].isdigit()):
+            # "17th", "3h", "5min" keep a short unit after the digits
+            return False
+    return True
+
+
+def is_credit_line(line: str) -> bool:
+    stripped = line.strip()
+    if _CREDIT_RE.match(stripped) and len(_tokens(stripped)) <= 20:
+        return True
+    return bool(_TRAILING_CREDIT_RE.search(stripped)) and len(_tokens(stripped)) <= 60
+
+
+def is_signature_line(line: str) -> bool:
+    return len(_tokens(line)) <= 15 and bool(_SIGNATURE_RE.match(line.strip()))
+
+
+def is_byline(line: str, authors: Sequence[str]) -> bool:
+    tokens = _tokens(line)
+    if not tokens or len(tokens) > MAX_BYLINE_TOKENS:
+        return False
+    if _BYLINE_RE.match(line.strip()):
+        return True
+    norm = " ".join(tokens).casefold()
+    for author in authors:
+        name = _norm(author)
+        # the line is the author's name, maybe with a role or place ("Jane Doe, Berlin")
+        if name and (norm == name or (norm.startswith(name) and len(tokens) <= len(name.split()) + 3)):
+            return True
+    return False
+
+
+def is_newsletter_line(line: str) -> bool:
+    return len(_tokens(line)) <= MAX_NEWSLETTER_TOKENS and bool(_NEWSLETTER_RE.search(line))
+
+
+def is_teaser_line(line: str) -> bool:
+    """Headline-shaped: short, no closing sentence punctuation (teaser link titles)."""
+    stripped = line.strip().lstrip("-•·*> ").strip()
+    tokens = _tokens(stripped)
+    if not tokens or len(tokens) > MAX_TEASER_TOKENS:
+        return False
+    return not stripped.endswith((".", "!", ":", ";", ",", "…", '."', ".”", ".»", "。", "؛", "،"))
+
+
+def same_text(a: str, b: str) -> bool:
+    return bool(a) and _norm(a) == _norm(b)
+
+
+def clean_lines(
+    lines: Iterable[str],
+    *,
+    titles: Sequence[str] = (),
+    authors: Sequence[str] = (),
+) -> tuple[list[str], bool]:
+    """Drop boilerplate lines; return (kept lines, paywall notice seen)."""
+    source = [line.rstrip() for line in lines]
+    source = [line for line in source if line.strip()]
+    title_norms = {n for n in (_norm(t) for t in titles) if n}
+    kept: list[str] = []
+    paywall = False
+    seen: set[str] = set()
+    in_related = False
+    for index, line in enumerate(source):
+        norm = _norm(line)
+        if in_related:
+            # the teaser list under a "related" heading ends at the first prose-like line
+            if is_teaser_line(line):
+                continue
+            in_related = False
+        if not norm:
+            # only punctuation/symbols ("___", "•"): separators
+            continue
+        if index < 4 and norm in title_norms:
+            # the headline repeated above the body (the title is stored separately)
+            continue
+        if is_related_heading(line):
+            in_related = True
+            continue
+        if PAYWALL_RE.search(line):
+            paywall = True
+            continue
+        if (
+            is_widget_line(line)
+            or is_dateline(line)
+            or is_credit_line(line)
+            or is_signature_line(line)
+            or _CONFIG_LEAK_RE.match(line.strip())
+            or _TWEET_SIGNATURE_RE.match(line.strip())
+            or is_newsletter_line(line)
+            or ((index < 6 or index >= len(source) - 3) and is_byline(line, authors))
+        ):
+            continue
+        if len(norm) > 30 and norm in seen:
+            # a paragraph repeated verbatim (teaser and body, mobile and desktop copies)
+            continue
+        seen.add(norm)
+        kept.append(line)
+    return kept, paywall
