@@ -45,7 +45,8 @@ WARC_CONTENT_TYPE: Final = "application/warc"
 #: warcinfo fields every file must carry (replay tools and our verify command read them).
 REQUIRED_WARCINFO: Final = ("isPartOf", "http-header-user-agent")
 _HTTP_VERSIONS: Final = frozenset({"HTTP/1.0", "HTTP/1.1"})
-_PROTOCOLS: Final = _HTTP_VERSIONS | {"h2"}
+#: Scrapy's handlers name HTTP/2 "h2" (Twisted) or "HTTP/2" (httpx); WARC-Protocol uses ALPN ids.
+_ALPN_IDS: Final = {"h2": "h2", "HTTP/2": "h2", "HTTP/2.0": "h2", "h3": "h3", "HTTP/3": "h3"}
 #: warcio compresses at level 9; zlib's default 6 is several times cheaper on HTML for ~1% size.
 _GZIP_LEVEL: Final = 6
 _SCAN_CHUNK: Final = 1 << 20
@@ -102,7 +103,7 @@ class HttpExchange:
             raise ValueError(f"WARC-Target-URI must be absolute: {self.url!r}")
         if self.date.tzinfo is None or self.date.utcoffset() is None:
             raise ValueError("exchange date must be timezone-aware")
-        if self.protocol not in _PROTOCOLS:
+        if self.protocol not in _HTTP_VERSIONS and self.protocol not in _ALPN_IDS:
             raise ValueError(f"unsupported protocol {self.protocol!r}")
         if self.truncated is not None and self.truncated not in TRUNCATION_REASONS:
             raise ValueError(f"unknown truncation reason {self.truncated!r}")
@@ -389,13 +390,13 @@ class WarcRecordWriter:
             headers["WARC-IP-Address"] = exchange.ip_address
         if exchange.protocol not in _HTTP_VERSIONS:
             # WARC-Protocol (IIPC proposal, used by Browsertrix): the HTTP/1.1 form above is ours.
-            headers["WARC-Protocol"] = exchange.protocol
+            headers["WARC-Protocol"] = _ALPN_IDS[exchange.protocol]
         headers["WARC-Concurrent-To"] = concurrent
         return headers
 
     @staticmethod
     def _http_version(exchange: HttpExchange) -> str:
-        # Replay tools only parse HTTP/1.x messages, so h2 is stored in HTTP/1.1 form.
+        # Replay tools only parse HTTP/1.x messages, so h2 and h3 are stored in HTTP/1.1 form.
         return exchange.protocol if exchange.protocol in _HTTP_VERSIONS else "HTTP/1.1"
 
     def _response_head(self, exchange: HttpExchange) -> _WireHeaders:
