@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 WARC_PREFIX = "warcs"
 TEXT_PREFIX = "text"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import BinaryIO, Self
+from typing import TYPE_CHECKING, BinaryIO, Self
 from urllib.parse import unquote, urlsplit
 
 from archive.layout import STATE_PREFIX, check_key
 from archive.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 
 class LocalStore(Store):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from pathlib import Path
 
 
 class StoreError(Exception):
@@ -82,7 +84,9 @@ def open_store(uri: str, **options: Any) -> Store:
         return S3Store.from_uri(uri, **options)
     if "://" in uri and not uri.startswith("file://"):
         scheme = uri.split("://", 1)[0]
-        raise StoreError(f"unsupported store URI scheme {scheme!r} in {uri!r} (use a path, file:// or s3://)")
+        raise StoreError(
+            f"unsupported store URI scheme {scheme!r} in {uri!r} (use a path, file:// or s3://)"
+        )
     from archive.local import LocalStore  # noqa: PLC0415 - keeps backends independent
 
     return LocalStore.from_uri(uri)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -27,6 +26,10 @@ from config.sites import (
 from pipelines.documents import ExtractOptions, extract_document
 from pipelines.progress import human_bytes
 from spiders.news import adhoc_site
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
 
 DEMO_CONFIG = BUNDLED_SITES_DIR.parent / "demo.yaml"
 
@@ -85,7 +88,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         outcomes = run_crawls([demo_site_config(site.base_url)], settings)
     code = _report(outcomes, interactive=True)
     store = open_store(store_uri)
-    warcs = [k for k in store.list(f"{WARC_PREFIX}/demo")]
+    warcs = list(store.list(f"{WARC_PREFIX}/demo"))
     texts = list(store.list(f"{TEXT_PREFIX}/demo"))
     metas = list(store.list(f"{META_PREFIX}/demo"))
     _out("")

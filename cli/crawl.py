@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
-from scrapy.settings import Settings
 
-from config.sites import SiteConfig
 from config.stats import StatsKeys
 from pipelines.progress import human_bytes
 from spiders.news import NewsSpider
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
+
+    from config.sites import SiteConfig
 
 
 @dataclass(slots=True)
@@ -39,7 +42,13 @@ class CrawlOutcome:
             v
             for k, v in self.stats.items()
             if isinstance(v, int)
-            and (k.startswith("downloader/exception_type_count/") or k == "log_count/ERROR")
+            and (
+                (
+                    k.startswith("downloader/exception_type_count/")
+                    and not k.endswith("IgnoreRequest")
+                )
+                or k == "log_count/ERROR"
+            )
         )
 
     @property
@@ -63,7 +72,7 @@ def _watch(crawler: Crawler, outcome: CrawlOutcome) -> None:
 
 def run_crawls(sites: list[SiteConfig], settings: Settings) -> list[CrawlOutcome]:
     """Crawl the sites concurrently (each with its own WARC writer and run id); blocks."""
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     outcomes = []
     for site in sites:
         crawler = process.create_crawler(NewsSpider)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from config.sites import SiteConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     crawl = commands.add_parser("crawl", help="crawl configured sites or one URL into the store")
     target = crawl.add_mutually_exclusive_group(required=True)
-    target.add_argument("--site", action="append", metavar="NAME", help="site config name (repeatable)")
+    target.add_argument(
+        "--site", action="append", metavar="NAME", help="site config name (repeatable)"
+    )
     target.add_argument("--all", action="store_true", help="every site in the sites folder")
     target.add_argument("--url", help="ad hoc: discover articles from this URL's site")
     crawl.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from scrapy.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 def build_settings(

@@ -35,9 +35,7 @@ EXTRACT_INCLUDE_COMMENTS = False
 # --- politeness -------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
 ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
-USER_AGENT = (
-    "newsarchive/0.1 (+https://github.com/newsarchive/newsarchive; news archiving crawler)"
-)
+USER_AGENT = "newsarchive/0.1 (+https://github.com/newsarchive/newsarchive; news archiving crawler)"
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 3
 DOWNLOAD_DELAY = 0.25

@@ -15,7 +15,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from archive.items import ArticleCapture
 from archive.layout import meta_key, text_key
 from config.stats import StatsKeys
-from pipelines.documents import ExtractOptions, Extraction, extract_document
+from pipelines.documents import Extraction, ExtractOptions, extract_document
 from pipelines.storage import crawler_storage
 
 if TYPE_CHECKING:
@@ -64,7 +64,9 @@ def store_extraction(store: Store, capture: ArticleCapture, result: Extraction) 
     object_meta = {"charset": "utf-8", "extractor-version": version}
     if capture.warc_record_id:
         object_meta["warc-record-id"] = capture.warc_record_id
-    store.put_bytes(tkey, result.text.encode("utf-8") + b"\n", "text/plain; charset=utf-8", object_meta)
+    store.put_bytes(
+        tkey, result.text.encode("utf-8") + b"\n", "text/plain; charset=utf-8", object_meta
+    )
     store.put_bytes(
         meta_key(capture.site, capture.canonical_url, when, version),
         json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"),
@@ -81,7 +83,9 @@ class ArticlePipeline:
     EXTRACT_INCLUDE_COMMENTS; per-site `extraction:` overrides and `language` from the site YAML.
     """
 
-    def __init__(self, store: Store, options: ExtractOptions, workers: int, stats: StatsCollector) -> None:
+    def __init__(
+        self, store: Store, options: ExtractOptions, workers: int, stats: StatsCollector
+    ) -> None:
         self.store = store
         self.options = options
         self.stats = stats

@@ -143,5 +143,3 @@ def warcinfo_fields(crawler: Crawler, site: str, run_id: str) -> dict[str, str]:
 
 
 __all__ = ["WarcCaptureMiddleware", "exchange_from_response", "warcinfo_fields"]
-
-

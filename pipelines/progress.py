@@ -29,8 +29,13 @@ def progress_line(stats: dict[str, object], site: str) -> str:
         value = stats.get(key, 0)
         return value if isinstance(value, int) else 0
 
+    # IgnoreRequest is robots.txt or a filter saying no, which is the crawler being polite.
     errors = sum(
-        v for k, v in stats.items() if isinstance(v, int) and k.startswith("downloader/exception_type_count/")
+        v
+        for k, v in stats.items()
+        if isinstance(v, int)
+        and k.startswith("downloader/exception_type_count/")
+        and not k.endswith("IgnoreRequest")
     )
     return (
         f"{site}: {num('response_received_count')} pages, "
@@ -56,11 +61,16 @@ class ProgressReporter:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("NEWSARCHIVE_PROGRESS"):
-            raise NotConfigured("progress display is off (not a terminal)")
+            # No message: an argument-less NotConfigured keeps Scrapy from warning about it,
+            # and a cron run without a terminal is the normal case, not a misconfiguration.
+            raise NotConfigured
         site = getattr(getattr(crawler.spider, "site", None), "name", "crawl")
         assert crawler.stats is not None
         ext = cls(
-            crawler.stats, site, crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL", 1.0), sys.stderr
+            crawler.stats,
+            site,
+            crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL", 1.0),
+            sys.stderr,
         )
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)

@@ -6,7 +6,6 @@ It only discovers and requests; capture, extraction and storage happen in pipeli
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
@@ -25,6 +24,8 @@ from spiders.sitemaps import parse_sitemap
 from spiders.urls import canonicalize, looks_like_article_url, looks_like_pagination, same_site
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable
+
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
@@ -72,8 +73,7 @@ class NewsSpider(Spider):
             else:
                 raise UsageError("give -a site=NAME or -a url=URL")
         _apply_site_settings(crawler, site_config)
-        spider = super().from_crawler(crawler, site_config, *args, **kwargs)
-        return spider
+        return super().from_crawler(crawler, site_config, *args, **kwargs)
 
     # --- start -------------------------------------------------------------------------------
 
@@ -136,7 +136,7 @@ class NewsSpider(Spider):
             self._inc(StatsKeys.DISCOVERY_SKIPPED_DUPLICATE)
             return None
         self._seen_articles.add(url)
-        if self.cutoff and entry.date and entry.date < self.cutoff:
+        if self.cutoff and _older_than(entry.date, url, self.cutoff):
             self._inc(StatsKeys.DISCOVERY_SKIPPED_AGE)
             return None
         if self._scheduled >= self.site.max_articles:
@@ -165,7 +165,7 @@ class NewsSpider(Spider):
         if response.status != 200:
             return []
         requests = []
-        for url in sitemap_urls_from_robots(response.text, base_url=response.url):
+        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
             request = self._page_request(url, self.parse_sitemap, StatsKeys.DISCOVERY_SITEMAPS)
             if request is not None:
                 requests.append(request)
@@ -230,6 +230,16 @@ class NewsSpider(Spider):
             self._inc(StatsKeys.DISCOVERY_NOT_ARTICLE)
             return
         meta = response.meta
+        declared = response.css('link[rel="canonical"]::attr(href)').get()
+        if declared:
+            page_canonical = canonicalize(response.urljoin(declared.strip()))
+            requested = meta.get("canonical_url")
+            if page_canonical != requested and same_site(page_canonical, self.hosts):
+                # Two URLs, one article (a tracking variant, an alias): keep the first capture.
+                if page_canonical in self._seen_articles:
+                    self._inc(StatsKeys.DISCOVERY_SKIPPED_DUPLICATE)
+                    return
+                self._seen_articles.add(page_canonical)
         warc = meta.get("warc_record")
         yield ArticleCapture(
             site=self.site.name,
@@ -255,6 +265,23 @@ class NewsSpider(Spider):
     def _inc(self, key: str) -> None:
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(key)
+
+
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})/(?:(0?[1-9]|1[0-2])/)?")
+
+
+def _older_than(date: datetime | None, url: str, cutoff: datetime) -> bool:
+    """True when the announced date, or failing it a /YYYY/[MM/] in the URL, is before cutoff."""
+    if date is not None:
+        return date < cutoff
+    match = _URL_DATE.search(urlsplit(url).path)
+    if not match:
+        return False
+    year = int(match.group(1))
+    month = int(match.group(2)) if match.group(2) else 12
+    # The last moment the URL's period covers: only a wholly older period is skipped.
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return end < cutoff
 
 
 def _apply_site_settings(crawler: Crawler, site: SiteConfig) -> None:

@@ -14,7 +14,7 @@ TRACKING_PARAMS = frozenset(
         "mc_cid", "mc_eid", "igshid", "ocid", "cmpid", "icid", "ito", "ns_mchannel",
         "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "_ga", "_gl", "at_medium",
         "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4", "smid",
-        "ref_src", "wt.mc_id", "xtor", "soc_src", "soc_trk", "sr_share",
+        "ref", "ref_src", "wt.mc_id", "xtor", "soc_src", "soc_trk", "sr_share",
     }
 )  # fmt: skip
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_", "at_")

@@ -1,0 +1,1 @@
+"""newsarchive test suite."""

@@ -1,0 +1,86 @@
+"""Shared fixtures: the demo news site on loopback, and a real demo crawl into a local store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from demo.server import DemoSite
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = REPO / "config" / "demo.yaml"
+
+
+def run_cli(
+    *args: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `newsarchive` command in a child process (no terminal: cron mode)."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def write_demo_config(directory: Path, base_url: str, **changes: object) -> Path:
+    """The bundled demo site config with {base} filled in, as a sites folder of one file."""
+    import yaml  # noqa: PLC0415 - only fixtures need it
+
+    data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8").replace("{base}", base_url))
+    data.update(changes)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "demo.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def demo_site() -> Iterator[DemoSite]:
+    with DemoSite() as site:
+        yield site
+
+
+@dataclass
+class DemoCrawl:
+    store: Path
+    site: DemoSite
+    result: subprocess.CompletedProcess[str]
+    requested_paths: list[str]
+
+    def metadata(self) -> list[dict[str, object]]:
+        return [
+            json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted(self.store.glob("meta/demo/*/*.json"))
+        ]
+
+    def warcs(self) -> list[Path]:
+        return sorted(self.store.glob("warcs/demo/*/*.warc.gz"))
+
+
+@pytest.fixture(scope="session")
+def demo_crawl(tmp_path_factory: pytest.TempPathFactory) -> DemoCrawl:
+    """One real crawl of the demo site, through the CLI, shared by the read-only tests."""
+    root = tmp_path_factory.mktemp("demo-crawl")
+    with DemoSite() as site:
+        sites = write_demo_config(root / "sites", site.base_url)
+        result = run_cli(
+            "crawl", "--site", "demo", "--sites-dir", str(sites), "--store", str(root / "store"),
+            "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
+        )  # fmt: skip
+        paths = [r.path for r in site.requests]
+    return DemoCrawl(store=root / "store", site=site, result=result, requested_paths=paths)
