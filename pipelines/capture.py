@@ -113,8 +113,9 @@ class WarcCaptureMiddleware:
         date = request.meta.get(_DATE_META) or datetime.now(UTC)
         try:
             location = self.writer.write_exchange(exchange_from_response(request, response, date))
-        except OSError:
-            # Disk full or similar: the page is lost to the archive, which the operator must see.
+        except (OSError, ValueError):
+            # Disk full, or an exchange the WARC writer refuses: the page is lost to the archive,
+            # which the operator must see.
             logger.error("Could not archive %s", request.url, exc_info=True)
             self.stats.inc_value(StatsKeys.ARCHIVE_ERRORS)
             return response
