@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     baseline = run("trafilatura 2.3.1 defaults", pages, plain_trafilatura)
     mine = run(f"newsarchive {EXTRACTOR_VERSION}", pages, ours(extractor))
     out = [f"{len(pages)} pages from {data_dir}", format_table([baseline, mine])]
-    out.append(f"CPU ratio (ours / defaults): {mine.cpu_ms_per_page / baseline.cpu_ms_per_page:.2f}x")
+    out.append(
+        f"CPU ratio (ours / defaults): {mine.cpu_ms_per_page / baseline.cpu_ms_per_page:.2f}x"
+    )
     if args.show_pages:
         rows = []
         for page_id, page_score in mine.pages.items():

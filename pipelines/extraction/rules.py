@@ -48,6 +48,8 @@ _WIDGET_PREFIXES = (
     "get the latest",
     "click here",
     "copy link",
+    "comments",
+    "join the conversation",
     # German
     "lesen sie auch",
     "lesen sie mehr",
@@ -219,13 +221,56 @@ PAYWALL_RE = re.compile(
     r"|contenido exclusivo para suscriptores"
     r"|este contenido es exclusivo para"
     r"|hai letto \d+ articoli"
-    r"|للمشتركين فقط)",
+    r"|للمشتركين فقط|この記事は会員限定です)",
     re.IGNORECASE,
 )
 _NEWSLETTER_RE = re.compile(
     r"newsletter|in your inbox|in ihr postfach|dans votre boîte|en tu bandeja", re.IGNORECASE
 )
 MAX_NEWSLETTER_TOKENS = 40
+
+# "READ MORE: <headline>", "Lesen Sie auch: ...", "Sendung: ...": a pointer label and a colon.
+_POINTER_RE = re.compile(
+    r"^(?:read more|also read|read also|read next|more|see also|related|watch|listen|video"
+    r"|lesen sie auch|lesen sie mehr|mehr zum thema|mehr dazu|auch lesen|sendung|dieses thema im programm"
+    r"|lire aussi|à lire aussi|a lire aussi|voir aussi|leer más|lee también|lea también|ver también"
+    r"|leggi anche|leia também|lees ook|les også|læs også|läs också|ilgili haber"
+    r"|اقرأ أيضا|اقرأ أيضاً|إقرأ أيضا|إقرأ أيضاً|اقرأ المزيد)\s*:",
+    re.IGNORECASE,
+)
+MAX_POINTER_TOKENS = 30
+# "Follow X on Twitter and Facebook ...": social-network call to action.
+_SOCIAL_RE = re.compile(
+    r"^(?:follow|folgen sie|suivez|síguenos|seguici|تابعونا|تابعنا)\b.*"
+    r"\b(?:twitter|facebook|instagram|google news|whatsapp|telegram|tiktok|linkedin|threads"
+    r"|bluesky|youtube|x)\b",
+    re.IGNORECASE,
+)
+MAX_SOCIAL_TOKENS = 40
+# Placeholders of blocked embeds and consent widgets ("Externer Inhalt", "Ein Klick für den
+# Datenschutz", "enable JavaScript"): the page's text when third-party content is off.
+_CONSENT_RE = re.compile(
+    r"externe[nrs]? inhalt|privatsphäre-einstellungen|ein klick für den datenschutz"
+    r"|enable javascript|javascript is disabled|aktivieren sie javascript"
+    r"|cookie (?:settings|einstellungen|preferences)|consent to (?:the use of )?cookies"
+    r"|you must confirm your public display name|join our commenting forum",
+    re.IGNORECASE,
+)
+MAX_CONSENT_TOKENS = 60
+# Picture-agency credits standing alone ("STR/AFP via Getty Images", "Foto: dpa").
+_AGENCY_RE = re.compile(
+    r"getty ?images|\bafp\b|reuters|\bdpa\b|imago|shutterstock|picture[- ]alliance|istock"
+    r"|ap photo|\bepa\b|keystone|unsplash|pexels",
+    re.IGNORECASE,
+)
+MAX_AGENCY_CREDIT_TOKENS = 10
+# Short first lines (a kicker or section label: "World", "FAQ") sit above the body.
+MAX_KICKER_TOKENS = 2
+# A run of at least this many headline-shaped list items is a teaser list, not an article list.
+MIN_TEASER_LIST_RUN = 3
+MAX_LIST_TEASER_TOKENS = 18
+# Share of a top line's words that must come from the headline to call it a headline variant.
+HEADLINE_OVERLAP = 0.7
 
 
 def _norm(text: str) -> str:
@@ -289,7 +334,9 @@ def is_byline(line: str, authors: Sequence[str]) -> bool:
     for author in authors:
         name = _norm(author)
         # the line is the author's name, maybe with a role or place ("Jane Doe, Berlin")
-        if name and (norm == name or (norm.startswith(name) and len(tokens) <= len(name.split()) + 3)):
+        if name and (
+            norm == name or (norm.startswith(name) and len(tokens) <= len(name.split()) + 3)
+        ):
             return True
     return False
 
@@ -307,6 +354,87 @@ def is_teaser_line(line: str) -> bool:
     return not stripped.endswith((".", "!", ":", ";", ",", "…", '."', ".”", ".»", "。", "؛", "،"))
 
 
+def is_pointer_line(line: str) -> bool:
+    return len(_tokens(line)) <= MAX_POINTER_TOKENS and bool(_POINTER_RE.match(line.strip()))
+
+
+def is_social_line(line: str) -> bool:
+    return len(_tokens(line)) <= MAX_SOCIAL_TOKENS and bool(_SOCIAL_RE.match(line.strip()))
+
+
+def is_consent_line(line: str) -> bool:
+    return len(_tokens(line)) <= MAX_CONSENT_TOKENS and bool(_CONSENT_RE.search(line))
+
+
+def is_agency_credit(line: str) -> bool:
+    stripped = line.strip()
+    return (
+        len(_tokens(stripped)) <= MAX_AGENCY_CREDIT_TOKENS
+        and not stripped.endswith((".", "!", "?", ":"))
+        and ("/" in stripped or " via " in stripped.casefold() or stripped.isupper())
+        and bool(_AGENCY_RE.search(stripped))
+    )
+
+
+def is_doubled(line: str) -> bool:
+    """A card's title rendered twice ("Title Title": visible text plus a screen-reader label)."""
+    tokens = _tokens(line.casefold())
+    half = len(tokens) // 2
+    return len(tokens) >= 4 and len(tokens) % 2 == 0 and tokens[:half] == tokens[half:]
+
+
+def is_headline_variant(line: str, titles: Sequence[str]) -> bool:
+    """The headline again, maybe with a kicker ("49-Euro-Ticket: ...") or a different wording."""
+    words = _tokens(line.casefold())
+    if not words or len(words) > 40:
+        return False
+    norm = " ".join(words)
+    for title in titles:
+        title_words = _tokens(title.casefold())
+        if not title_words:
+            continue
+        title_norm = " ".join(title_words)
+        if norm == title_norm or (
+            len(title_words) >= 3 and title_norm in norm and len(words) <= 2 * len(title_words)
+        ):
+            return True
+        if len(words) >= 4 and norm in title_norm:
+            return True
+        overlap = len(set(words) & set(title_words)) / len(set(words))
+        if overlap >= HEADLINE_OVERLAP and len(words) <= len(title_words) + 6:
+            return True
+    return False
+
+
+def is_author_box(line: str, authors: Sequence[str]) -> bool:
+    """A closing author bio ("Jane Doe covers politics ..."): names the author, sits at the end."""
+    folded = line.casefold()
+    return any(len(author.split()) >= 2 and author.casefold() in folded for author in authors)
+
+
+def _list_item(line: str) -> bool:
+    return line.lstrip().startswith(("- ", "• ", "* ", "> "))
+
+
+def _teaser_list_runs(lines: Sequence[str]) -> set[int]:
+    """Indexes of runs of headline-shaped list items (related-story link lists)."""
+    drop: set[int] = set()
+    run: list[int] = []
+    for index, line in enumerate([*lines, ""]):
+        if (
+            line
+            and _list_item(line)
+            and is_teaser_line(line)
+            and len(_tokens(line)) <= MAX_LIST_TEASER_TOKENS
+        ):
+            run.append(index)
+            continue
+        if len(run) >= MIN_TEASER_LIST_RUN:
+            drop.update(run)
+        run = []
+    return drop
+
+
 def same_text(a: str, b: str) -> bool:
     return bool(a) and _norm(a) == _norm(b)
 
@@ -320,11 +448,13 @@ def clean_lines(
     """Drop boilerplate lines; return (kept lines, paywall notice seen)."""
     source = [line.rstrip() for line in lines]
     source = [line for line in source if line.strip()]
-    title_norms = {n for n in (_norm(t) for t in titles) if n}
+    titles = [t for t in titles if t and t.strip()]
+    teaser_lists = _teaser_list_runs(source)
     kept: list[str] = []
     paywall = False
     seen: set[str] = set()
     in_related = False
+    last = len(source) - 1
     for index, line in enumerate(source):
         norm = _norm(line)
         if in_related:
@@ -332,11 +462,14 @@ def clean_lines(
             if is_teaser_line(line):
                 continue
             in_related = False
-        if not norm:
+        if not norm or index in teaser_lists:
             # only punctuation/symbols ("___", "•"): separators
             continue
-        if index < 4 and norm in title_norms:
-            # the headline repeated above the body (the title is stored separately)
+        if index < 3 and (
+            is_headline_variant(line, titles)
+            or (not kept and len(norm.split()) <= MAX_KICKER_TOKENS)
+        ):
+            # the headline repeated above the body (stored separately), or a kicker label
             continue
         if is_related_heading(line):
             in_related = True
@@ -346,13 +479,19 @@ def clean_lines(
             continue
         if (
             is_widget_line(line)
+            or is_pointer_line(line)
+            or is_social_line(line)
+            or is_consent_line(line)
             or is_dateline(line)
             or is_credit_line(line)
+            or is_agency_credit(line)
             or is_signature_line(line)
+            or is_doubled(line)
             or _CONFIG_LEAK_RE.match(line.strip())
             or _TWEET_SIGNATURE_RE.match(line.strip())
             or is_newsletter_line(line)
-            or ((index < 6 or index >= len(source) - 3) and is_byline(line, authors))
+            or ((index < 6 or index >= last - 2) and is_byline(line, authors))
+            or (index >= last - 2 and index > 2 and is_author_box(line, authors))
         ):
             continue
         if len(norm) > 30 and norm in seen:
