@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -18,6 +19,10 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+
+#: Commands kept in modules of their own: each module defines HELP (one line),
+#: add_arguments(parser) and run(args) -> exit code, and imports heavy packages inside run().
+MODULE_COMMANDS: dict[str, str] = {}
 
 
 def _add_store(parser: argparse.ArgumentParser) -> None:
@@ -61,17 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     sites = commands.add_parser("sites", help="list and validate the site configs")
     sites.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")
+
+    for name, module_name in MODULE_COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=module.HELP)
+        module.add_arguments(sub)
+        sub.set_defaults(module_run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers: dict[str, Callable[[argparse.Namespace], int]] = {}
     from cli import commands  # noqa: PLC0415 - keeps `--help` fast: no Scrapy import for it
 
-    handlers = commands.HANDLERS
+    handler: Callable[[argparse.Namespace], int] = (
+        getattr(args, "module_run", None) or (commands.HANDLERS[args.command])
+    )
     try:
-        return handlers[args.command](args)
+        return handler(args)
     except SiteConfigError as exc:
         sys.stderr.write(f"newsarchive: configuration error: {exc}\n")
         return EXIT_CONFIG
