@@ -11,9 +11,9 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -24,6 +24,9 @@ import trafilatura  # noqa: E402
 
 from bench.metrics import PageScore, Scores, aggregate, page_precision_recall, score_page  # noqa: E402
 from pipelines.extraction import EXTRACTOR_VERSION, ArticleExtractor, decode_html  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +86,10 @@ def plain_trafilatura(page: Page) -> str | None:
 
 
 def format_table(results: list[RunResult]) -> str:
-    header = f"{'extractor':<28} {'precision':>9} {'recall':>7} {'F1':>6} {'accuracy':>8} {'CPU ms/page':>11}"
+    header = (
+        f"{'extractor':<28} {'precision':>9} {'recall':>7} {'F1':>6} {'accuracy':>8} "
+        f"{'CPU ms/page':>11}"
+    )
     lines = [header, "-" * len(header)]
     for result in results:
         s = result.scores

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-# The dev set's README defines tokens as the Unicode regex \w+ (str patterns are Unicode in Python 3).
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+# The dev set's README defines tokens as the Unicode regex \w+ (str patterns are Unicode).
 _TOKEN_RE = re.compile(r"\w+")
 SHINGLE_SIZE = 4
 
@@ -56,7 +59,7 @@ class Scores:
 
 
 def page_precision_recall(page: PageScore) -> tuple[float | None, float | None]:
-    """Per-page precision and recall; None where undefined (nothing predicted / nothing expected)."""
+    """Per-page precision and recall; None where undefined (nothing predicted/expected)."""
     if page.tp == page.fp == page.fn == 0:
         # Both texts empty: the README counts that as a perfect page.
         return 1.0, 1.0

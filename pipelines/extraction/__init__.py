@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from copy import deepcopy
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trafilatura
-from lxml import etree
-from lxml.html import HtmlElement
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs (lxml-stubs is separate)
+from lxml.html import HtmlElement  # type: ignore[import-untyped]
 from trafilatura.core import bare_extraction
 from trafilatura.metadata import extract_metadata
 from trafilatura.settings import Document, Extractor, set_date_params
@@ -20,6 +19,9 @@ from trafilatura.utils import load_html
 from pipelines.extraction import metadata as meta
 from pipelines.extraction.decode import decode_html
 from pipelines.extraction.rules import clean_lines
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["EXTRACTOR_VERSION", "Article", "ArticleExtractor", "decode_html"]
 
@@ -235,7 +237,8 @@ def _readability_text(tree: HtmlElement) -> str:
 
 def _detect_language(text: str) -> str | None:
     try:
-        import py3langid  # noqa: PLC0415 (loads a model: only when the page declares nothing)
+        # loads a model: imported only when a page declares no language
+        import py3langid  # type: ignore[import-untyped]  # noqa: PLC0415  # untyped package
     except ImportError:
         return None
     code, _score = py3langid.classify(text[:5000])

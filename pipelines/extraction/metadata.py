@@ -1,22 +1,36 @@
-"""Article metadata beyond trafilatura's: exact dates with time zones, clean titles, author lists."""
+"""Article metadata beyond trafilatura's: dates with time zones, clean titles, author lists."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lxml.html import HtmlElement
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from lxml.html import HtmlElement  # type: ignore[import-untyped]  # lxml ships no stubs
 
 logger = logging.getLogger(__name__)
 
 # Separators publishers put between headline and site name ("Headline - Site", "Headline | Site").
-_TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " • ", "｜", " // ", " » ", " « ")
+_TITLE_SEPARATORS = (
+    " | ",
+    " - ",
+    " \u2013 ",  # en dash
+    " \u2014 ",  # em dash
+    " :: ",
+    " · ",
+    " • ",
+    "\uff5c",  # fullwidth vertical line (Japanese sites)
+    " // ",
+    " » ",
+    " « ",
+)
 # A tail this short (in words) after the last separator is a site or section name, not part of
-# the headline ("Golf von Amerika – ein Akt der Großtuerei" keeps its dash: the tail is long).
+# the headline ("Golf von Amerika - ein Akt der Großtuerei" keeps its dash: the tail is long).
 MAX_SITE_TAIL_WORDS = 4
 # JSON-LD types whose dates and authors describe the article itself.
 _ARTICLE_TYPES = frozenset(
@@ -269,7 +283,7 @@ def split_authors(raw: Sequence[str] | str | None) -> list[str]:
     for value in values:
         value = _AUTHOR_PREFIX_RE.sub("", " ".join(value.split()))
         for part in _AUTHOR_SPLIT_RE.split(value):
-            name = _AUTHOR_PREFIX_RE.sub("", part.strip(" .·-–—"))
+            name = _AUTHOR_PREFIX_RE.sub("", part.strip(" .·-\u2013\u2014"))
             if not name or _AUTHOR_NOISE_RE.search(name) or len(name) > 60 or len(name) < 3:
                 continue
             key = re.sub(r"\W+", "", name.casefold())

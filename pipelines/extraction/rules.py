@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 _WORD_RE = re.compile(r"\w+")
 
@@ -167,7 +170,8 @@ _TRAILING_CREDIT_RE = re.compile(
 # Agency signatures and reporting notes closing a story: "(dpa)", "mit dpa", "(dmk)",
 # "With files from The Associated Press".
 _SIGNATURE_RE = re.compile(
-    r"^(?:\(\w{1,12}(?:[/,]\s*\w{1,12})*\)\.?|mit (?:material von )?(?:dpa|afp|reuters|ap|kna|epd)\b.*"
+    r"^(?:\(\w{1,12}(?:[/,]\s*\w{1,12})*\)\.?"
+    r"|mit (?:material von )?(?:dpa|afp|reuters|ap|kna|epd)\b.*"
     r"|with (?:files|reporting|reports) (?:from|by)\b.*|additional reporting (?:by|from)\b.*"
     r"|mit agenturmaterial\.?|avec (?:afp|reuters|ap)\.?)$",
     re.IGNORECASE,
@@ -179,25 +183,36 @@ MAX_BYLINE_TOKENS = 8
 # Words a dateline or timestamp line is made of (weekdays, months, "updated"...), in the
 # languages of the dev set plus Arabic; a line of only these, digits and separators is a date.
 _DATE_WORDS = frozenset(
-    """
-    monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun
-    january february march april may june july august september october november december
-    jan feb mar apr jun jul aug sep sept oct nov dec am pm a m p gmt utc bst cet cest est edt pst pdt
-    updated published posted last modified on at min mins minutes read h hrs ago
-    montag dienstag mittwoch donnerstag freitag samstag sonntag januar jänner februar märz mai juni
-    juli oktober dezember uhr stand aktualisiert veröffentlicht am um vor minuten stunden
-    lundi mardi mercredi jeudi vendredi samedi dimanche janvier février fevrier mars avril juin juillet
-    août aout septembre octobre novembre décembre decembre publié mis à jour le à h
-    lunes martes miércoles jueves viernes sábado domingo enero febrero marzo abril mayo junio julio
-    agosto septiembre octubre noviembre diciembre actualizado publicado de del
-    lunedì martedì mercoledì giovedì venerdì sabato domenica gennaio febbraio aprile maggio giugno
-    luglio settembre ottobre dicembre aggiornato pubblicato il
-    pazartesi salı çarşamba perşembe cuma cumartesi pazar ocak şubat mart nisan mayıs haziran
-    temmuz ağustos eylül ekim kasım aralık güncelleme
-    الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت الأحد يناير فبراير مارس أبريل إبريل مايو
-    يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر كانون شباط آذار نيسان أيار حزيران تموز آب أيلول
-    تشرين الأول الثاني صباحا مساء ص م منذ ساعة دقيقة دقائق ساعات آخر تحديث نشر في
-    """.split()
+    " ".join(
+        (
+            "monday tuesday wednesday thursday friday saturday sunday",
+            "mon tue tues wed thu thur thurs fri sat sun",
+            "january february march april may june july august september october november december",
+            "jan feb mar apr jun jul aug sep sept oct nov dec",
+            "am pm a m p gmt utc bst cet cest est edt pst pdt",
+            "updated published posted last modified on at min mins minutes read h hrs ago",
+            "montag dienstag mittwoch donnerstag freitag samstag sonntag",
+            "januar jänner februar märz mai juni juli oktober dezember",
+            "uhr stand aktualisiert veröffentlicht am um vor minuten stunden",
+            "lundi mardi mercredi jeudi vendredi samedi dimanche",
+            "janvier février fevrier mars avril juin juillet août aout septembre octobre",
+            "novembre décembre decembre publié mis à jour le à",
+            "lunes martes miércoles jueves viernes sábado domingo",
+            "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre",
+            "diciembre actualizado publicado de del",
+            "lunedì martedì mercoledì giovedì venerdì sabato domenica",
+            "gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre",
+            "aggiornato pubblicato il",
+            # Turkish: the dotless i is the real letter of these words
+            "pazartesi salı çarşamba perşembe cuma cumartesi pazar",  # noqa: RUF001
+            "ocak şubat mart nisan mayıs haziran temmuz ağustos eylül ekim kasım aralık",  # noqa: RUF001
+            "güncelleme",
+            "الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت الأحد",
+            "يناير فبراير مارس أبريل إبريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر",
+            "كانون شباط آذار نيسان أيار حزيران تموز آب أيلول تشرين الأول الثاني",
+            "صباحا مساء ص م منذ ساعة دقيقة دقائق ساعات آخر تحديث نشر في",
+        )
+    ).split()
 )
 # CJK date/time characters (年 year, 月 month, 日 day, 時 hour, 分 minute, 更新 updated...).
 _CJK_DATE_CHARS = frozenset("年月日時时分秒更新午前後后配信公開掲載")
@@ -206,7 +221,9 @@ MAX_DATELINE_TOKENS = 12
 # Leaked JavaScript/JSON config rendered as list items ("- showPaywall:", "- false").
 _CONFIG_LEAK_RE = re.compile(r"^-?\s*(?:true|false|null|undefined|[a-z]+[A-Z]\w*\s*:)\s*$")
 # The signature line of an embedded tweet: "— Name (@handle) April 25, 2024".
-_TWEET_SIGNATURE_RE = re.compile(r"^[—–-]\s*.{1,80}\(@\w{1,30}\)\s+\w+\s+\d{1,2},\s+\d{4}$")
+_TWEET_SIGNATURE_RE = re.compile(
+    r"^[\u2014\u2013-]\s*.{1,80}\(@\w{1,30}\)\s+\w+\s+\d{1,2},\s+\d{4}$"
+)
 # Paywall / metered-access notices: they also set Article.paywalled.
 PAYWALL_RE = re.compile(
     r"(?:il vous reste \d+(?:[.,]\d+)?\s?% de cet article"
@@ -232,7 +249,8 @@ MAX_NEWSLETTER_TOKENS = 40
 # "READ MORE: <headline>", "Lesen Sie auch: ...", "Sendung: ...": a pointer label and a colon.
 _POINTER_RE = re.compile(
     r"^(?:read more|also read|read also|read next|more|see also|related|watch|listen|video"
-    r"|lesen sie auch|lesen sie mehr|mehr zum thema|mehr dazu|auch lesen|sendung|dieses thema im programm"
+    r"|lesen sie auch|lesen sie mehr|mehr zum thema|mehr dazu|auch lesen|sendung"
+    r"|dieses thema im programm"
     r"|lire aussi|à lire aussi|a lire aussi|voir aussi|leer más|lee también|lea también|ver también"
     r"|leggi anche|leia também|lees ook|les også|læs også|läs också|ilgili haber"
     r"|اقرأ أيضا|اقرأ أيضاً|إقرأ أيضا|إقرأ أيضاً|اقرأ المزيد)\s*:",
