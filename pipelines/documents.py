@@ -55,9 +55,9 @@ def extract_document(
     if article is None or not article.text.strip():
         return None
     metadata = article.to_dict()
-    text = metadata.pop("text")
+    metadata.pop("text", None)
     return Extraction(
-        text=text,
+        text=article.text,
         encoding=encoding,
         extractor_version=article.extractor_version or EXTRACTOR_VERSION,
         metadata=metadata,
