@@ -8,7 +8,6 @@ from scrapy import signals
 from scrapy.crawler import CrawlerRunner
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from archive.items import ArticleCapture
 from cli.commands import demo_site_config
 from cli.settings import build_settings
 from config.stats import StatsKeys
@@ -18,6 +17,7 @@ from spiders.news import NewsSpider, adhoc_site
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from archive.items import ArticleCapture
     from demo.server import DemoSite
 
 
