@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import trafilatura
-from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs (lxml-stubs is separate)
-from lxml.html import HtmlElement  # type: ignore[import-untyped]
+from lxml import etree
+from lxml.html import HtmlElement
 from trafilatura.core import bare_extraction
 from trafilatura.metadata import extract_metadata
 from trafilatura.settings import Document, Extractor, set_date_params
@@ -218,8 +218,12 @@ class ArticleExtractor:
 
 
 def _readability_text(tree: HtmlElement) -> str:
-    from readability import Document as ReadabilityDocument  # noqa: PLC0415 (rarely needed)
-
+    try:
+        # imported on first use: the fallback runs on few pages
+        from readability import Document as ReadabilityDocument  # noqa: PLC0415
+    except ImportError:
+        logger.warning("readability-lxml is not installed: no fallback for short extractions")
+        return ""
     try:
         summary = ReadabilityDocument(etree.tostring(tree, encoding="unicode")).summary(
             html_partial=True

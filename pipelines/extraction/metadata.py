@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from lxml.html import HtmlElement  # type: ignore[import-untyped]  # lxml ships no stubs
+    from lxml.html import HtmlElement
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,318 @@
+"""ArticleExtractor: body cleaning, metadata, Arabic pages, paywall flag, per-site overrides."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipelines.extraction import EXTRACTOR_VERSION, Article, ArticleExtractor
+from pipelines.extraction.metadata import clean_title, split_authors
+from pipelines.extraction.rules import clean_lines, is_dateline
+
+DATA = Path(__file__).parent / "data" / "extraction"
+
+PARAGRAPHS = [
+    "The city council voted on Monday evening to approve a new pedestrian footbridge across the "
+    "river, ending more than ten years of debate about how to link the old town with the station.",
+    "The bridge, which is expected to cost around twelve million pounds, will be paid for with a "
+    "mix of national transport funding and money from the council's own capital budget.",
+    "Supporters said the crossing would cut walking times for thousands of commuters every day "
+    "and take pressure off the busy road bridge, which has no safe space for cyclists.",
+    "Opponents argued that the money would be better spent on repairing existing roads and "
+    "pavements, many of which have been in poor condition since the floods two winters ago.",
+]
+
+
+def make_page(
+    *,
+    head: str = "",
+    body: str | None = None,
+    title: str = "Council approves new river footbridge",
+    lang: str = "en",
+) -> str:
+    if body is None:
+        body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{title}</title>{head}</head><body><nav><a href='/'>Home</a></nav>"
+        f"<article><h1>{title.split(' | ')[0]}</h1>{body}</article>"
+        "<footer><p>Contact us</p></footer></body></html>"
+    )
+
+
+@pytest.fixture(scope="module")
+def extractor() -> ArticleExtractor:
+    return ArticleExtractor()
+
+
+@pytest.fixture(scope="module")
+def english(extractor: ArticleExtractor) -> Article:
+    html = (DATA / "english_article.html").read_text(encoding="utf-8")
+    article = extractor.extract(html, "https://example.org/news/footbridge-approved?utm=x")
+    assert article is not None
+    return article
+
+
+@pytest.fixture(scope="module")
+def arabic(extractor: ArticleExtractor) -> Article:
+    html = (DATA / "arabic_article.html").read_text(encoding="utf-8")
+    article = extractor.extract(html, "https://example.com/ar/news/library-opening")
+    assert article is not None
+    return article
+
+
+def test_extractor_version_is_a_safe_file_name_segment() -> None:
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", EXTRACTOR_VERSION)
+    assert EXTRACTOR_VERSION.startswith("tf")
+
+
+def test_english_article_body(english: Article) -> None:
+    lines = english.text.split("\n")
+    assert len(lines) == 5  # one paragraph per line
+    assert lines[0].startswith("The city council voted on Monday evening")
+    assert lines[-1].startswith("Construction is due to start in the autumn")
+    for noise in (
+        "Share on",
+        "Advertisement",
+        "Photo:",
+        "Related",
+        "Read more",
+        "Follow us",
+        "By Jane",
+    ):
+        assert noise not in english.text
+    assert "Council approves new river footbridge" not in english.text  # headline not repeated
+    assert all(line == line.rstrip() for line in lines)
+    assert english.word_count == len(re.findall(r"\w+", english.text))
+    assert not english.paywalled
+
+
+def test_english_article_metadata(english: Article) -> None:
+    assert english.title == "Council approves new river footbridge after decade of debate"
+    assert english.authors == ["Jane Doe", "John Smith"]
+    assert english.published == "2024-03-05T09:30:00+00:00"
+    assert english.modified == "2024-03-05T11:02:00+00:00"
+    assert english.language == "en"
+    assert english.site_name == "The Example Gazette"
+    assert english.description == "The bridge will link the old town with the railway station."
+    assert english.tags == ["Transport", "Local politics"]
+    assert english.image == "https://example.org/img/bridge.jpg"
+    assert english.canonical_url == "https://example.org/news/footbridge-approved"
+    assert english.extractor_version == EXTRACTOR_VERSION
+
+
+def test_to_dict_round_trips(english: Article) -> None:
+    data = english.to_dict()
+    assert data["title"] == english.title
+    assert data["authors"] == english.authors
+    assert Article(**data) == english  # type: ignore[arg-type]  # values come from an Article
+
+
+def test_arabic_page_keeps_body_and_drops_boilerplate(arabic: Article) -> None:
+    lines = arabic.text.split("\n")
+    assert len(lines) == 4
+    assert lines[0].startswith("افتتحت البلدية صباح اليوم مكتبة عامة جديدة")
+    assert lines[-1].endswith("وتبادل المعرفة.")
+    for dropped in (
+        "الثلاثاء: 17 فبراير 2026",  # dateline
+        "13:15",  # lone time
+        "مواضيع قد تعجبك",  # "topics you may like" heading
+        "ارتفاع أسعار الخضار",  # its link titles
+        "فريق المدينة يفوز",
+        "معرض الكتاب السنوي",
+        "جميع الحقوق محفوظة",
+    ):
+        assert dropped not in arabic.text
+    assert arabic.title == "افتتاح مكتبة عامة جديدة في وسط المدينة"
+    assert arabic.language == "ar"
+    assert arabic.authors == ["سارة أحمد"]
+    assert arabic.published == "2026-02-17T13:15:00+02:00"
+
+
+def test_arabic_line_rules_directly() -> None:
+    # Whatever trafilatura keeps, the line rules remove the dateline, time and related block.
+    lines = [
+        "الثلاثاء: 17 فبراير 2026",
+        "13:15",
+        "افتتحت البلدية صباح اليوم مكتبة عامة جديدة في وسط المدينة، تضم أكثر من خمسين ألف كتاب.",
+        "وقال رئيس البلدية إن المشروع استغرق ثلاث سنوات من العمل المتواصل.",
+        "مواضيع قد تعجبك",
+        "ارتفاع أسعار الخضار في الأسواق المحلية",
+        "فريق المدينة يفوز بالبطولة للمرة الثالثة",
+    ]
+    kept, paywall = clean_lines(lines, titles=["افتتاح مكتبة عامة جديدة"])
+    assert kept == lines[2:4]
+    assert not paywall
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Tuesday: 17 February 2026",
+        "13:15",
+        "الثلاثاء: 17 فبراير 2026",
+        "05.09.2024 | 2:03 min",
+        "2025年1月14日 01時28分",
+        "Updated 10:42 GMT",
+    ],
+)
+def test_datelines(line: str) -> None:
+    assert is_dateline(line)
+
+
+@pytest.mark.parametrize(
+    "line", ["The 2024 budget was approved.", "Heute ist Dienstag", "Am 3. Mai kamen 500 Menschen."]
+)
+def test_not_datelines(line: str) -> None:
+    assert not is_dateline(line)
+
+
+@pytest.mark.parametrize(
+    ("raw", "sites", "expected"),
+    [
+        (
+            "Headline about the budget - The Example Gazette",
+            ["The Example Gazette"],
+            "Headline about the budget",
+        ),
+        ("Headline about the budget | Site", [], "Headline about the budget"),
+        (
+            "Example Gazette | Headline about the budget",
+            ["Example Gazette"],
+            "Headline about the budget",
+        ),
+        (
+            "Headline about the budget \u2013 Politik \u2013 SZ.de",
+            ["Süddeutsche Zeitung"],
+            "Headline about the budget",
+        ),
+        # a long tail is part of the headline, not a site name
+        (
+            "Trump renames the gulf - and Mexico says it will not follow the new name",
+            [],
+            "Trump renames the gulf - and Mexico says it will not follow the new name",
+        ),
+        ("Short", ["Site"], "Short"),
+        (None, [], None),
+    ],
+)
+def test_clean_title(raw: str | None, sites: list[str], expected: str | None) -> None:
+    assert clean_title(raw, sites) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("By Jane Doe and John Smith", ["Jane Doe", "John Smith"]),
+        ("Jane Doe, John Smith", ["Jane Doe", "John Smith"]),
+        ("Von Max Muster und Erika Mustermann", ["Max Muster", "Erika Mustermann"]),
+        (["Jane Doe", "jane doe", "@janedoe"], ["Jane Doe"]),
+        ("Jane Doe; John Smith", ["Jane Doe", "John Smith"]),
+        (None, []),
+    ],
+)
+def test_split_authors(raw: str | list[str] | None, expected: list[str]) -> None:
+    assert split_authors(raw) == expected
+
+
+def test_meta_dates_keep_time_zone(extractor: ArticleExtractor) -> None:
+    head = (
+        '<meta property="article:published_time" content="2024-04-26T10:00:00+0200">'
+        '<meta property="article:modified_time" content="2024-04-26T12:30:00Z">'
+    )
+    article = extractor.extract(make_page(head=head), "https://example.org/2020/01/01/story")
+    assert article is not None
+    assert article.published == "2024-04-26T10:00:00+02:00"
+    assert article.modified == "2024-04-26T12:30:00+00:00"
+
+
+def test_future_date_is_dropped(extractor: ArticleExtractor) -> None:
+    future = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    head = f'<meta property="article:published_time" content="{future}">'
+    article = extractor.extract(make_page(head=head))
+    assert article is not None
+    assert article.published is None or article.published < future[:10]
+
+
+def test_future_jsonld_date_falls_back_to_a_plausible_one(extractor: ArticleExtractor) -> None:
+    future = (datetime.now(UTC) + timedelta(days=400)).strftime("%Y-%m-%d")
+    head = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "'
+        + future
+        + '"}</script><meta property="article:published_time" content="2023-01-02T08:00:00-05:00">'
+    )
+    article = extractor.extract(make_page(head=head))
+    assert article is not None
+    assert article.published == "2023-01-02T08:00:00-05:00"
+
+
+def test_language_detected_when_undeclared(extractor: ArticleExtractor) -> None:
+    html = make_page(lang="").replace(' lang=""', "")
+    article = extractor.extract(html)
+    assert article is not None
+    assert article.language == "en"
+
+
+def test_language_hint_wins(extractor: ArticleExtractor) -> None:
+    article = ArticleExtractor(language_hint="de").extract(make_page())
+    assert article is not None
+    assert article.language == "de"
+
+
+def test_paywall_notice_sets_flag(extractor: ArticleExtractor) -> None:
+    body = (
+        f"<p>{PARAGRAPHS[0]}</p><p>{PARAGRAPHS[1]}</p>"
+        "<p>Il vous reste 57.09% de cet article à lire. La suite est réservée aux abonnés.</p>"
+    )
+    article = extractor.extract(make_page(body=body))
+    assert article is not None
+    assert article.paywalled
+    assert "abonnés" not in article.text
+
+
+def test_short_body_is_flagged_as_paywalled(extractor: ArticleExtractor) -> None:
+    body = f"<p>{PARAGRAPHS[0]}</p><div class='paywall'><p>Subscribe</p></div>"
+    article = extractor.extract(make_page(body=body))
+    assert article is not None
+    assert article.paywalled
+
+
+def test_no_text_returns_none(extractor: ArticleExtractor) -> None:
+    assert extractor.extract("<html><body><nav><a href='/'>Home</a></nav></body></html>") is None
+    assert extractor.extract("") is None
+
+
+def test_body_xpath_override() -> None:
+    body = (
+        "<div class='teasers'><p>" + " ".join(["Other story teaser text here."] * 12) + "</p></div>"
+        "<div class='story-body'>" + "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:2]) + "</div>"
+    )
+    html = make_page(body=body)
+    article = ArticleExtractor(body_xpath="//div[@class='story-body']").extract(html)
+    assert article is not None
+    assert article.text.split("\n") == PARAGRAPHS[:2]
+
+
+def test_drop_xpaths_override() -> None:
+    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS) + (
+        "<p class='promo'>Our members enjoy exclusive weekly briefings delivered on Sundays, "
+        "with analysis from the whole newsroom and invitations to events.</p>"
+    )
+    html = make_page(body=body)
+    plain = ArticleExtractor().extract(html)
+    assert plain is not None
+    assert "exclusive weekly briefings" in plain.text
+    article = ArticleExtractor(drop_xpaths=["//p[@class='promo']"]).extract(html)
+    assert article is not None
+    assert "exclusive weekly briefings" not in article.text
+    assert article.text.split("\n") == PARAGRAPHS
+
+
+def test_extractor_is_reusable_and_does_not_mutate_input(extractor: ArticleExtractor) -> None:
+    html = make_page()
+    first = extractor.extract(html)
+    second = extractor.extract(html)
+    assert first == second
