@@ -486,18 +486,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         site = cast("_DemoHTTPServer", self.server).site
         request_headers = {name.lower(): value for name, value in self.headers.items()}
         response = site._respond(self.path, request_headers)
-        try:
-            self._write(response, head=head)
-        finally:
-            site._record(
-                RequestRecord(
-                    method=self.command,
-                    path=self.path,
-                    headers=request_headers,
-                    status=int(response.status),
-                    time=time.time(),
-                )
+        # Logged before the response goes out, so a client that has its answer always
+        # finds its request in the log (the handler thread may otherwise lag behind).
+        site._record(
+            RequestRecord(
+                method=self.command,
+                path=self.path,
+                headers=request_headers,
+                status=int(response.status),
+                time=time.time(),
             )
+        )
+        self._write(response, head=head)
 
     def _write(self, response: _Response, *, head: bool) -> None:
         self.send_response(response.status)
