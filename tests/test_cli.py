@@ -82,3 +82,20 @@ def test_terminal_shows_progress_and_summary_table(demo_site: DemoSite, tmp_path
     assert "\r\x1b[K" in text
     assert "site  result  pages  articles" in text  # the closing table
     assert "demo  ok" in text
+
+
+def test_scrapy_crawl_news_works_from_repo_root(demo_site: DemoSite, tmp_path: Path) -> None:
+    sites = write_demo_config(tmp_path / "sites", demo_site.base_url)
+    store = tmp_path / "store"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "scrapy", "crawl", "news", "-a", "site=demo",
+            "-s", f"NEWSARCHIVE_SITES_DIR={sites}", "-s", f"NEWSARCHIVE_STORE={store}",
+            "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=WARNING",
+        ],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert list(store.glob("warcs/demo/*/*.warc.gz"))
+    assert len(list(store.glob("text/demo/*/*.txt"))) >= 7
