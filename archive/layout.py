@@ -18,6 +18,8 @@ META_PREFIX = "meta"
 REPORT_PREFIX = "reports"
 INDEX_PREFIX = "indexes"
 WACZ_PREFIX = "wacz"
+#: Durable copy of the digest index (revisits): one JSON-lines object per closed WARC.
+DIGEST_PREFIX = "digests"
 #: Local-only working state (seen store, locks, spool); never uploaded.
 STATE_PREFIX = "state"
 
@@ -67,6 +69,14 @@ def report_key(site: str, run_id: str) -> str:
 
 def index_key(site: str, warc_filename: str) -> str:
     return f"{INDEX_PREFIX}/{safe_segment(site)}/{safe_segment(warc_filename)}.cdxj"
+
+
+def digest_key(site: str, warc_filename: str) -> str:
+    return f"{DIGEST_PREFIX}/{safe_segment(site)}/{safe_segment(warc_filename)}.jsonl"
+
+
+def wacz_key(site: str, run_id: str) -> str:
+    return f"{WACZ_PREFIX}/{safe_segment(site)}/{safe_segment(run_id)}.wacz"
 
 
 def check_key(key: str) -> str:

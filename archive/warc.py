@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 TRUNCATION_REASONS: Final = frozenset({"length", "time", "disconnect", "unspecified"})
 #: warcio writes the 1.0 URI unless the writer is set to WARC/1.1; pin it so that never drifts.
 REVISIT_PROFILE: Final = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+#: WARC 1.1 section 6.7.2: a conditional request answered 304; the block is the 304's head.
+NOT_MODIFIED_PROFILE: Final = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 CONFORMS_TO: Final = (
     "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 )
@@ -344,26 +346,48 @@ class WarcRecordWriter:
         self._write(request)
         return WrittenRecord(offset, length, response_id, digest, warc_date)
 
-    def write_revisit(self, exchange: HttpExchange, original: OriginalCapture) -> WrittenRecord:
-        """A revisit (identical payload) plus its request; only the HTTP head is stored."""
-        digest = payload_digest(exchange.payload)
-        if digest.lower() != original.payload_digest.lower():
-            raise ValueError(
-                f"revisit of {exchange.url}: payload {digest} differs from the original's "
-                f"{original.payload_digest}"
-            )
+    def write_revisit(
+        self,
+        exchange: HttpExchange,
+        original: OriginalCapture,
+        *,
+        profile: str = REVISIT_PROFILE,
+    ) -> WrittenRecord:
+        """A revisit plus its request; only the HTTP head is stored.
+
+        `REVISIT_PROFILE` needs the exchange's payload to be the original's; `NOT_MODIFIED_PROFILE`
+        needs a 304 answer (no payload), and the original is the capture the request revalidated.
+        """
+        if profile == REVISIT_PROFILE:
+            digest = payload_digest(exchange.payload)
+            if digest.lower() != original.payload_digest.lower():
+                raise ValueError(
+                    f"revisit of {exchange.url}: payload {digest} differs from the original's "
+                    f"{original.payload_digest}"
+                )
+        elif profile == NOT_MODIFIED_PROFILE:
+            if exchange.status != http.HTTPStatus.NOT_MODIFIED or exchange.payload:
+                raise ValueError(
+                    f"server-not-modified revisit of {exchange.url} needs an empty 304, "
+                    f"got {exchange.status} with {len(exchange.payload)} bytes"
+                )
+        else:
+            raise ValueError(f"unknown revisit profile {profile!r}")
         revisit_id, request_id = self._new_id(), self._new_id()
         warc_date = format_warc_date(exchange.date)
         headers = self._capture_headers("revisit", exchange, revisit_id, warc_date, request_id)
         headers |= {
-            "WARC-Profile": REVISIT_PROFILE,
+            "WARC-Profile": profile,
             "WARC-Refers-To": original.record_id,
             "WARC-Refers-To-Target-URI": original.target_uri,
             "WARC-Refers-To-Date": original.date,
+            # Replay tools find the payload by this digest; for a 304 it is the original's too.
             "WARC-Payload-Digest": original.payload_digest,
-            # The block holds the HTTP head only: the payload is cut on purpose.
-            "WARC-Truncated": "length",
         }
+        if profile == REVISIT_PROFILE:
+            # The block holds the HTTP head only: the payload is cut on purpose. A 304 has
+            # no payload, so nothing is cut there.
+            headers["WARC-Truncated"] = "length"
         revisit = self._builder.create_warc_record(
             exchange.url,
             "revisit",
@@ -502,6 +526,8 @@ class RollingWarcWriter:
         self._serial = 0
         self._file: _OpenWarc | None = None
         self.files_closed: list[str] = []
+        #: Store keys of `files_closed`, in the same order.
+        self.keys_closed: list[str] = []
         self.bytes_written = 0
         self.records_written = 0
 
@@ -518,9 +544,15 @@ class RollingWarcWriter:
         with self._lock:
             return self._write(lambda w: w.write_exchange(exchange))
 
-    def write_revisit(self, exchange: HttpExchange, original: OriginalCapture) -> RecordLocation:
+    def write_revisit(
+        self,
+        exchange: HttpExchange,
+        original: OriginalCapture,
+        *,
+        profile: str = REVISIT_PROFILE,
+    ) -> RecordLocation:
         with self._lock:
-            return self._write(lambda w: w.write_revisit(exchange, original))
+            return self._write(lambda w: w.write_revisit(exchange, original, profile=profile))
 
     def close(self) -> None:
         """Close the current file (end of run); the next capture starts a new one."""
@@ -631,6 +663,7 @@ class RollingWarcWriter:
             )
             raise
         self.files_closed.append(current.filename)
+        self.keys_closed.append(current.key)
         logger.info(
             "Closed WARC %s: %d records, %d bytes",
             current.key,

@@ -24,6 +24,48 @@ ARCHIVE_ENABLED = True
 ARCHIVE_WARC_PREFIX = "NEWSARCHIVE"
 #: Roll to a new WARC file once the current one reaches this many bytes (1 GB, as Heritrix).
 ARCHIVE_WARC_MAX_SIZE = 1_000_000_000
+#: "identical": a payload already archived for the same URI (digest index in the store) is
+#: written as a revisit record (identical-payload-digest), and a 304 answering a conditional
+#: request that carries request.meta["newsarchive_previous"] as a server-not-modified revisit.
+#: "off": every response is written in full, 304s as plain responses.
+ARCHIVE_REVISITS = "identical"
+#: At the end of each run, write a CDXJ index (indexes/SITE/FILE.cdxj) for every WARC of the
+#: site that lacks one, and a WACZ 1.1.1 package of the run's WARCs (wacz/SITE/RUN.wacz).
+ARCHIVE_CDXJ_ENABLED = True
+ARCHIVE_WACZ_ENABLED = True
+
+# --- storage (S3 stores: NEWSARCHIVE_STORE = s3://bucket/prefix) ---------------------------
+# Credentials and endpoint come from the standard AWS chain (environment, ~/.aws profiles,
+# AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL); Scrapy's AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_REGION_NAME, AWS_USE_SSL and AWS_VERIFY settings,
+# when set, take precedence. Everything is written to a local spool first and uploaded, verified,
+# by background threads; `newsarchive upload --store s3://...` drains a spool a run left behind.
+#: Local folder for the spool and state of this S3 store. Empty: $NEWSARCHIVE_STATE_DIR (else
+#: $XDG_STATE_HOME/newsarchive, else ~/.local/state/newsarchive) + /s3/HOST/BUCKET/PREFIX.
+STORAGE_S3_STATE_DIR = ""
+#: "path", "virtual" or "auto"; empty leaves it to boto3 (and the AWS profile's s3 section).
+STORAGE_S3_ADDRESSING_STYLE = ""
+#: Storage class of uploaded objects (STANDARD_IA, GLACIER_IR...); empty: the bucket default.
+STORAGE_S3_STORAGE_CLASS = ""
+#: Server-side encryption: "AES256" or "aws:kms" (with STORAGE_S3_SSE_KMS_KEY_ID); empty: none.
+STORAGE_S3_SSE = ""
+STORAGE_S3_SSE_KMS_KEY_ID = ""
+#: Keep a copy of each uploaded file under STATE_DIR/kept instead of deleting it.
+STORAGE_S3_KEEP_UPLOADED = False
+#: The spool stops taking new data past this many bytes waiting for upload (50 GB) ...
+STORAGE_S3_SPOOL_MAX_BYTES = 50_000_000_000
+#: ... or when the spool's disk has less than this free (1 GB); writes then fail with an ERROR.
+STORAGE_S3_SPOOL_MIN_FREE_BYTES = 1_000_000_000
+#: Files from this size on go up in parts through boto3's transfer manager (64 MiB, 16 MiB parts).
+STORAGE_S3_MULTIPART_THRESHOLD = 64 * 1024 * 1024
+STORAGE_S3_MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
+#: Upload threads per store (each multipart upload also sends up to 10 parts at once).
+STORAGE_S3_UPLOAD_THREADS = 2
+#: At the end of a run, wait this long (seconds) for the queue to drain while the store answers.
+STORAGE_S3_CLOSE_TIMEOUT = 600
+#: At start-up, abort multipart uploads under the prefix older than this (seconds): a killed run
+#: or server leaves them behind, and they are billed until aborted.
+STORAGE_S3_ABORT_MULTIPART_AFTER = 900
 
 # --- extraction -------------------------------------------------------------------------------
 EXTRACT_ENABLED = True
@@ -77,4 +119,5 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "pipelines.storage.ArchiveStorage": 100,
     "pipelines.progress.ProgressReporter": 500,
+    "pipelines.packaging.ArchivePackager": 600,
 }

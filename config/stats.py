@@ -11,6 +11,14 @@ class StatsKeys:
     ARCHIVE_FILES = "archive/files_closed"
     ARCHIVE_SKIPPED_CACHED = "archive/skipped_cached"
     ARCHIVE_ERRORS = "archive/write_failed"
+    ARCHIVE_REVISITS_NOT_MODIFIED = "archive/revisits_not_modified"
+    ARCHIVE_RECOVERED = "archive/files_recovered"
+    ARCHIVE_DIGESTS_LOADED = "archive/digests_loaded"
+    ARCHIVE_DIGESTS_FAILED = "archive/digests_failed"
+
+    PACKAGE_CDXJ = "package/cdxj_written"
+    PACKAGE_WACZ = "package/wacz_written"
+    PACKAGE_FAILED = "package/failed"
 
     DISCOVERY_FEEDS = "discovery/feeds"
     DISCOVERY_SITEMAPS = "discovery/sitemaps"
@@ -27,3 +35,12 @@ class StatsKeys:
 
     STORAGE_OBJECTS = "storage/objects_written"
     STORAGE_FAILED = "storage/write_failed"
+    #: Objects uploaded to a remote store and their bytes; failed attempts by error name.
+    STORAGE_UPLOADED = "storage/uploaded"
+    STORAGE_UPLOADED_BYTES = "storage/uploaded_bytes"
+    STORAGE_UPLOAD_FAILED = "storage/upload_failed"
+    #: Objects still only in the local spool at the end of the run (`newsarchive upload`).
+    STORAGE_SPOOLED_PENDING = "storage/spooled_pending"
+    #: 1 when the remote store was unreachable at the end of the run.
+    STORAGE_UNAVAILABLE = "storage/unavailable"
+    STORAGE_MULTIPART_ABORTED = "storage/multipart_aborted"

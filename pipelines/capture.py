@@ -1,24 +1,40 @@
 """Downloader middleware that writes every HTTP exchange to the rolling WARC writer.
 
 Placed above HttpCompressionMiddleware and RedirectMiddleware, it sees each response as served:
-still Content-Encoded, and including 3xx, 4xx and 5xx responses and robots.txt.
+still Content-Encoded, and including 3xx, 4xx and 5xx responses and robots.txt. An unchanged
+payload already in the store's digest index becomes a revisit record instead of a copy.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Self
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Final, Self
 from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import run_in_thread
 
-from archive.warc import HttpExchange, RollingWarcWriter, recover_open_files
+from archive.digests import Capture, DigestIndex
+from archive.warc import (
+    NOT_MODIFIED_PROFILE,
+    REVISIT_PROFILE,
+    HttpExchange,
+    RecordLocation,
+    RollingWarcWriter,
+    payload_digest,
+    recover_open_files,
+)
 from config.stats import StatsKeys
 from pipelines.storage import crawler_storage
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -28,31 +44,85 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _DATE_META = "_warc_date"
+#: request.meta key the incremental-crawl middleware sets on a conditional request: the last
+#: capture of the URL (target_uri, date, record_id, payload_digest), referred to by a 304.
+PREVIOUS_META: Final = "newsarchive_previous"
+#: request.meta keys set here: where the response (or revisit) record is, and for a revisit
+#: the original capture (`archive.digests.Capture`) holding the payload.
+RECORD_META: Final = "warc_record"
+ORIGINAL_META: Final = "warc_original"
+REVISIT_MODES: Final = ("identical", "off")
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
-def _host_header(url: str) -> str:
+@dataclass(frozen=True, slots=True)
+class PreviousCapture:
+    """The capture a conditional request revalidated (an `archive.warc.OriginalCapture`)."""
+
+    target_uri: str
+    date: str
+    record_id: str
+    payload_digest: str
+
+    @classmethod
+    def from_meta(cls, value: Any) -> PreviousCapture:
+        if not isinstance(value, dict):
+            raise TypeError(f"{PREVIOUS_META} must be a dict, got {type(value).__name__}")
+        return cls(
+            target_uri=str(value["target_uri"]),
+            date=str(value["date"]),
+            record_id=str(value["record_id"]),
+            payload_digest=str(value["payload_digest"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    location: RecordLocation
+    revisit: str | None = None  # the WARC-Profile of a revisit
+    original: Capture | PreviousCapture | None = None
+
+
+def host_header(url: str) -> str:
+    """The Host value Twisted's Agent sends (it adds it on the wire; Scrapy's headers lack it)."""
     parts = urlsplit(url)
-    return parts.netloc.rsplit("@", 1)[-1]
+    host = parts.netloc.rsplit("@", 1)[-1]
+    if parts.port is not None and _DEFAULT_PORTS.get(parts.scheme) == parts.port:
+        host = host.rsplit(":", 1)[0]
+    return host
+
+
+def truncation(response: Response) -> str | None:
+    """WARC-Truncated for a body Scrapy delivered cut short (WARC 1.1 section 5.13)."""
+    if "dataloss" in response.flags:
+        # The connection ended before Content-Length (or the last chunk) arrived; Scrapy keeps
+        # the partial body because DOWNLOAD_FAIL_ON_DATALOSS is off.
+        return "disconnect"
+    if "download_stopped" in response.flags:
+        # A bytes_received/headers_received handler raised StopDownload(fail=False): how
+        # size limits are applied while keeping the response (Scrapy's DOWNLOAD_MAXSIZE drops
+        # the whole response instead, so it never reaches here).
+        return "length"
+    # "partial" (no Content-Length, body ended by close) is how HTTP/1.0 servers end every
+    # body, so it is not evidence of truncation.
+    return None
 
 
 def exchange_from_response(request: Request, response: Response, date: datetime) -> HttpExchange:
     """The HTTP exchange as it went over the wire, from Scrapy's request and raw response."""
-    request_headers = [("Host", _host_header(request.url))]
-    request_headers += [
+    sent = [
         (name.decode("latin-1"), value.decode("latin-1"))
         for name, values in request.headers.items()
         for value in values
     ]
+    request_headers = sent
+    if not any(name.lower() == "host" for name, _ in sent):
+        request_headers = [("Host", host_header(request.url)), *sent]
     response_headers = [
         (name.decode("latin-1"), value.decode("latin-1"))
         for name, values in response.headers.items()
         for value in values
     ]
-    truncated = None
-    if "dataloss" in response.flags:
-        truncated = "disconnect"
-    elif "download_maxsize" in response.flags:
-        truncated = "length"
     ip = response.ip_address
     return HttpExchange(
         url=response.url,
@@ -65,31 +135,47 @@ def exchange_from_response(request: Request, response: Response, date: datetime)
         payload=response.body,
         ip_address=str(ip) if ip is not None else None,
         date=date,
-        truncated=truncated,
+        truncated=truncation(response),
     )
 
 
 class WarcCaptureMiddleware:
-    """Writes request and response records for every downloaded response.
+    """Writes request and response (or revisit) records for every downloaded response.
 
-    Settings: ARCHIVE_ENABLED, ARCHIVE_WARC_PREFIX, ARCHIVE_WARC_MAX_SIZE, USER_AGENT,
-    ROBOTSTXT_OBEY (recorded in warcinfo).
+    Settings: ARCHIVE_ENABLED, ARCHIVE_WARC_PREFIX, ARCHIVE_WARC_MAX_SIZE, ARCHIVE_REVISITS,
+    USER_AGENT, ROBOTSTXT_OBEY (recorded in warcinfo).
     """
 
-    def __init__(self, writer: RollingWarcWriter, stats: StatsCollector) -> None:
+    def __init__(
+        self, writer: RollingWarcWriter, stats: StatsCollector, digests: DigestIndex | None
+    ) -> None:
         self.writer = writer
         self.stats = stats
+        self.digests = digests
+        #: WARCs (store keys) holding the originals this run's revisits refer to.
+        self.original_keys: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
         if not settings.getbool("ARCHIVE_ENABLED"):
             raise NotConfigured("ARCHIVE_ENABLED is off")
+        revisits = settings.get("ARCHIVE_REVISITS", "identical")
+        if revisits not in REVISIT_MODES:
+            # Logged as an error too: a typo must not silently cost the run its archive.
+            logger.error("ARCHIVE_REVISITS must be one of %s, got %r", REVISIT_MODES, revisits)
+            raise NotConfigured(f"ARCHIVE_REVISITS must be one of {REVISIT_MODES}")
         storage = crawler_storage(crawler)
         site = getattr(getattr(crawler.spider, "site", None), "name", None) or "default"
-        repaired = recover_open_files(storage.store)
+        assert crawler.stats is not None
+        stats = crawler.stats
+        digests = DigestIndex(storage.store, site) if revisits == "identical" else None
+        if digests is not None:
+            stats.set_value(StatsKeys.ARCHIVE_DIGESTS_LOADED, digests.sync())
+        repaired = recover_open_files(storage.store, site=site, on_close=_recovered_hook(digests))
         for name in repaired:
             logger.warning("Repaired WARC left open by an interrupted run: %s", name)
+        stats.set_value(StatsKeys.ARCHIVE_RECOVERED, len(repaired))
         writer = RollingWarcWriter(
             storage.store,
             site=site,
@@ -97,8 +183,8 @@ class WarcCaptureMiddleware:
             max_size=settings.getint("ARCHIVE_WARC_MAX_SIZE"),
             warcinfo=warcinfo_fields(crawler, site, storage.run_id),
         )
-        assert crawler.stats is not None
-        mw = cls(writer, crawler.stats)
+        mw = cls(writer, stats, digests)
+        writer.on_close = mw._file_closed
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
 
@@ -106,29 +192,116 @@ class WarcCaptureMiddleware:
         # The capture time is when the request leaves, as wget and Heritrix record it.
         request.meta[_DATE_META] = datetime.now(UTC)
 
-    def process_response(self, request: Request, response: Response) -> Response:
+    async def process_response(self, request: Request, response: Response) -> Response:
         if "cached" in response.flags or not request.url.startswith(("http://", "https://")):
             self.stats.inc_value(StatsKeys.ARCHIVE_SKIPPED_CACHED)
             return response
         date = request.meta.get(_DATE_META) or datetime.now(UTC)
         try:
-            location = self.writer.write_exchange(exchange_from_response(request, response, date))
-        except (OSError, ValueError):
+            exchange = exchange_from_response(request, response, date)
+            previous = self._previous(request, exchange)
+            # Off the reactor: hashing, the digest lookup, and a roll's fsync/rename/commit.
+            written = await run_in_thread(self.write, exchange, previous)
+        except (OSError, ValueError, sqlite3.Error):
             # Disk full, or an exchange the WARC writer refuses: the page is lost to the archive,
             # which the operator must see.
             logger.error("Could not archive %s", request.url, exc_info=True)
             self.stats.inc_value(StatsKeys.ARCHIVE_ERRORS)
             return response
-        request.meta["warc_record"] = location
+        location = written.location
+        request.meta[RECORD_META] = location
         request.meta["fetched_at"] = location.date
+        if written.original is not None:
+            request.meta[ORIGINAL_META] = written.original
         self.stats.inc_value(StatsKeys.ARCHIVE_RECORDS, 2)
-        self.stats.inc_value(StatsKeys.ARCHIVE_RESPONSES)
+        if written.revisit == NOT_MODIFIED_PROFILE:
+            self.stats.inc_value(StatsKeys.ARCHIVE_REVISITS_NOT_MODIFIED)
+        elif written.revisit:
+            self.stats.inc_value(StatsKeys.ARCHIVE_REVISITS)
+        else:
+            self.stats.inc_value(StatsKeys.ARCHIVE_RESPONSES)
         self.stats.inc_value(StatsKeys.ARCHIVE_BYTES, location.length)
         return response
 
-    def spider_closed(self) -> None:
-        self.writer.close()
+    def _previous(self, request: Request, exchange: HttpExchange) -> PreviousCapture | None:
+        value = request.meta.get(PREVIOUS_META)
+        if value is None or self.digests is None or exchange.status != HTTPStatus.NOT_MODIFIED:
+            return None
+        try:
+            return PreviousCapture.from_meta(value)
+        except (KeyError, TypeError):
+            logger.warning(
+                "Ignoring bad %s on %s; the 304 is archived as a response",
+                PREVIOUS_META,
+                request.url,
+                exc_info=True,
+            )
+            return None
+
+    def write(self, exchange: HttpExchange, previous: PreviousCapture | None = None) -> Written:
+        """Write one exchange as a response or a revisit (blocking: call it in a thread)."""
+        if previous is not None and not exchange.payload:
+            location = self.writer.write_revisit(exchange, previous, profile=NOT_MODIFIED_PROFILE)
+            if self.digests is not None:
+                known = self.digests.lookup(previous.payload_digest, previous.target_uri)
+                if known is not None and known.record_id == previous.record_id:
+                    self.original_keys.add(known.warc_key)
+            return Written(location, NOT_MODIFIED_PROFILE, previous)
+        if self.digests is None:
+            return Written(self.writer.write_exchange(exchange))
+        digest = payload_digest(exchange.payload)
+        original = None if exchange.truncated else self.digests.lookup(digest, exchange.url)
+        if original is not None:
+            location = self.writer.write_revisit(exchange, original)
+            self.original_keys.add(original.warc_key)
+            return Written(location, REVISIT_PROFILE, original)
+        location = self.writer.write_exchange(exchange)
+        if not exchange.truncated:
+            self.digests.add(
+                Capture(
+                    payload_digest=location.payload_digest,
+                    target_uri=exchange.url,
+                    date=location.date,
+                    record_id=location.record_id,
+                    warc_key=location.key,
+                    filename=location.filename,
+                    offset=location.offset,
+                    length=location.length,
+                )
+            )
+        return Written(location)
+
+    def _file_closed(self, filename: str, key: str) -> None:
+        if self.digests is None:
+            return
+        try:
+            self.digests.file_closed(filename, key)
+        except Exception:  # any store failure: the WARC is safe, only future revisits suffer
+            logger.error("Could not publish digests of %s", key, exc_info=True)
+            self.stats.inc_value(StatsKeys.ARCHIVE_DIGESTS_FAILED)
+
+    async def close_writer(self) -> list[str]:
+        """Close the current WARC (idempotent); returns the keys of every file this run closed."""
+        await run_in_thread(self.writer.close)
+        return list(self.writer.keys_closed)
+
+    async def spider_closed(self) -> None:
+        await self.close_writer()
         self.stats.set_value(StatsKeys.ARCHIVE_FILES, len(self.writer.files_closed))
+        if self.digests is not None:
+            self.digests.close()
+
+
+def _recovered_hook(digests: DigestIndex | None) -> Callable[[str, str], None]:
+    def recovered(filename: str, key: str) -> None:
+        if digests is None:
+            return
+        try:
+            digests.index_warc(filename, key)
+        except Exception:  # a damaged tail is already cut; a store failure costs revisits only
+            logger.error("Could not index recovered WARC %s", key, exc_info=True)
+
+    return recovered
 
 
 def warcinfo_fields(crawler: Crawler, site: str, run_id: str) -> dict[str, str]:
@@ -143,4 +316,11 @@ def warcinfo_fields(crawler: Crawler, site: str, run_id: str) -> dict[str, str]:
     }
 
 
-__all__ = ["WarcCaptureMiddleware", "exchange_from_response", "warcinfo_fields"]
+__all__ = [
+    "PREVIOUS_META",
+    "PreviousCapture",
+    "WarcCaptureMiddleware",
+    "exchange_from_response",
+    "host_header",
+    "warcinfo_fields",
+]

@@ -1,0 +1,78 @@
+"""CDXJ indexes of WARC files (responses and revisits), built with cdxj-indexer."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import TYPE_CHECKING, BinaryIO, Final
+
+from cdxj_indexer.main import CDXJIndexer
+
+from archive.layout import INDEX_PREFIX, WARC_PREFIX, index_key, safe_segment
+
+if TYPE_CHECKING:
+    from archive.store import Store
+
+logger = logging.getLogger(__name__)
+
+CDXJ_CONTENT_TYPE: Final = "text/x-cdxj"
+#: Request records are looked up through their response; warcinfo and metadata are no captures.
+INDEXED_RECORDS: Final = "response,revisit"
+
+
+def cdxj_index(stream: BinaryIO, filename: str) -> bytes:
+    """The sorted CDXJ lines of one WARC stream, `filename` as the lines' file name."""
+    out = io.StringIO()
+    indexer = CDXJIndexer(
+        out,
+        [stream],
+        filename=filename,
+        sort=True,
+        records=INDEXED_RECORDS,
+        # Adds the request method and body to non-GET lines, as pywb indexes them.
+        post_append=True,
+    )
+    indexer.process_all()
+    return out.getvalue().encode("utf-8")
+
+
+def parse_cdxj(data: bytes) -> list[tuple[str, str, dict[str, str]]]:
+    """(urlkey, timestamp, fields) of each line of a CDXJ index."""
+    lines = []
+    for line in data.decode("utf-8").splitlines():
+        if not line.strip():
+            continue
+        urlkey, timestamp, fields = line.split(" ", 2)
+        lines.append((urlkey, timestamp, json.loads(fields)))
+    return lines
+
+
+def warc_site_and_name(warc_key: str) -> tuple[str, str]:
+    """Site and file name of a WARC key (``warcs/SITE/DAY/NAME``)."""
+    parts = warc_key.split("/")
+    if len(parts) != 4 or parts[0] != WARC_PREFIX:
+        raise ValueError(f"not a WARC key: {warc_key!r}")
+    return safe_segment(parts[1]), safe_segment(parts[3])
+
+
+def index_warc(store: Store, warc_key: str) -> str:
+    """Index one stored WARC and store the index at `layout.index_key`; returns that key."""
+    site, filename = warc_site_and_name(warc_key)
+    with store.open_read(warc_key) as stream:
+        data = cdxj_index(stream, filename)
+    key = index_key(site, filename)
+    store.put_bytes(key, data, CDXJ_CONTENT_TYPE, {"warc-key": warc_key})
+    logger.info("Indexed %s: %d captures", warc_key, data.count(b"\n"))
+    return key
+
+
+def unindexed_warcs(store: Store, site: str) -> list[str]:
+    """Keys of the site's WARCs that have no CDXJ index yet (new, or recovered after a crash)."""
+    indexed = set(store.list(f"{INDEX_PREFIX}/{safe_segment(site)}"))
+    return [
+        key
+        for key in store.list(f"{WARC_PREFIX}/{safe_segment(site)}")
+        if key.endswith((".warc.gz", ".warc"))
+        and index_key(*warc_site_and_name(key)) not in indexed
+    ]

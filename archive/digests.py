@@ -1,0 +1,221 @@
+"""Digest index for revisits: payload digest and URI to the original capture, kept in the store.
+
+The working copy is SQLite under ``store.state_dir``; the durable copy is one JSON-lines object
+per closed WARC at ``layout.digest_key`` (so an S3 store keeps it and another host rebuilds it).
+Captures are only published once their WARC is closed and committed, so no revisit written by a
+later run can point into a file a crash cut back. A revisit needs the same target URI as its
+original: pywb can follow a different URI through WARC-Refers-To-Target-URI, but OpenWayback
+and most CDX servers resolve revisits by URL key and digest, so we only promise what all of
+them replay. Entries are never deleted, and neither are the WARCs they point into.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Final
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.layout import DIGEST_PREFIX, digest_key, safe_segment
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from archive.store import Store
+
+logger = logging.getLogger(__name__)
+
+DIGEST_CONTENT_TYPE: Final = "application/x-ndjson"
+#: sha1 of b"": a revisit of an empty payload saves nothing and only adds a lookup.
+EMPTY_PAYLOAD_DIGEST: Final = "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS captures (
+    record_id TEXT PRIMARY KEY,
+    payload_digest TEXT NOT NULL,
+    target_uri TEXT NOT NULL,
+    date TEXT NOT NULL,
+    warc_key TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS captures_digest ON captures (payload_digest, target_uri, date);
+CREATE TABLE IF NOT EXISTS loaded (key TEXT PRIMARY KEY);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One full response record: what a revisit refers to (an `OriginalCapture`)."""
+
+    payload_digest: str
+    target_uri: str
+    date: str
+    record_id: str
+    warc_key: str
+    filename: str
+    offset: int
+    length: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, line: str) -> Capture:
+        data = json.loads(line)
+        return cls(
+            payload_digest=str(data["payload_digest"]),
+            target_uri=str(data["target_uri"]),
+            date=str(data["date"]),
+            record_id=str(data["record_id"]),
+            warc_key=str(data["warc_key"]),
+            filename=str(data["filename"]),
+            offset=int(data["offset"]),
+            length=int(data["length"]),
+        )
+
+
+def captures_in_warc(stream: object, warc_key: str, filename: str) -> list[Capture]:
+    """The full (non-truncated) response records of a WARC stream, read to the end."""
+    found = []
+    records = ArchiveIterator(stream)
+    for record in records:
+        headers = record.rec_headers
+        # Reading the record to its end is what gives the iterator its offset and length.
+        offset, length = records.get_record_offset(), records.get_record_length()
+        digest = headers.get_header("WARC-Payload-Digest")
+        if record.rec_type != "response" or not digest or headers.get_header("WARC-Truncated"):
+            continue
+        found.append(
+            Capture(
+                payload_digest=digest,
+                target_uri=headers.get_header("WARC-Target-URI"),
+                date=headers.get_header("WARC-Date"),
+                record_id=headers.get_header("WARC-Record-ID"),
+                warc_key=warc_key,
+                filename=filename,
+                offset=offset,
+                length=length,
+            )
+        )
+    return found
+
+
+class DigestIndex:
+    """Payload digest + target URI -> earliest original capture, for one site of a store.
+
+    Thread-safe: the capture middleware calls it from worker threads.
+    """
+
+    def __init__(self, store: Store, site: str, path: Path | None = None) -> None:
+        self.store = store
+        self.site = safe_segment(site)
+        if path is None:
+            folder = store.state_dir / "digests"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{self.site}.sqlite3"
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.executescript(_SCHEMA)
+        #: Captures in WARCs still open, by file name; published when the file closes.
+        self._pending: dict[str, list[Capture]] = {}
+
+    def sync(self) -> int:
+        """Load the store's durable entries this working copy lacks; returns how many."""
+        prefix = f"{DIGEST_PREFIX}/{self.site}"
+        with self._lock:
+            known = {row[0] for row in self._db.execute("SELECT key FROM loaded")}
+        added = 0
+        for key in self.store.list(prefix):
+            if key in known or not key.endswith(".jsonl"):
+                continue
+            lines = self.store.get_bytes(key).decode("utf-8").splitlines()
+            captures = [Capture.from_json(line) for line in lines if line.strip()]
+            with self._lock:
+                self._insert(captures, key)
+            added += len(captures)
+        if added:
+            logger.info("Digest index %s: loaded %d captures from the store", self.site, added)
+        return added
+
+    def lookup(self, payload_digest: str, target_uri: str) -> Capture | None:
+        """The earliest full capture of this URI with this payload, or None."""
+        if payload_digest == EMPTY_PAYLOAD_DIGEST:
+            return None
+        with self._lock:
+            for captures in self._pending.values():
+                for capture in captures:
+                    if (capture.payload_digest, capture.target_uri) == (
+                        payload_digest,
+                        target_uri,
+                    ):
+                        return capture
+            row = self._db.execute(
+                "SELECT payload_digest, target_uri, date, record_id, warc_key, filename, "
+                "offset, length FROM captures WHERE payload_digest = ? AND target_uri = ? "
+                "ORDER BY date LIMIT 1",
+                (payload_digest, target_uri),
+            ).fetchone()
+        return Capture(*row) if row else None
+
+    def add(self, capture: Capture) -> None:
+        """Remember a capture just written; usable at once, published when its file closes."""
+        with self._lock:
+            self._pending.setdefault(capture.filename, []).append(capture)
+
+    def file_closed(self, filename: str, warc_key: str) -> None:
+        """Publish the captures of a committed WARC: durable object first, then SQLite."""
+        with self._lock:
+            captures = self._pending.pop(filename, [])
+        self._publish(captures, filename, warc_key)
+
+    def index_warc(self, filename: str, warc_key: str) -> int:
+        """Publish the captures of a WARC this process did not write (a recovered file)."""
+        with self.store.open_read(warc_key) as stream:
+            captures = captures_in_warc(stream, warc_key, filename)
+        self._publish(captures, filename, warc_key)
+        return len(captures)
+
+    def _publish(self, captures: list[Capture], filename: str, warc_key: str) -> None:
+        if not captures:
+            return
+        key = digest_key(self.site, filename)
+        body = "".join(capture.to_json() + "\n" for capture in captures).encode("utf-8")
+        self.store.put_bytes(key, body, DIGEST_CONTENT_TYPE, {"warc-key": warc_key})
+        with self._lock:
+            self._insert(captures, key)
+
+    def _insert(self, captures: list[Capture], key: str) -> None:
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO captures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        c.record_id,
+                        c.payload_digest,
+                        c.target_uri,
+                        c.date,
+                        c.warc_key,
+                        c.filename,
+                        c.offset,
+                        c.length,
+                    )
+                    for c in captures
+                ],
+            )
+            self._db.execute("INSERT OR IGNORE INTO loaded VALUES (?)", (key,))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,115 @@
+"""Extension that indexes (CDXJ) and packages (WACZ) the run's WARCs when the spider closes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Self
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import run_in_thread
+
+from archive.cdxj import index_warc, unindexed_warcs
+from archive.layout import META_PREFIX
+from archive.wacz import Page, WaczError, package_run
+from config.stats import StatsKeys
+from pipelines.capture import WarcCaptureMiddleware
+from pipelines.storage import crawler_storage
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+    from archive.store import Store
+    from pipelines.storage import ArchiveStorage
+
+logger = logging.getLogger(__name__)
+
+
+def run_pages(store: Store, site: str, warc_keys: set[str], since: datetime) -> list[Page]:
+    """Articles captured into `warc_keys`, titled from their metadata records."""
+    pages = []
+    day = since.astimezone(UTC).date()
+    last = datetime.now(UTC).date()
+    while day <= last:
+        for key in store.list(f"{META_PREFIX}/{site}/{day.isoformat()}"):
+            record = json.loads(store.get_bytes(key))
+            warc = record.get("warc") or {}
+            if warc.get("key") in warc_keys:
+                pages.append(
+                    Page(
+                        url=str(record["url"]),
+                        date=str(record["fetched_at"]),
+                        title=str(record.get("title") or record["url"]),
+                    )
+                )
+        day += timedelta(days=1)
+    return sorted(pages, key=lambda p: (p.date, p.url))
+
+
+class ArchivePackager:
+    """At spider close: CDXJ for every unindexed WARC of the site, a WACZ of this run's WARCs.
+
+    Settings: ARCHIVE_ENABLED, ARCHIVE_CDXJ_ENABLED, ARCHIVE_WACZ_ENABLED.
+    """
+
+    def __init__(self, crawler: Crawler, cdxj: bool, wacz: bool) -> None:
+        assert crawler.stats is not None
+        self.crawler = crawler
+        self.stats: StatsCollector = crawler.stats
+        self.cdxj = cdxj
+        self.wacz = wacz
+        self.started = datetime.now(UTC)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        if not settings.getbool("ARCHIVE_ENABLED"):
+            raise NotConfigured("ARCHIVE_ENABLED is off")
+        cdxj = settings.getbool("ARCHIVE_CDXJ_ENABLED")
+        wacz = settings.getbool("ARCHIVE_WACZ_ENABLED")
+        if not cdxj and not wacz:
+            raise NotConfigured("ARCHIVE_CDXJ_ENABLED and ARCHIVE_WACZ_ENABLED are off")
+        ext = cls(crawler, cdxj, wacz)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    async def spider_closed(self) -> None:
+        capture = self.crawler.get_downloader_middleware(WarcCaptureMiddleware)
+        if capture is None:
+            return
+        # The capture middleware closes its file on spider_closed too; handlers run
+        # concurrently, so close it here first (idempotent) before reading the file list.
+        keys = await capture.close_writer()
+        storage = crawler_storage(self.crawler)
+        site = capture.writer.site
+        if self.cdxj:
+            await run_in_thread(self._index, storage.store, site)
+        if self.wacz and keys:
+            await run_in_thread(self._package, storage, site, keys, sorted(capture.original_keys))
+
+    def _index(self, store: Store, site: str) -> None:
+        for key in unindexed_warcs(store, site):
+            try:
+                index_warc(store, key)
+            except (OSError, ValueError):
+                # The WARC is safe; the next run retries its index.
+                logger.error("Could not index %s", key, exc_info=True)
+                self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
+                continue
+            self.stats.inc_value(StatsKeys.PACKAGE_CDXJ)
+
+    def _package(
+        self, storage: ArchiveStorage, site: str, keys: list[str], original_keys: list[str]
+    ) -> None:
+        try:
+            pages = run_pages(storage.store, site, set(keys), self.started)
+            # Originals of this run's revisits go in too, so the package replays on its own.
+            package_run(storage.store, site, storage.run_id, keys + original_keys, pages)
+        except (OSError, ValueError, WaczError):
+            logger.error("Could not package run %s of %s", storage.run_id, site, exc_info=True)
+            self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
+            return
+        self.stats.inc_value(StatsKeys.PACKAGE_WACZ)
