@@ -8,6 +8,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from archive.store import StoreError
 from config.sites import SiteConfigError
 
 if TYPE_CHECKING:
@@ -19,10 +20,14 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+#: The crawl finished but its store was unavailable: data waits in the local spool.
+EXIT_SPOOLED = 3
 
 #: Commands kept in modules of their own: each module defines HELP (one line),
 #: add_arguments(parser) and run(args) -> exit code, and imports heavy packages inside run().
-MODULE_COMMANDS: dict[str, str] = {}
+MODULE_COMMANDS: dict[str, str] = {
+    "verify": "cli.verify",
+}
 
 
 def _add_store(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")
     extract.add_argument("--jsonl", action="store_true", help="one JSON line per file")
 
+    upload = commands.add_parser(
+        "upload", help="upload what an s3:// store's local spool holds (after an outage)"
+    )
+    upload.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a setting (AWS_*, STORAGE_S3_*)")  # fmt: skip
+    _add_store(upload)
+
     sites = commands.add_parser("sites", help="list and validate the site configs")
     sites.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")
 
@@ -86,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except SiteConfigError as exc:
         sys.stderr.write(f"newsarchive: configuration error: {exc}\n")
+        return EXIT_CONFIG
+    except StoreError as exc:
+        sys.stderr.write(f"newsarchive: storage error: {exc}\n")
         return EXIT_CONFIG
     except KeyboardInterrupt:
         sys.stderr.write("newsarchive: interrupted\n")

@@ -1,0 +1,232 @@
+"""Check a store's archive end to end: WARCs readable and digest-true, pairs, revisits, indexes.
+
+Works through the Store interface only (`list`, `open_read`, `get_bytes`), so it checks an S3
+store as it checks a local folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from archive.cdxj import parse_cdxj, warc_site_and_name
+from archive.layout import META_PREFIX, WARC_PREFIX, index_key, safe_segment
+
+if TYPE_CHECKING:
+    from archive.store import Store
+
+logger = logging.getLogger(__name__)
+
+_CAPTURES = ("response", "revisit")
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    key: str
+    offset: int
+    rec_type: str
+    target_uri: str
+    payload_digest: str
+
+
+@dataclass(slots=True)
+class FileReport:
+    """What verify found in one WARC (or, for `key` "metadata", in the metadata records)."""
+
+    key: str
+    records: int = 0
+    responses: int = 0
+    revisits: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.files)
+
+    def table(self) -> str:
+        rows = [("file", "records", "responses", "revisits", "result")]
+        for f in self.files:
+            rows.append(
+                (
+                    f.key,
+                    str(f.records),
+                    str(f.responses),
+                    str(f.revisits),
+                    "ok" if f.ok else f"FAILED ({len(f.problems)})",
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        for f in self.files:
+            lines += [f"{f.key}: {problem}" for problem in f.problems]
+        bad = sum(not f.ok for f in self.files)
+        lines.append(f"{len(self.files)} checked, {bad} failed")
+        return "\n".join(lines)
+
+
+class _Scan:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.records: dict[str, _Record] = {}
+        #: (report, revisit record id, WARC-Refers-To, Refers-To-Target-URI)
+        self.revisits: list[tuple[FileReport, str, str, str]] = []
+
+    def warc(self, key: str) -> FileReport:
+        report = FileReport(key)
+        captures: dict[str, int] = {}  # record id -> offset
+        requests: dict[str, str] = {}  # request id -> WARC-Concurrent-To
+        try:
+            with self.store.open_read(key) as stream:
+                records = ArchiveIterator(stream, check_digests=True)
+                for record in records:
+                    # Reading to the end is what runs the digest check and gives the offset.
+                    offset = records.get_record_offset()
+                    self._record(report, key, offset, record, captures, requests)
+        except (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError) as exc:
+            report.problems.append(f"unreadable after {report.records} records: {exc}")
+        paired = set(requests.values())
+        for request_id, target in requests.items():
+            if target not in captures:
+                report.problems.append(f"request {request_id} is concurrent to no capture")
+        for record_id in captures:
+            if record_id not in paired:
+                report.problems.append(f"capture {record_id} has no request record")
+        self._check_index(report, key, set(captures.values()))
+        return report
+
+    def _record(
+        self,
+        report: FileReport,
+        key: str,
+        offset: int,
+        record: object,
+        captures: dict[str, int],
+        requests: dict[str, str],
+    ) -> None:
+        report.records += 1
+        headers = record.rec_headers  # type: ignore[attr-defined]
+        rec_type = record.rec_type  # type: ignore[attr-defined]
+        record_id = headers.get_header("WARC-Record-ID") or ""
+        checker = record.digest_checker  # type: ignore[attr-defined]
+        if checker.passed is False:
+            report.problems.append(f"{rec_type} at {offset}: {'; '.join(checker.problems)}")
+        if record_id in self.records:
+            report.problems.append(f"duplicate record id {record_id} at {offset}")
+        self.records[record_id] = _Record(
+            key,
+            offset,
+            rec_type,
+            headers.get_header("WARC-Target-URI") or "",
+            headers.get_header("WARC-Payload-Digest") or "",
+        )
+        if rec_type in _CAPTURES:
+            captures[record_id] = offset
+            if rec_type == "response":
+                report.responses += 1
+            else:
+                report.revisits += 1
+                self.revisits.append(
+                    (
+                        report,
+                        record_id,
+                        headers.get_header("WARC-Refers-To") or "",
+                        headers.get_header("WARC-Refers-To-Target-URI") or "",
+                    )
+                )
+        elif rec_type == "request":
+            requests[record_id] = headers.get_header("WARC-Concurrent-To") or ""
+
+    def _check_index(self, report: FileReport, key: str, offsets: set[int]) -> None:
+        site, filename = warc_site_and_name(key)
+        try:
+            lines = parse_cdxj(self.store.get_bytes(index_key(site, filename)))
+        except KeyError:
+            report.problems.append(f"no CDXJ index at {index_key(site, filename)}")
+            return
+        except (ValueError, UnicodeDecodeError) as exc:
+            report.problems.append(f"unreadable CDXJ index: {exc}")
+            return
+        indexed = {int(f["offset"]) for _, _, f in lines if f.get("filename") == filename}
+        missing = sorted(offsets - indexed)
+        if missing:
+            report.problems.append(f"{len(missing)} captures not in the CDXJ index: {missing[:5]}")
+        extra = sorted(indexed - offsets)
+        if extra:
+            report.problems.append(f"CDXJ lines point at no capture: {extra[:5]}")
+
+    def resolve_revisits(self) -> None:
+        for report, record_id, refers_to, refers_uri in self.revisits:
+            revisit = self.records[record_id]
+            original = self.records.get(refers_to)
+            if original is None:
+                report.problems.append(f"revisit {record_id}: original {refers_to} not in store")
+            elif original.rec_type != "response":
+                report.problems.append(f"revisit {record_id}: {refers_to} is a {original.rec_type}")
+            elif original.payload_digest != revisit.payload_digest:
+                report.problems.append(
+                    f"revisit {record_id}: digest {revisit.payload_digest} != original's "
+                    f"{original.payload_digest}"
+                )
+            elif refers_uri and original.target_uri != refers_uri:
+                report.problems.append(f"revisit {record_id}: original is {original.target_uri}")
+
+    def metadata(self, prefix: str) -> FileReport:
+        report = FileReport(f"{prefix}/ (metadata records)")
+        for key in self.store.list(prefix):
+            if not key.endswith(".json"):
+                continue
+            report.records += 1
+            try:
+                warc = json.loads(self.store.get_bytes(key))["warc"]
+                record = self.records.get(str(warc["record_id"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                report.problems.append(f"{key}: no WARC pointer ({exc!r})")
+                continue
+            if record is None:
+                report.problems.append(f"{key}: record {warc['record_id']} not in any WARC")
+            elif (record.key, record.offset) != (warc.get("key"), warc.get("offset")):
+                report.problems.append(
+                    f"{key}: points at {warc.get('key')}@{warc.get('offset')}, the record is at "
+                    f"{record.key}@{record.offset}"
+                )
+            elif record.rec_type not in _CAPTURES:
+                report.problems.append(f"{key}: points at a {record.rec_type} record")
+        return report
+
+
+def verify_store(store: Store, site: str | None = None) -> VerifyReport:
+    """Read every WARC (of `site`, or all) to the end and check it; see the module docstring.
+
+    Revisits may refer to originals of any site, so every WARC of the store is read either way.
+    """
+    scan = _Scan(store)
+    report = VerifyReport()
+    wanted = f"{WARC_PREFIX}/{safe_segment(site)}/" if site else f"{WARC_PREFIX}/"
+    for key in store.list(WARC_PREFIX):
+        if not key.endswith((".warc.gz", ".warc")):
+            continue
+        file_report = scan.warc(key)
+        if key.startswith(wanted):
+            report.files.append(file_report)
+    scan.resolve_revisits()
+    meta_prefix = f"{META_PREFIX}/{safe_segment(site)}" if site else META_PREFIX
+    report.files.append(scan.metadata(meta_prefix))
+    return report
