@@ -311,11 +311,13 @@ class DemoSite:
     """Serves a demo site folder on 127.0.0.1 at a free port, in a background thread.
 
     `root` defaults to the bundled site; tests pass a copy under `tmp_path` to change it.
+    `delay` (seconds) slows every response, so a test can act while a crawl is under way.
     """
 
-    def __init__(self, root: Path | None = None, port: int = 0) -> None:
+    def __init__(self, root: Path | None = None, port: int = 0, delay: float = 0.0) -> None:
         self.root = (root or SITE_ROOT).resolve()
         self._port = port
+        self.delay = delay
         self._server: _DemoHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -486,6 +488,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         site = cast("_DemoHTTPServer", self.server).site
         request_headers = {name.lower(): value for name, value in self.headers.items()}
         response = site._respond(self.path, request_headers)
+        if site.delay > 0:
+            time.sleep(site.delay)
         # Logged before the response goes out, so a client that has its answer always
         # finds its request in the log (the handler thread may otherwise lag behind).
         site._record(
