@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
@@ -12,6 +13,19 @@ if TYPE_CHECKING:
 
 class StoreError(Exception):
     """The store cannot be used (bad URI, unreachable, refused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadReport:
+    """What a remote backend has sent, and what it still holds only locally (its spool)."""
+
+    uploaded: int = 0
+    uploaded_bytes: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    pending: int = 0
+    pending_bytes: int = 0
+    unreachable: bool = False
+    multipart_aborted: int = 0
 
 
 class Store(ABC):
@@ -67,6 +81,10 @@ class Store(ABC):
     @abstractmethod
     def state_dir(self) -> Path:
         """Local folder for working state (seen store, locks, open WARCs, spool)."""
+
+    def upload_report(self) -> UploadReport | None:
+        """Upload counts and the spool left for a remote backend; None for a local one."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook; most backends hold nothing
         """Flush and release anything held."""

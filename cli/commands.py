@@ -12,8 +12,9 @@ import yaml
 from archive.layout import META_PREFIX, TEXT_PREFIX, WARC_PREFIX
 from archive.store import open_store
 from cli.crawl import CrawlOutcome, run_crawls, summary_line, summary_table
-from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_SPOOLED
 from cli.settings import build_settings, parse_overrides
+from cli.upload import cmd_upload
 from config.sites import (
     BUNDLED_SITES_DIR,
     SiteConfig,
@@ -25,6 +26,7 @@ from config.sites import (
 )
 from pipelines.documents import ExtractOptions, extract_document
 from pipelines.progress import human_bytes
+from pipelines.storage import store_options
 from spiders.news import adhoc_site
 
 if TYPE_CHECKING:
@@ -44,7 +46,9 @@ def _report(outcomes: list[CrawlOutcome], interactive: bool) -> int:
     else:
         # Cron mails whatever a job prints: one line, and only warnings above it.
         _out(summary_line(outcomes))
-    return EXIT_FAILED if any(o.failed for o in outcomes) else EXIT_OK
+    if any(o.failed for o in outcomes):
+        return EXIT_FAILED
+    return EXIT_SPOOLED if any(o.spooled for o in outcomes) else EXIT_OK
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
@@ -63,7 +67,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             raise SiteConfigError(f"{directory}: no *.yaml site files")
     else:
         sites = [load_site(directory, name) for name in args.site]
-    open_store(settings.get("NEWSARCHIVE_STORE")).close()  # fail early on a bad store URI
+    # Fail early on a bad store URI or refused credentials.
+    open_store(settings.get("NEWSARCHIVE_STORE"), **store_options(settings)).close()
     outcomes = run_crawls(sites, settings)
     return _report(outcomes, settings.getbool("NEWSARCHIVE_PROGRESS"))
 
@@ -87,7 +92,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _out(f"Demo news site served at {site.base_url}; crawling it into {store_uri} ...")
         outcomes = run_crawls([demo_site_config(site.base_url)], settings)
     code = _report(outcomes, interactive=True)
-    store = open_store(store_uri)
+    store = open_store(store_uri, **store_options(settings))
     warcs = list(store.list(f"{WARC_PREFIX}/demo"))
     texts = list(store.list(f"{TEXT_PREFIX}/demo"))
     metas = list(store.list(f"{META_PREFIX}/demo"))
@@ -172,4 +177,5 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_demo,
     "extract-file": cmd_extract_file,
     "sites": cmd_sites,
+    "upload": cmd_upload,
 }

@@ -52,6 +52,11 @@ class CrawlOutcome:
         )
 
     @property
+    def spooled(self) -> int:
+        """Objects the S3 store still holds only in its local spool (store unavailable)."""
+        return self.count(StatsKeys.STORAGE_SPOOLED_PENDING)
+
+    @property
     def failed(self) -> bool:
         return (
             self.reason != "finished"
@@ -74,13 +79,19 @@ def run_crawls(sites: list[SiteConfig], settings: Settings) -> list[CrawlOutcome
     """Crawl the sites concurrently (each with its own WARC writer and run id); blocks."""
     process = CrawlerProcess(settings)
     outcomes = []
+    crawlers = []
     for site in sites:
         crawler = process.create_crawler(NewsSpider)
         outcome = CrawlOutcome(site=site.name)
         _watch(crawler, outcome)
         process.crawl(crawler, site_config=site)
         outcomes.append(outcome)
+        crawlers.append(crawler)
     process.start()
+    for crawler, outcome in zip(crawlers, outcomes, strict=True):
+        # Storage reports its upload outcome when the engine stops, after spider_closed.
+        if crawler.stats is not None and outcome.reason != "not started":
+            outcome.stats = dict(crawler.stats.get_stats())
     return outcomes
 
 
@@ -109,4 +120,10 @@ def summary_line(outcomes: list[CrawlOutcome]) -> str:
         f"{o.articles} articles, {o.errors} errors"
         for o in outcomes
     ]
+    spooled = sum(o.spooled for o in outcomes)
+    if spooled:
+        parts.append(
+            f"storage unavailable: {spooled} objects spooled locally, "
+            "run `newsarchive upload` to send them"
+        )
     return "newsarchive crawl: " + "; ".join(parts)

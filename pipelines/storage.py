@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from archive.store import Store, open_store
+from config.stats import StatsKeys
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
 
@@ -24,35 +27,43 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{stamp}-{uuid.uuid4().hex[:8]}"
 
 
+_AWS_SETTINGS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION_NAME",
+    "AWS_USE_SSL",
+    "AWS_VERIFY",
+)
+
+
+def store_options(settings: BaseSettings) -> dict[str, Any]:
+    """Options for `open_store` from settings: Scrapy's AWS_* names and STORAGE_S3_*."""
+    uri = settings.get("NEWSARCHIVE_STORE") or ""
+    if not uri.startswith("s3://"):
+        return {}
+    names = [*_AWS_SETTINGS, *(name for name in settings if name.startswith("STORAGE_S3_"))]
+    return {name: settings.get(name) for name in names if settings.get(name) is not None}
+
+
 class ArchiveStorage:
     """Holds the store for one crawl; closed when the engine stops, after every writer.
 
-    Settings: NEWSARCHIVE_STORE (path, file:// or s3:// URI).
+    Settings: NEWSARCHIVE_STORE (path, file:// or s3:// URI), AWS_* and STORAGE_S3_* (S3).
     """
 
-    def __init__(self, store: Store, run_id: str) -> None:
+    def __init__(self, store: Store, run_id: str, stats: StatsCollector | None = None) -> None:
         self.store = store
         self.run_id = run_id
+        self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         uri = crawler.settings.get("NEWSARCHIVE_STORE")
         if not uri:
             raise NotConfigured("NEWSARCHIVE_STORE is empty")
-        options = {
-            name: crawler.settings.get(name)
-            for name in (
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_SESSION_TOKEN",
-                "AWS_ENDPOINT_URL",
-                "AWS_REGION_NAME",
-                "AWS_USE_SSL",
-                "AWS_VERIFY",
-            )
-            if crawler.settings.get(name) is not None
-        }
-        ext = cls(open_store(uri, **options) if options else open_store(uri), new_run_id())
+        ext = cls(open_store(uri, **store_options(crawler.settings)), new_run_id(), crawler.stats)
         # engine_stopped comes after spider_closed, when every writer has handed its files over.
         crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
         logger.info("Archiving run %s into %s", ext.run_id, ext.store.uri)
@@ -60,6 +71,18 @@ class ArchiveStorage:
 
     def engine_stopped(self) -> None:
         self.store.close()
+        report = self.store.upload_report()
+        if report is None or self.stats is None:
+            return
+        # Set after the spider closed: the CLI reads stats once the crawl process has stopped.
+        self.stats.set_value(StatsKeys.STORAGE_UPLOADED, report.uploaded)
+        self.stats.set_value(StatsKeys.STORAGE_UPLOADED_BYTES, report.uploaded_bytes)
+        for name, count in report.failures.items():
+            self.stats.set_value(f"{StatsKeys.STORAGE_UPLOAD_FAILED}/{name}", count)
+        self.stats.set_value(StatsKeys.STORAGE_SPOOLED_PENDING, report.pending)
+        self.stats.set_value(StatsKeys.STORAGE_UNAVAILABLE, int(report.unreachable))
+        if report.multipart_aborted:
+            self.stats.set_value(StatsKeys.STORAGE_MULTIPART_ABORTED, report.multipart_aborted)
 
 
 def crawler_storage(crawler: Crawler) -> ArchiveStorage:

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
 
+#: The real S3 server fixtures (s3_server, own_s3_server, s3_bucket).
+pytest_plugins = ["tests.s3server"]
+
 
 def run_cli(
     *args: str, timeout: float = 300, env: dict[str, str] | None = None

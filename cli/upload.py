@@ -1,0 +1,45 @@
+"""`newsarchive upload`: send what an S3 store's local spool still holds (after an outage)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from archive.store import open_store
+from cli.main import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED
+from cli.settings import build_settings, parse_overrides
+from pipelines.progress import human_bytes
+from pipelines.storage import store_options
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as exc:
+        sys.stderr.write(f"newsarchive: {exc}\n")
+        return 2
+    settings = build_settings(args.store, None, overrides, interactive=False, verbose=args.verbose)
+    uri = settings.get("NEWSARCHIVE_STORE")
+    if not uri.startswith("s3://"):
+        sys.stderr.write(f"newsarchive: {uri} is not an s3:// store; nothing to upload\n")
+        return EXIT_FAILED
+    # Opening the store aborts stale multipart uploads and queues the spool; close drains it.
+    store = open_store(uri, **store_options(settings))
+    store.close()
+    report = store.upload_report()
+    assert report is not None
+    line = (
+        f"newsarchive upload: {store.uri}: {report.uploaded} objects uploaded "
+        f"({human_bytes(report.uploaded_bytes)})"
+    )
+    if report.multipart_aborted:
+        line += f", {report.multipart_aborted} stale multipart uploads aborted"
+    if report.pending:
+        line += f"; {report.pending} objects still spooled in {store.state_dir}"
+        if report.unreachable:
+            line += " (store unavailable)"
+    sys.stdout.write(line + "\n")
+    return EXIT_SPOOLED if report.pending else EXIT_OK
