@@ -1,0 +1,311 @@
+"""Replay a local store with pywb: index its WARCs, write pywb's config and article list, run it.
+
+Everything pywb reads lives in a working folder (by default `state/replay/` of the store):
+`config.yaml` (one collection over the store's WARCs, no live web), `indexes/` (one CDXJ per WARC,
+made by pywb's own indexer and kept until the WARC changes) and `templates/index.html` (pywb's
+home page, replaced by the list of captured articles, with links into replay).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Final, Self, cast
+
+import yaml
+
+from archive.layout import META_PREFIX, WARC_PREFIX
+from archive.local import LocalStore
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from archive.pywb_env import PywbEnv
+    from archive.store import Store
+
+logger = logging.getLogger(__name__)
+
+#: Collection name: replay URLs are /archive/<14-digit timestamp>/<original URL>.
+COLLECTION: Final = "archive"
+REPLAY_DIR: Final = "replay"
+_RUNNER: Final = Path(__file__).with_name("pywb_runner.py")
+_WARC_SUFFIXES: Final = (".warc.gz", ".warc")
+_START_TIMEOUT: Final = 60.0
+_STOP_TIMEOUT: Final = 10.0
+
+
+class ReplayError(Exception):
+    """The store cannot be replayed (not local, nothing archived, pywb failed to start)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One captured article, as its metadata record in `meta/` describes it."""
+
+    site: str
+    url: str
+    title: str
+    captured: datetime  # UTC, the capture's fetch time (WARC-Date)
+    published: str | None = None
+
+    @property
+    def timestamp(self) -> str:
+        """The 14-digit form replay URLs use."""
+        return self.captured.strftime("%Y%m%d%H%M%S")
+
+    def replay_path(self, collection: str = COLLECTION) -> str:
+        return f"/{collection}/{self.timestamp}/{self.url}"
+
+
+def list_captures(store: Store) -> list[Capture]:
+    """Every article metadata record in the store, by site then newest capture first."""
+    captures = []
+    for key in store.list(META_PREFIX):
+        if not key.endswith(".json"):
+            continue
+        try:
+            record = json.loads(store.get_bytes(key))
+            fetched = datetime.fromisoformat(str(record["fetched_at"]).replace("Z", "+00:00"))
+            captures.append(
+                Capture(
+                    site=str(record.get("site") or key.split("/")[1]),
+                    url=str(record["url"]),
+                    title=str(record.get("title") or record["url"]),
+                    captured=fetched.astimezone(UTC),
+                    published=record.get("published"),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("Skipping unreadable metadata record %s: %s", key, exc)
+    captures.sort(key=lambda c: (c.site, -c.captured.timestamp(), c.url))
+    return captures
+
+
+def _esc(value: str) -> str:
+    # Braces too: the page is a Jinja template for pywb, and no title may close its raw block.
+    return html.escape(value, quote=True).replace("{", "&#123;").replace("}", "&#125;")
+
+
+def article_list_html(captures: list[Capture], collection: str = COLLECTION) -> str:
+    """The home page: captured articles grouped by site, each linking to its replay."""
+    sections = []
+    for site in sorted({c.site for c in captures}):
+        rows = [
+            "<tr>"
+            f'<td><a href="{_esc(c.replay_path(collection))}">{_esc(c.title)}</a>'
+            f'<div class="url">{_esc(c.url)}</div></td>'
+            f"<td>{_esc(c.published or '')}</td>"
+            f"<td>{c.captured.strftime('%Y-%m-%d %H:%M:%S')}</td>"
+            f'<td><a href="{_esc(f"/{collection}/*/{c.url}")}">all</a></td>'
+            "</tr>"
+            for c in captures
+            if c.site == site
+        ]
+        sections.append(
+            f"<h2>{_esc(site)}</h2>\n<table>\n<tr><th>Article</th><th>Published</th>"
+            "<th>Captured (UTC)</th><th>Captures</th></tr>\n" + "\n".join(rows) + "\n</table>"
+        )
+    body = "\n".join(sections) or "<p>No articles captured yet.</p>"
+    return (
+        '{% raw %}<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        f"<title>newsarchive: {len(captures)} captured articles</title>\n"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
+        ".url{color:#666;font-size:.8em}</style>\n</head><body>\n"
+        f"<h1>newsarchive: {len(captures)} captured articles</h1>\n"
+        f'<p>Replay runs on pywb; search any URL at <a href="/{collection}/">/{collection}/</a>.'
+        "</p>\n" + body + "\n</body></html>\n{% endraw %}"
+    )
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write beside the target and rename, so pywb never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    Path(tmp).replace(path)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySite:
+    """A prepared working folder for pywb: what `prepare` built."""
+
+    workdir: Path
+    warcs: int
+    indexed: int  # WARCs (re)indexed this time; the others reused their CDXJ
+    captures: list[Capture]
+
+
+def local_store(store: Store) -> LocalStore:
+    """The store itself if replay can serve it; pywb reads WARCs from local paths here."""
+    if not isinstance(store, LocalStore):
+        raise ReplayError(
+            f"replay serves local stores only, not {store.uri}: reading WARCs over S3 from "
+            "pywb is not supported yet. Copy the store to a folder (for example "
+            "`aws s3 sync s3://BUCKET/PREFIX DIR`) and run `newsarchive replay --store DIR`."
+        )
+    return store
+
+
+def prepare(
+    store: Store, env: PywbEnv, workdir: Path | None = None, collection: str = COLLECTION
+) -> ReplaySite:
+    """Index new WARCs and write pywb's config and article list for `store` into `workdir`."""
+    store = local_store(store)
+    workdir = (workdir or store.state_dir / REPLAY_DIR).resolve()
+    index_dir = workdir / "indexes"
+    index_dir.mkdir(parents=True, exist_ok=True)
+    keys = [k for k in store.list(WARC_PREFIX) if k.endswith(_WARC_SUFFIXES)]
+    if not keys:
+        raise ReplayError(f"nothing to replay: no WARC files under {WARC_PREFIX}/ in {store.uri}")
+
+    wanted: dict[str, Path] = {}
+    stale: list[tuple[str, str]] = []
+    for key in keys:
+        warc = store.path_for(key)
+        cdxj = index_dir / (key.replace("/", "~") + ".cdxj")
+        wanted[cdxj.name] = cdxj
+        # Closed WARCs never change; a newer file under the same name gets indexed again.
+        if not cdxj.exists() or cdxj.stat().st_mtime < warc.stat().st_mtime:
+            stale.append((str(warc), str(cdxj)))
+    for old in index_dir.iterdir():
+        if old.name not in wanted:
+            old.unlink()
+    if stale:
+        logger.info("Indexing %d of %d WARC files for replay", len(stale), len(keys))
+        _run_indexer(env, store.root, stale)
+
+    config = {
+        "collections": {
+            collection: {
+                "index_paths": str(index_dir) + os.sep,
+                "archive_paths": str(store.root) + os.sep,
+            }
+        },
+        # Unframed: the replayed page is the top document, with pywb's small banner only.
+        "framed_replay": False,
+        "enable_memento": True,
+    }
+    _write_text(workdir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    captures = list_captures(store)
+    _write_text(workdir / "templates" / "index.html", article_list_html(captures, collection))
+    return ReplaySite(workdir=workdir, warcs=len(keys), indexed=len(stale), captures=captures)
+
+
+def _run_indexer(env: PywbEnv, root: Path, pairs: list[tuple[str, str]]) -> None:
+    result = subprocess.run(
+        [str(env.python), "-I", str(_RUNNER), "index", str(root)],
+        input=json.dumps(pairs),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-10:])
+        raise ReplayError(f"pywb's indexer failed:\n{tail}")
+
+
+class ReplayServer:
+    """pywb serving a prepared working folder, as a child process bound to `host`."""
+
+    def __init__(
+        self,
+        env: PywbEnv,
+        workdir: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        access_log: bool = False,
+    ) -> None:
+        self.env = env
+        self.access_log = access_log
+        self.workdir = workdir
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise ReplayError("replay server is not started")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, log: IO[bytes] | None = None) -> Self:
+        """Start pywb and wait until it listens; its log goes to `log` (default: stderr)."""
+        command = [str(self.env.python), "-I", str(_RUNNER), "serve", self.host]
+        command += [str(self.requested_port), *(["access-log"] if self.access_log else [])]
+        process = subprocess.Popen(
+            command,
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log if log is not None else sys.stderr,
+            # Its own session: a terminal's Ctrl-C reaches us only, and we stop pywb in order.
+            start_new_session=True,
+        )
+        self.process = process
+        line = _read_line(process, _START_TIMEOUT)
+        try:
+            self.port = int(json.loads(line)["port"])
+        except (ValueError, KeyError, TypeError):
+            self.stop()
+            raise ReplayError(
+                f"pywb did not start (exit code {process.poll()}); see its log above"
+            ) from None
+        logger.info("pywb serving %s at %s", self.workdir, self.url)
+        return self
+
+    def wait(self) -> int:
+        """Block until pywb exits (a signal handler may interrupt this by raising)."""
+        if self.process is None:
+            return 0
+        return self.process.wait()
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                logger.warning("pywb did not stop within %s s; killing it", _STOP_TIMEOUT)
+                process.kill()
+                process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def __enter__(self) -> Self:
+        return self if self.process is not None else self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _read_line(process: subprocess.Popen[bytes], timeout: float) -> str:
+    """First stdout line of the child, or "" if it exits or stays silent past `timeout`."""
+    import selectors  # noqa: PLC0415 - only needed while pywb starts
+
+    stdout = cast("IO[bytes]", process.stdout)
+    with selectors.DefaultSelector() as selector:
+        selector.register(stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            return ""
+    return stdout.readline().decode("utf-8", "replace").strip()

@@ -1,0 +1,91 @@
+"""`newsarchive replay`: browse the store's archive in pywb, with a page listing the articles."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+
+if TYPE_CHECKING:
+    import argparse
+    from types import FrameType
+
+HELP = "browse the archive in pywb, with a page listing the captured articles"
+DEFAULT_PORT = 8080
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="URI",
+        help="archive location: a folder or file:// URI (default ./archive-data)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT,
+        help=f"port to listen on; 0 picks a free one (default {DEFAULT_PORT})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--pywb-env", metavar="DIR", type=Path,
+        help="virtual environment for pywb, created on first use (default $NEWSARCHIVE_PYWB_ENV, "
+        "else ~/.cache/newsarchive/pywb-VERSION-pyXY)",
+    )  # fmt: skip
+
+
+def _stop(signum: int, frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    from archive.pywb_env import PYWB_VERSION, PywbEnv, PywbEnvError, default_env_dir  # noqa: PLC0415 - keeps --help fast
+    from archive.replay import ReplayError, ReplayServer, local_store, prepare  # noqa: PLC0415 - see above
+    from archive.store import open_store  # noqa: PLC0415 - see above
+    from cli.settings import build_settings  # noqa: PLC0415 - see above
+
+    err = sys.stderr.write
+    settings = build_settings(args.store, verbose=args.verbose)
+    store = open_store(settings.get("NEWSARCHIVE_STORE"))
+    env = PywbEnv(args.pywb_env or default_env_dir())
+    try:
+        local_store(store)  # before a long first-use install
+        if not env.is_ready():
+            err(f"newsarchive replay: installing pywb {PYWB_VERSION} into {env.path} "
+                "(first use only, needs PyPI) ...\n")  # fmt: skip
+            env.ensure()
+        site = prepare(store, env)
+    except (PywbEnvError, ReplayError) as exc:
+        err(f"newsarchive replay: {exc}\n")
+        return EXIT_CONFIG if isinstance(exc, ReplayError) else EXIT_FAILED
+    finally:
+        store.close()
+
+    server = ReplayServer(env, site.workdir, args.host, args.port, access_log=args.verbose)
+    # SIGTERM (service managers, `kill`) stops pywb the same way Ctrl-C does.
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.start()
+        sys.stdout.write(
+            f"newsarchive replay: {len(site.captures)} articles in {site.warcs} WARC files "
+            f"of {store.uri}\n"
+            f"  article list: {server.url}/\n"
+            f"  replay:       {server.url}/archive/<timestamp>/<url>\n"
+            "  Ctrl-C to stop\n"
+        )
+        sys.stdout.flush()
+        code = server.wait()
+    except ReplayError as exc:
+        err(f"newsarchive replay: {exc}\n")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        server.stop()
+        sys.stdout.write("newsarchive replay: stopped\n")
+        return EXIT_OK
+    finally:
+        server.stop()
+    err(f"newsarchive replay: pywb exited with code {code}\n")
+    return EXIT_FAILED
