@@ -27,6 +27,7 @@ EXIT_SPOOLED = 3
 #: add_arguments(parser) and run(args) -> exit code, and imports heavy packages inside run().
 MODULE_COMMANDS: dict[str, str] = {
     "verify": "cli.verify",
+    "replay": "cli.replay",
 }
 
 
