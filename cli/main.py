@@ -28,6 +28,7 @@ EXIT_SPOOLED = 3
 MODULE_COMMANDS: dict[str, str] = {
     "verify": "cli.verify",
     "replay": "cli.replay",
+    "reextract": "cli.reextract",
 }
 
 

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from scrapy.exceptions import DropItem, NotConfigured
 
 from archive.items import ArticleCapture
-from archive.layout import meta_key, text_key
 from config.stats import StatsKeys
-from pipelines.documents import Extraction, ExtractOptions, extract_document
+from pipelines.documents import ExtractOptions, extract_document
+
+# Re-exported: the record layout lives where re-extraction can use it without Scrapy.
+from pipelines.records import metadata_record as metadata_record
+from pipelines.records import store_extraction
 from pipelines.storage import crawler_storage
 
 if TYPE_CHECKING:
@@ -25,55 +26,6 @@ if TYPE_CHECKING:
     from archive.store import Store
 
 logger = logging.getLogger(__name__)
-
-
-def metadata_record(capture: ArticleCapture, result: Extraction, text_key: str) -> dict[str, Any]:
-    """The metadata JSON stored beside the text, linking it back to its WARC record."""
-    record: dict[str, Any] = {
-        "url": capture.url,
-        "canonical_url": result.metadata.get("canonical_url") or capture.canonical_url,
-        "crawl_url": capture.canonical_url,
-        "site": capture.site,
-        **{k: v for k, v in result.metadata.items() if k != "canonical_url"},
-        "fetched_at": capture.fetched_at,
-        "http_status": capture.status,
-        "content_type": capture.header("Content-Type"),
-        "encoding": result.encoding,
-        "text_sha256": result.text_sha256,
-        "text_key": text_key,
-        "extractor_version": result.extractor_version,
-        "warc": {
-            "filename": capture.warc_filename,
-            "key": capture.warc_key,
-            "offset": capture.warc_offset,
-            "record_id": capture.warc_record_id,
-        },
-        "discovered_from": capture.discovered_from,
-        "feed_title": capture.hint_title,
-        "feed_date": capture.hint_date,
-    }
-    return record
-
-
-def store_extraction(store: Store, capture: ArticleCapture, result: Extraction) -> dict[str, Any]:
-    """Write text and metadata objects; returns the metadata record."""
-    when = datetime.fromisoformat(capture.fetched_at.replace("Z", "+00:00")).astimezone(UTC)
-    version = result.extractor_version
-    tkey = text_key(capture.site, capture.canonical_url, when, version)
-    record = metadata_record(capture, result, tkey)
-    object_meta = {"charset": "utf-8", "extractor-version": version}
-    if capture.warc_record_id:
-        object_meta["warc-record-id"] = capture.warc_record_id
-    store.put_bytes(
-        tkey, result.text.encode("utf-8") + b"\n", "text/plain; charset=utf-8", object_meta
-    )
-    store.put_bytes(
-        meta_key(capture.site, capture.canonical_url, when, version),
-        json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"),
-        "application/json",
-        object_meta,
-    )
-    return record
 
 
 class ArticlePipeline:

@@ -1,0 +1,130 @@
+"""`newsarchive reextract`: re-run extraction over the archive's response records."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipelines.documents import ExtractOptions
+    from pipelines.reextract import Summary
+
+HELP = "re-extract text and metadata from archived responses with the current extractor"
+
+logger = logging.getLogger(__name__)
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {value!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="URI",
+        help="archive location: folder, file:// or s3://bucket/prefix (default ./archive-data)",
+    )
+    parser.add_argument("--site", metavar="NAME", help="only this site's captures")
+    parser.add_argument(
+        "--since", type=_day, metavar="DATE", help="only captures made on or after DATE (UTC)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="extraction processes (default: one per CPU; 0 = in this process)",
+    )
+    parser.add_argument(
+        "--sites-dir", metavar="DIR", help="folder of site YAML files (extraction overrides)"
+    )
+    parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a setting (AWS_*, STORAGE_S3_*, EXTRACT_*)")  # fmt: skip
+    # Tests and benchmarks tag output with another version, as a newer extractor would.
+    parser.add_argument("--version-tag", help=argparse.SUPPRESS)
+
+
+def _progress_line(summary: Summary) -> str:
+    rate = summary.processed / summary.wall_seconds if summary.wall_seconds > 0 else 0.0
+    return (
+        f"reextract: {summary.processed}/{summary.planned} captures, "
+        f"{len(summary.failed)} failed, {rate:.1f} pages/s"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from archive.store import open_store  # noqa: PLC0415 - heavy imports only when run
+    from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK  # noqa: PLC0415
+    from cli.settings import build_settings, parse_overrides  # noqa: PLC0415
+    from config.sites import load_site_file, sites_dir  # noqa: PLC0415
+    from pipelines.documents import ExtractOptions  # noqa: PLC0415
+    from pipelines.extraction import EXTRACTOR_VERSION  # noqa: PLC0415
+    from pipelines.reextract import plan  # noqa: PLC0415
+    from pipelines.reextract import run as reextract  # noqa: PLC0415
+    from pipelines.storage import store_options  # noqa: PLC0415
+
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as exc:
+        sys.stderr.write(f"newsarchive: {exc}\n")
+        return EXIT_CONFIG
+    if args.workers < 0:
+        sys.stderr.write("newsarchive: --workers must be 0 or more\n")
+        return EXIT_CONFIG
+    settings = build_settings(args.store, args.sites_dir, overrides, verbose=args.verbose)
+    interactive = settings.getbool("NEWSARCHIVE_PROGRESS")
+    uri = settings.get("NEWSARCHIVE_STORE")
+    options = store_options(settings)
+    directory = sites_dir(settings.get("NEWSARCHIVE_SITES_DIR"))
+    version = args.version_tag or EXTRACTOR_VERSION
+
+    def options_for(site: str) -> ExtractOptions:
+        # As the crawl builds them (ArticlePipeline.from_crawler): settings, then the site file.
+        path = directory / f"{site}.yaml"
+        config = load_site_file(path) if path.is_file() else None
+        if config is None:
+            logger.info("No site file %s: default extraction options for %s", path, site)
+        return ExtractOptions(
+            favor_precision=settings.getbool("EXTRACT_FAVOR_PRECISION"),
+            include_comments=settings.getbool("EXTRACT_INCLUDE_COMMENTS"),
+            language_hint=config.language if config else None,
+            body_xpath=config.extraction.body_xpath if config else None,
+            drop_xpaths=tuple(config.extraction.drop_xpaths) if config else (),
+        )
+
+    store = open_store(uri, **options)
+    try:
+        work = plan(store, version, options_for, site=args.site, since=args.since)
+    finally:
+        store.close()
+
+    def progress(summary: Summary) -> None:
+        sys.stderr.write("\r\033[K" + _progress_line(summary))
+        sys.stderr.flush()
+
+    summary = reextract(
+        uri,
+        work.tasks,
+        version=version,
+        workers=args.workers,
+        store_options=options,
+        already_done=work.done,
+        progress=progress if interactive else None,
+    )
+    if interactive:
+        sys.stderr.write("\n")
+    out = [summary.line()]
+    out += [f"  failed: {o.source_key}: {o.detail}" for o in summary.failed]
+    sys.stdout.write("\n".join(out) + "\n")
+    return EXIT_FAILED if summary.failed else EXIT_OK

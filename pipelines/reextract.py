@@ -1,0 +1,500 @@
+"""Re-extraction: run the current extractor over archived response records, in worker processes.
+
+The work list is the store's metadata objects (`meta/SITE/DAY/URLHASH-TIME.VERSION.json`): one
+capture per URL hash and capture time, whatever versions it already has. Each worker opens the
+store itself, reads the source metadata and the WARC record it links to, undoes the
+Content-Encoding as the crawl's HttpCompressionMiddleware did, runs the same `extract_document`
+the crawl runs, and writes text + metadata with `store_extraction`. Only object keys cross
+process boundaries. No Scrapy import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import logging
+import multiprocessing
+import os
+import re
+import time
+import zlib
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.digests import Capture
+from archive.items import ArticleCapture
+from archive.layout import DIGEST_PREFIX, META_PREFIX, meta_key, safe_segment
+from archive.store import open_store
+from pipelines.documents import ExtractOptions, extract_document
+from pipelines.extraction import EXTRACTOR_VERSION
+from pipelines.records import capture_time, store_extraction
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from archive.store import Store
+
+logger = logging.getLogger(__name__)
+
+_META_NAME: Final = re.compile(
+    r"^(?P<site>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})/"
+    r"(?P<stem>[0-9a-f]{16}-\d{8}T\d{6}Z)\.(?P<version>[^/]+)\.json$"
+)
+#: Tasks per chunk handed to a worker: large enough that pickling and scheduling cost nothing
+#: beside extraction (~20 ms a page), small enough that 2 workers finish close together.
+_MAX_CHUNK: Final = 32
+_CHUNKS_PER_WORKER: Final = 8
+
+OK: Final = "written"
+EMPTY: Final = "empty"
+FAILED: Final = "failed"
+
+
+class ReextractError(Exception):
+    """One capture could not be re-extracted (the message says which and why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One capture: the metadata object to start from, and the extraction options of its site."""
+
+    source_key: str
+    options: ExtractOptions
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    source_key: str
+    status: str
+    #: Metadata key written (status OK), or the reason (EMPTY, FAILED).
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    outcomes: list[Outcome]
+    cpu_seconds: float
+    pid: int
+
+
+@dataclass(slots=True)
+class Plan:
+    """Captures to re-extract, and how many already have the target version."""
+
+    tasks: list[Task]
+    done: int
+    sites: set[str]
+
+
+@dataclass(slots=True)
+class Summary:
+    version: str
+    planned: int = 0
+    already_done: int = 0
+    written: int = 0
+    empty: list[Outcome] = field(default_factory=list)
+    failed: list[Outcome] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    #: CPU time spent in extraction workers (or in this process with workers=0).
+    cpu_seconds: float = 0.0
+    worker_pids: set[int] = field(default_factory=set)
+
+    @property
+    def processed(self) -> int:
+        return self.written + len(self.empty) + len(self.failed)
+
+    def line(self) -> str:
+        rate = self.processed / self.wall_seconds if self.wall_seconds > 0 else 0.0
+        return (
+            f"newsarchive reextract: version {self.version}: {self.written} written, "
+            f"{self.already_done} already done, {len(self.empty)} without text, "
+            f"{len(self.failed)} failed ({self.processed} in {self.wall_seconds:.1f} s, "
+            f"{rate:.1f} pages/s)"
+        )
+
+
+def parse_meta_key(key: str) -> dict[str, str] | None:
+    """Site, day, capture stem and version of a metadata key; None for any other object."""
+    prefix = META_PREFIX + "/"
+    if not key.startswith(prefix):
+        return None
+    match = _META_NAME.match(key[len(prefix) :])
+    return match.groupdict() if match else None
+
+
+def plan(
+    store: Store,
+    version: str,
+    options_for: Callable[[str], ExtractOptions],
+    *,
+    site: str | None = None,
+    since: date | None = None,
+) -> Plan:
+    """Group the store's metadata objects by capture; keep the captures lacking `version`.
+
+    `since` compares with the capture's UTC day (the day folder of its keys).
+    """
+    safe_segment(version)
+    prefix = f"{META_PREFIX}/{safe_segment(site)}" if site else META_PREFIX
+    captures: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    for key in store.list(prefix):
+        parts = parse_meta_key(key)
+        if parts is None:
+            continue
+        if since is not None and parts["day"] < since.isoformat():
+            continue
+        ident = (parts["site"], parts["day"], parts["stem"])
+        captures.setdefault(ident, []).append((parts["version"], key))
+    tasks: list[Task] = []
+    done = 0
+    sites: set[str] = set()
+    options: dict[str, ExtractOptions] = {}
+    for (site_name, _day, _stem), versions in sorted(captures.items()):
+        if any(v == version for v, _ in versions):
+            done += 1
+            continue
+        if site_name not in options:
+            options[site_name] = options_for(site_name)
+        sites.add(site_name)
+        # Every version links to the same WARC record; the first key is as good as any.
+        tasks.append(Task(source_key=min(k for _, k in versions), options=options[site_name]))
+    return Plan(tasks=tasks, done=done, sites=sites)
+
+
+# --- reading the archived response -------------------------------------------------------
+
+
+def _decoders() -> dict[str, Callable[[bytes], bytes]]:
+    def inflate(data: bytes) -> bytes:
+        try:
+            return zlib.decompress(data)
+        except zlib.error:
+            # Some servers send raw deflate without the zlib header; browsers and Scrapy accept it.
+            return zlib.decompress(data, -zlib.MAX_WBITS)
+
+    found: dict[str, Callable[[bytes], bytes]] = {
+        "gzip": gzip.decompress,
+        "x-gzip": gzip.decompress,
+        "deflate": inflate,
+    }
+    try:
+        # optional, as it is for Scrapy; brotli ships no type hints
+        import brotli  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        found["br"] = brotli.decompress
+    except ImportError:
+        pass
+    try:
+        from backports import zstd  # noqa: PLC0415 - optional, as it is for Scrapy
+
+        found["zstd"] = zstd.decompress
+    except ImportError:
+        pass
+    return found
+
+
+_DECODERS: Final = _decoders()
+
+
+def decode_content(payload: bytes, content_encoding: str | None) -> bytes:
+    """Undo Content-Encoding, last coding first, as HttpCompressionMiddleware does.
+
+    Decoding stops at a coding this install cannot undo, leaving the body as Scrapy would have
+    handed it to the spider.
+    """
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
+    body = payload
+    for coding in reversed(codings):
+        if coding == "identity":
+            continue
+        decoder = _DECODERS.get(coding)
+        if decoder is None:
+            logger.warning("Content-Encoding %r not supported here; body left encoded", coding)
+            break
+        try:
+            body = decoder(body)
+        except (OSError, EOFError, zlib.error, ValueError) as exc:
+            raise ReextractError(f"cannot undo Content-Encoding {coding}: {exc}") from exc
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class _Response:
+    record_id: str
+    record_type: str
+    headers: list[tuple[str, str]]
+    status: int
+    payload: bytes
+    refers_to: str | None
+    profile: str | None
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+
+def _read_record(stream: BinaryIO, offset: int, where: str) -> _Response:
+    stream.seek(offset)
+    try:
+        record = next(iter(ArchiveIterator(stream)), None)
+        if record is None:
+            raise ReextractError(f"{where}: no WARC record at this offset")
+        rec_headers = record.rec_headers
+        http = record.http_headers
+        payload = record.raw_stream.read()
+    except ReextractError:
+        raise
+    except Exception as exc:  # warcio raises many types (ArchiveLoadFailed, zlib, EOF...)
+        raise ReextractError(f"{where}: unreadable WARC record: {exc!r}") from exc
+    if http is None:
+        raise ReextractError(f"{where}: {record.rec_type} record without an HTTP head")
+    try:
+        status = int(http.get_statuscode())
+    except (TypeError, ValueError) as exc:
+        raise ReextractError(f"{where}: bad HTTP status line {http.statusline!r}") from exc
+    return _Response(
+        record_id=rec_headers.get_header("WARC-Record-ID") or "",
+        record_type=record.rec_type,
+        headers=list(http.headers),
+        status=status,
+        payload=payload,
+        refers_to=rec_headers.get_header("WARC-Refers-To"),
+        profile=rec_headers.get_header("WARC-Profile"),
+    )
+
+
+class _Reader:
+    """A worker's view of the store: the store, open WARC streams, the digest index."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._stream_key: str | None = None
+        self._stream: BinaryIO | None = None
+        self._originals: dict[str, dict[str, tuple[str, int]]] = {}
+
+    def record(self, warc_key: str, offset: int) -> _Response:
+        if self._stream_key != warc_key or self._stream is None:
+            self.close()
+            try:
+                self._stream = self.store.open_read(warc_key)
+            except KeyError:
+                raise ReextractError(f"WARC {warc_key} is not in the store") from None
+            self._stream_key = warc_key
+        return _read_record(self._stream, offset, f"{warc_key}@{offset}")
+
+    def original(self, site: str, record_id: str) -> tuple[str, int]:
+        """WARC key and offset of the response a revisit refers to, from the digest index."""
+        if site not in self._originals:
+            # The durable copy of the digest index: every published original response.
+            found: dict[str, tuple[str, int]] = {}
+            for key in self.store.list(f"{DIGEST_PREFIX}/{safe_segment(site)}"):
+                for line in self.store.get_bytes(key).decode("utf-8").splitlines():
+                    if line.strip():
+                        capture = Capture.from_json(line)
+                        found[capture.record_id] = (capture.warc_key, capture.offset)
+            self._originals[site] = found
+        try:
+            return self._originals[site][record_id]
+        except KeyError:
+            raise ReextractError(
+                f"revisit refers to {record_id}, which the digest index of {site} lacks"
+            ) from None
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+        self._stream, self._stream_key = None, None
+
+
+def _response_for(reader: _Reader, source: dict[str, Any]) -> _Response:
+    """The archived response of a capture, a revisit resolved to its original's payload."""
+    warc = source.get("warc") or {}
+    warc_key, offset, record_id = warc.get("key"), warc.get("offset"), warc.get("record_id")
+    if not isinstance(warc_key, str) or not isinstance(offset, int):
+        raise ReextractError("metadata has no WARC key and offset")
+    response = reader.record(warc_key, offset)
+    if record_id and response.record_id != record_id:
+        raise ReextractError(
+            f"{warc_key}@{offset} holds {response.record_id or 'no record ID'}, "
+            f"the metadata says {record_id}"
+        )
+    if response.record_type == "response":
+        return response
+    if response.record_type != "revisit" or not response.refers_to:
+        raise ReextractError(f"{warc_key}@{offset} is a {response.record_type} record")
+    original_key, original_offset = reader.original(str(source["site"]), response.refers_to)
+    original = reader.record(original_key, original_offset)
+    if original.record_type != "response" or original.record_id != response.refers_to:
+        raise ReextractError(
+            f"revisit {response.record_id} refers to {response.refers_to}, "
+            f"not found at {original_key}@{original_offset}"
+        )
+    if response.profile and response.profile.endswith("/server-not-modified"):
+        # A 304 head says little (often no Content-Type): the original's head describes the body.
+        return original
+    # Identical payload: the revisit's own head came with this payload.
+    return dataclasses.replace(response, payload=original.payload, record_type="response")
+
+
+def _reextract_one(
+    reader: _Reader, task: Task, version: str, reextracted_at: str
+) -> tuple[str, str]:
+    try:
+        source = json.loads(reader.store.get_bytes(task.source_key))
+    except KeyError:
+        raise ReextractError("metadata object vanished") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReextractError(f"unreadable metadata: {exc}") from exc
+    response = _response_for(reader, source)
+    body = decode_content(response.payload, response.header("Content-Encoding"))
+    content_type = response.header("Content-Type")
+    url = str(source["url"])
+    result = extract_document(body, content_type, url, task.options)
+    if result is None:
+        return EMPTY, "no article text"
+    result = dataclasses.replace(result, extractor_version=version)
+    warc = source["warc"]
+    capture = ArticleCapture(
+        site=str(source["site"]),
+        url=url,
+        canonical_url=str(source.get("crawl_url") or source.get("canonical_url") or url),
+        status=int(source.get("http_status") or response.status),
+        headers=response.headers,
+        body=body,
+        fetched_at=str(source["fetched_at"]),
+        warc_filename=warc.get("filename"),
+        warc_key=warc.get("key"),
+        warc_offset=warc.get("offset"),
+        warc_record_id=warc.get("record_id"),
+        hint_title=source.get("feed_title"),
+        hint_date=source.get("feed_date"),
+        discovered_from=source.get("discovered_from"),
+    )
+    store_extraction(
+        reader.store,
+        capture,
+        result,
+        extra={"reextracted_at": reextracted_at, "source_metadata": task.source_key},
+    )
+    when = capture_time(capture.fetched_at)
+    return OK, meta_key(capture.site, capture.canonical_url, when, version)
+
+
+def _run_tasks(
+    reader: _Reader, tasks: list[Task], version: str, reextracted_at: str
+) -> ChunkResult:
+    started = time.process_time()
+    outcomes = []
+    try:
+        for task in tasks:
+            try:
+                status, detail = _reextract_one(reader, task, version, reextracted_at)
+            except ReextractError as exc:
+                status, detail = FAILED, str(exc)
+            except Exception as exc:  # any extractor or store bug must cost one capture only
+                logger.warning("Re-extraction of %s failed", task.source_key, exc_info=True)
+                status, detail = FAILED, repr(exc)
+            outcomes.append(Outcome(task.source_key, status, detail))
+    finally:
+        reader.close()
+    return ChunkResult(outcomes, time.process_time() - started, os.getpid())
+
+
+#: One reader per worker process and store, so its digest index is read once per process.
+_WORKER_READERS: dict[str, _Reader] = {}
+
+
+def run_chunk(
+    store_uri: str,
+    store_options: Mapping[str, Any],
+    tasks: list[Task],
+    version: str,
+    reextracted_at: str,
+) -> ChunkResult:
+    """Worker entry point: re-extract a chunk of captures; one failure costs one capture."""
+    reader = _WORKER_READERS.get(store_uri)
+    if reader is None:
+        reader = _WORKER_READERS[store_uri] = _Reader(open_store(store_uri, **store_options))
+    return _run_tasks(reader, tasks, version, reextracted_at)
+
+
+def _chunks(tasks: list[Task], workers: int) -> Iterator[list[Task]]:
+    size = max(1, min(_MAX_CHUNK, -(-len(tasks) // max(1, workers * _CHUNKS_PER_WORKER))))
+    for start in range(0, len(tasks), size):
+        yield tasks[start : start + size]
+
+
+def run(
+    store_uri: str,
+    tasks: Iterable[Task],
+    *,
+    version: str = EXTRACTOR_VERSION,
+    workers: int = 0,
+    store_options: Mapping[str, Any] | None = None,
+    already_done: int = 0,
+    progress: Callable[[Summary], None] | None = None,
+) -> Summary:
+    """Re-extract `tasks` (from `plan`) with `workers` processes (0: in this process)."""
+    safe_segment(version)
+    options = dict(store_options or {})
+    # Tasks sorted by WARC position would need the metadata read first; key order keeps one
+    # capture day (and so mostly one WARC) together, which is what the stream reuse needs.
+    todo = sorted(tasks, key=lambda t: t.source_key)
+    summary = Summary(version=version, planned=len(todo), already_done=already_done)
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    started = time.perf_counter()
+
+    def collect(result: ChunkResult) -> None:
+        summary.cpu_seconds += result.cpu_seconds
+        if result.pid:
+            summary.worker_pids.add(result.pid)
+        for outcome in result.outcomes:
+            if outcome.status == OK:
+                summary.written += 1
+            elif outcome.status == EMPTY:
+                summary.empty.append(outcome)
+            else:
+                summary.failed.append(outcome)
+        summary.wall_seconds = time.perf_counter() - started
+        if progress is not None:
+            progress(summary)
+
+    if workers <= 0:
+        reader = _Reader(open_store(store_uri, **options))
+        try:
+            for chunk in _chunks(todo, 1):
+                collect(_run_tasks(reader, chunk, version, stamp))
+        finally:
+            reader.store.close()
+    else:
+        # spawn: the same context the crawl's extraction pool uses; no inherited state.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            chunks: dict[Future[ChunkResult], list[Task]] = {
+                pool.submit(run_chunk, store_uri, options, chunk, version, stamp): chunk
+                for chunk in _chunks(todo, workers)
+            }
+            pending = set(chunks)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # a worker died (BrokenProcessPool, pickling...)
+                        logger.error("Re-extraction worker failed", exc_info=True)
+                        result = ChunkResult(
+                            [Outcome(t.source_key, FAILED, repr(exc)) for t in chunks[future]],
+                            0.0,
+                            0,
+                        )
+                    collect(result)
+    summary.wall_seconds = time.perf_counter() - started
+    if summary.failed:
+        # The older versions are still there, so nothing is lost; the caller lists them.
+        logger.warning("Re-extraction failed for %d of %d captures", len(summary.failed), len(todo))
+    return summary
