@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 packages=()
 need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 need git git
+need chromium chromium  # tests/test_replay.py renders replayed pages headless
+# ... and needs a font, or its screenshots of text pages come out blank.
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || packages+=(fonts-dejavu-core)
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
