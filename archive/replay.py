@@ -145,14 +145,23 @@ class ReplaySite:
     captures: list[Capture]
 
 
+_LOCAL_ONLY: Final = (
+    "replay serves local stores only, not {uri}: reading WARCs over S3 from pywb is not "
+    "supported yet. Copy the store to a folder (for example `aws s3 sync s3://BUCKET/PREFIX DIR`) "
+    "and run `newsarchive replay --store DIR`."
+)
+
+
+def check_uri(uri: str) -> None:
+    """Refuse a remote store URI before opening it (opening an S3 store probes the bucket)."""
+    if "://" in uri and not uri.startswith("file://"):
+        raise ReplayError(_LOCAL_ONLY.format(uri=uri))
+
+
 def local_store(store: Store) -> LocalStore:
     """The store itself if replay can serve it; pywb reads WARCs from local paths here."""
     if not isinstance(store, LocalStore):
-        raise ReplayError(
-            f"replay serves local stores only, not {store.uri}: reading WARCs over S3 from "
-            "pywb is not supported yet. Copy the store to a folder (for example "
-            "`aws s3 sync s3://BUCKET/PREFIX DIR`) and run `newsarchive replay --store DIR`."
-        )
+        raise ReplayError(_LOCAL_ONLY.format(uri=store.uri))
     return store
 
 

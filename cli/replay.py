@@ -43,16 +43,21 @@ def _stop(signum: int, frame: FrameType | None) -> NoReturn:
 
 def run(args: argparse.Namespace) -> int:
     from archive.pywb_env import PYWB_VERSION, PywbEnv, PywbEnvError, default_env_dir  # noqa: PLC0415 - keeps --help fast
-    from archive.replay import ReplayError, ReplayServer, local_store, prepare  # noqa: PLC0415 - see above
+    from archive.replay import ReplayError, ReplayServer, check_uri, prepare  # noqa: PLC0415 - see above
     from archive.store import open_store  # noqa: PLC0415 - see above
     from cli.settings import build_settings  # noqa: PLC0415 - see above
 
     err = sys.stderr.write
     settings = build_settings(args.store, verbose=args.verbose)
-    store = open_store(settings.get("NEWSARCHIVE_STORE"))
+    uri = settings.get("NEWSARCHIVE_STORE")
+    try:
+        check_uri(uri)  # before opening the store, and before a long first-use install
+    except ReplayError as exc:
+        err(f"newsarchive replay: {exc}\n")
+        return EXIT_CONFIG
+    store = open_store(uri)
     env = PywbEnv(args.pywb_env or default_env_dir())
     try:
-        local_store(store)  # before a long first-use install
         if not env.is_ready():
             err(f"newsarchive replay: installing pywb {PYWB_VERSION} into {env.path} "
                 "(first use only, needs PyPI) ...\n")  # fmt: skip
