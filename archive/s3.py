@@ -103,6 +103,7 @@ class S3Options:
     upload_threads: int = 2
     close_timeout: float = 600.0
     abort_multipart_after: float = 900.0
+    degraded_reads: bool = False
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Self:
@@ -595,16 +596,21 @@ class S3Store(Store):
             return True
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._s3key(key))
-        except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND_CODES:
+        except (ClientError, BotoCoreError) as exc:
+            if isinstance(exc, ClientError) and _error_code(exc) in _NOT_FOUND_CODES:
                 return False
-            raise StoreError(f"cannot check {key} in {self._where()}: {exc}") from exc
-        except BotoCoreError as exc:
+            if self.options.degraded_reads and _is_unreachable(exc):
+                self._mark_down(exc)
+                return False
             raise StoreError(f"cannot check {key} in {self._where()}: {exc}") from exc
         return True
 
     def list(self, prefix: str) -> Iterator[str]:
-        """Spooled and uploaded keys under `prefix`, sorted (spool first, so none falls between)."""
+        """Spooled and uploaded keys under `prefix`, sorted (spool first, so none falls between).
+
+        While the store is unreachable this raises StoreError, or with STORAGE_S3_DEGRADED_READS
+        (crawls) lists the spool only.
+        """
         keys: set[str] = set()
         base = self._spool_path(prefix) if prefix else self._spool
         if base.is_dir():
@@ -614,13 +620,23 @@ class S3Store(Store):
                     keys.add(path.relative_to(self._spool).as_posix())
         s3prefix = self._s3key(check_key(prefix)) + "/" if prefix else self._s3key("")
         strip = len(self._s3key(""))
+        remote: set[str] = set()
         try:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=s3prefix):
-                keys.update(obj["Key"][strip:] for obj in page.get("Contents", []))
+                remote.update(obj["Key"][strip:] for obj in page.get("Contents", []))
         except (ClientError, BotoCoreError) as exc:
-            raise StoreError(f"cannot list {prefix or '/'} in {self._where()}: {exc}") from exc
-        yield from sorted(keys)
+            if not (self.options.degraded_reads and _is_unreachable(exc)):
+                raise StoreError(f"cannot list {prefix or '/'} in {self._where()}: {exc}") from exc
+            # A crawl goes on through an outage (revisit lookups, end-of-run indexing) with what
+            # it has; a reader (verify, replay) gets the error instead of a partial answer.
+            self._mark_down(exc)
+            logger.warning(
+                "Listing %s from the local spool only: S3 store %s is unavailable",
+                prefix or "/",
+                self._where(),
+            )
+        yield from sorted(keys | remote)
 
     @property
     def state_dir(self) -> Path:

@@ -66,6 +66,9 @@ STORAGE_S3_CLOSE_TIMEOUT = 600
 #: At start-up, abort multipart uploads under the prefix older than this (seconds): a killed run
 #: or server leaves them behind, and they are billed until aborted.
 STORAGE_S3_ABORT_MULTIPART_AFTER = 900
+#: While the store is unreachable, crawls list (and check for) objects in their local spool only,
+#: so revisit lookups and end-of-run indexing go on; readers without this (verify) fail instead.
+STORAGE_S3_DEGRADED_READS = True
 
 # --- extraction -------------------------------------------------------------------------------
 EXTRACT_ENABLED = True
