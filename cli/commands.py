@@ -12,9 +12,10 @@ import yaml
 from archive.layout import META_PREFIX, TEXT_PREFIX, WARC_PREFIX
 from archive.store import open_store
 from cli.crawl import CrawlOutcome, run_crawls, summary_line, summary_table
-from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_SPOOLED
+from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from cli.settings import build_settings, parse_overrides
 from cli.upload import cmd_upload
+from config.exitcodes import combine
 from config.sites import (
     BUNDLED_SITES_DIR,
     SiteConfig,
@@ -46,9 +47,7 @@ def _report(outcomes: list[CrawlOutcome], interactive: bool) -> int:
     else:
         # Cron mails whatever a job prints: one line, and only warnings above it.
         _out(summary_line(outcomes))
-    if any(o.failed for o in outcomes):
-        return EXIT_FAILED
-    return EXIT_SPOOLED if any(o.spooled for o in outcomes) else EXIT_OK
+    return combine(o.exit_code for o in outcomes)
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 
+from archive.lock import LockHeld, RunLock, site_lock
+from archive.store import open_store
+from config.exitcodes import EXIT_LOCKED, run_exit_code, run_failed
 from config.stats import StatsKeys
 from pipelines.progress import human_bytes
+from pipelines.storage import store_options
 from spiders.news import NewsSpider
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from scrapy.settings import Settings
 
     from config.sites import SiteConfig
@@ -23,6 +31,8 @@ class CrawlOutcome:
     site: str
     reason: str = "not started"
     stats: dict[str, Any] = field(default_factory=dict)
+    #: Who holds the site's lock, when another crawl of it was still running.
+    locked: str | None = None
 
     def count(self, key: str) -> int:
         value = self.stats.get(key, 0)
@@ -58,12 +68,11 @@ class CrawlOutcome:
 
     @property
     def failed(self) -> bool:
-        return (
-            self.reason != "finished"
-            or self.pages == 0
-            or self.count(StatsKeys.ARCHIVE_ERRORS) > 0
-            or self.count("log_count/ERROR") > 0
-        )
+        return self.locked is None and run_failed(self.reason, self.stats)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_LOCKED if self.locked is not None else run_exit_code(self.reason, self.stats)
 
 
 def _watch(crawler: Crawler, outcome: CrawlOutcome) -> None:
@@ -75,20 +84,44 @@ def _watch(crawler: Crawler, outcome: CrawlOutcome) -> None:
     crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
 
 
+def _lock(state_dir: Path, site: str, outcome: CrawlOutcome) -> RunLock | None:
+    """The site's run lock, or None (said in one line on stderr) while another crawl holds it."""
+    try:
+        return site_lock(state_dir, site).acquire()
+    except LockHeld as exc:
+        outcome.reason = "locked"
+        outcome.locked = exc.owner.describe() if exc.owner else "another process"
+        sys.stderr.write(
+            f"newsarchive: {site}: not crawled, another crawl is running ({outcome.locked})\n"
+        )
+        return None
+
+
 def run_crawls(sites: list[SiteConfig], settings: Settings) -> list[CrawlOutcome]:
-    """Crawl the sites concurrently (each with its own WARC writer and run id); blocks."""
-    process = CrawlerProcess(settings)
+    """Crawl the sites concurrently (each with its own WARC writer and run id); blocks.
+
+    Each site is locked for the run in the store's state folder; a site another crawl still
+    holds is left out (its outcome says `locked`), the others run.
+    """
+    process = CrawlerProcess(settings)  # first: it sets up logging for the lock's warnings
+    state_dir = open_store(settings.get("NEWSARCHIVE_STORE"), **store_options(settings)).state_dir
     outcomes = []
     crawlers = []
-    for site in sites:
-        crawler = process.create_crawler(NewsSpider)
-        outcome = CrawlOutcome(site=site.name)
-        _watch(crawler, outcome)
-        process.crawl(crawler, site_config=site)
-        outcomes.append(outcome)
-        crawlers.append(crawler)
-    process.start()
-    for crawler, outcome in zip(crawlers, outcomes, strict=True):
+    with contextlib.ExitStack() as locks:
+        for site in sites:
+            outcome = CrawlOutcome(site=site.name)
+            outcomes.append(outcome)
+            lock = _lock(state_dir, site.name, outcome)
+            if lock is None:
+                continue
+            locks.callback(lock.release)
+            crawler = process.create_crawler(NewsSpider)
+            _watch(crawler, outcome)
+            process.crawl(crawler, site_config=site)
+            crawlers.append((crawler, outcome))
+        if crawlers:
+            process.start()
+    for crawler, outcome in crawlers:
         # Storage reports its upload outcome when the engine stops, after spider_closed.
         if crawler.stats is not None and outcome.reason != "not started":
             outcome.stats = dict(crawler.stats.get_stats())
@@ -101,7 +134,7 @@ def summary_table(outcomes: list[CrawlOutcome]) -> str:
         rows.append(
             (
                 o.site,
-                "FAILED" if o.failed else "ok",
+                "LOCKED" if o.locked else "FAILED" if o.failed else "ok",
                 str(o.pages),
                 str(o.articles),
                 str(o.errors),
@@ -116,7 +149,9 @@ def summary_table(outcomes: list[CrawlOutcome]) -> str:
 
 def summary_line(outcomes: list[CrawlOutcome]) -> str:
     parts = [
-        f"{o.site}: {'FAILED ' + o.reason if o.failed else 'ok'}, {o.pages} pages, "
+        f"{o.site}: LOCKED by {o.locked}"
+        if o.locked
+        else f"{o.site}: {'FAILED ' + o.reason if o.failed else 'ok'}, {o.pages} pages, "
         f"{o.articles} articles, {o.errors} errors"
         for o in outcomes
     ]

@@ -9,6 +9,13 @@ import sys
 from typing import TYPE_CHECKING
 
 from archive.store import StoreError
+
+# Exit codes, documented in the README; config.exitcodes says what earns each. Re-exported.
+from config.exitcodes import EXIT_CONFIG as EXIT_CONFIG
+from config.exitcodes import EXIT_FAILED as EXIT_FAILED
+from config.exitcodes import EXIT_LOCKED as EXIT_LOCKED
+from config.exitcodes import EXIT_OK as EXIT_OK
+from config.exitcodes import EXIT_SPOOLED as EXIT_SPOOLED
 from config.sites import SiteConfigError
 
 if TYPE_CHECKING:
@@ -16,12 +23,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Exit codes, documented in the README.
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-#: The crawl finished but its store was unavailable: data waits in the local spool.
-EXIT_SPOOLED = 3
 
 #: Commands kept in modules of their own: each module defines HELP (one line),
 #: add_arguments(parser) and run(args) -> exit code, and imports heavy packages inside run().

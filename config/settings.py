@@ -70,6 +70,22 @@ STORAGE_S3_ABORT_MULTIPART_AFTER = 900
 #: so revisit lookups and end-of-run indexing go on; readers without this (verify) fail instead.
 STORAGE_S3_DEGRADED_READS = True
 
+# --- incremental runs, bans, run reports ---------------------------------------------------
+#: Conditional requests for feeds, sitemaps and sections; archived articles skipped unless
+#: announced newer or due under the site's `refetch:` policy; a killed run's frontier resumed.
+#: State lives in STORE/state/seen/SITE.sqlite3. Off: every run fetches everything.
+INCREMENTAL_ENABLED = True
+#: Stop a site's crawl for this run after this many 429/403 answers in a row (0: never).
+BANS_ENABLED = True
+BANS_THRESHOLD = 5
+BANS_HTTP_CODES = [429, 403]
+#: JSON report per run at reports/SITE/RUN.json in the store, and a log file per run at
+#: STORE/state/logs/SITE/RUN.log (lifecycle and summary at INFO, plus warnings and errors).
+REPORT_ENABLED = True
+REPORT_LOG_ENABLED = True
+#: Folder for Prometheus textfile-collector files (newsarchive_SITE.prom); empty: none.
+REPORT_PROMETHEUS_DIR = ""
+
 # --- extraction -------------------------------------------------------------------------------
 EXTRACT_ENABLED = True
 #: Worker processes for extraction; 0 runs it in a thread of the crawl process.
@@ -110,6 +126,11 @@ DOWNLOADER_MIDDLEWARES = {
     # Honour Retry-After on 429/503 instead of Scrapy's fixed backoff.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "pipelines.retry.RetryAfterMiddleware": 550,
+    # Sees each 429/403 before the retry middleware asks again.
+    "pipelines.bans.BanGuardMiddleware": 560,
+    # Below the capture middleware: adds validators before it records the request, and reads
+    # the record it wrote when the response comes back.
+    "pipelines.incremental.ConditionalRequestMiddleware": 900,
     # Above HttpCompressionMiddleware (590) so bodies are archived still Content-Encoded,
     # and above the redirect middleware (600) so 3xx responses are archived too.
     "pipelines.capture.WarcCaptureMiddleware": 950,
@@ -120,7 +141,10 @@ ITEM_PIPELINES = {
 }
 
 EXTENSIONS = {
+    # Before ArchiveStorage (100): its engine_stopped handler must run before the store closes.
+    "pipelines.report.RunReport": 90,
     "pipelines.storage.ArchiveStorage": 100,
+    "pipelines.incremental.SeenState": 150,
     "pipelines.progress.ProgressReporter": 500,
     "pipelines.packaging.ArchivePackager": 600,
 }

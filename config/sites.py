@@ -67,6 +67,18 @@ class ExtractionOverrides(_Strict):
     drop_xpaths: list[str] = []
 
 
+class Refetch(_Strict):
+    """Articles published within `within_hours` are fetched again (conditionally) once the last
+    fetch is `every_hours` old: news pages change most in their first hours."""
+
+    within_hours: float = Field(gt=0, le=24 * 365)
+    every_hours: float = Field(gt=0, le=24 * 365)
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.every_hours > self.within_hours:
+            raise ValueError("every_hours must not exceed within_hours")
+
+
 class SiteConfig(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     #: Home or listing pages whose same-site links are followed to find articles.
@@ -87,6 +99,8 @@ class SiteConfig(_Strict):
     contact_url: HttpUrl | None = None
     politeness: Politeness = Politeness()
     extraction: ExtractionOverrides = ExtractionOverrides()
+    #: Incremental runs: when to look again at archived articles; none: only when announced newer.
+    refetch: Refetch | None = None
 
     @field_validator("deny", "allow")
     @classmethod

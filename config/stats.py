@@ -44,3 +44,31 @@ class StatsKeys:
     #: 1 when the remote store was unreachable at the end of the run.
     STORAGE_UNAVAILABLE = "storage/unavailable"
     STORAGE_MULTIPART_ABORTED = "storage/multipart_aborted"
+
+    #: Incremental runs (pipelines.incremental): conditional requests sent and 304s received;
+    #: articles by what their fetch gave; discovery decisions taken from the seen store.
+    INCREMENTAL_CONDITIONAL = "incremental/conditional_requests"
+    INCREMENTAL_NOT_MODIFIED = "incremental/not_modified"
+    INCREMENTAL_PAGES_CHANGED = "incremental/pages_changed"
+    INCREMENTAL_PAGES_UNCHANGED = "incremental/pages_unchanged"
+    INCREMENTAL_FETCHED = "incremental/articles_fetched"
+    INCREMENTAL_NEW = "incremental/articles_new"
+    INCREMENTAL_UPDATED = "incremental/articles_updated"
+    INCREMENTAL_UNCHANGED = "incremental/articles_unchanged"
+    INCREMENTAL_OTHER_STATUS = "incremental/articles_other_status"
+    INCREMENTAL_SKIPPED_SEEN = "incremental/skipped_seen"
+    #: Archived articles fetched again, by why: announced (newer feed/sitemap date), policy.
+    INCREMENTAL_REFETCH = "incremental/refetch"
+    #: Requests a killed run left pending, queued again at start; still pending at the end.
+    INCREMENTAL_RESUMED = "incremental/resumed"
+    INCREMENTAL_PENDING_LEFT = "incremental/pending_left"
+    INCREMENTAL_ROBOTS_DENIED = "incremental/robots_denied"
+
+    #: Bans and walls (pipelines.bans): 429/403 answers seen; 1 when the crawl was stopped.
+    BANS_RESPONSES = "bans/responses"
+    BANS_STOPPED = "bans/stopped"
+    BANS_REASON = "bans/reason"
+
+    #: Run report (pipelines.report): 1 when the JSON report was stored.
+    REPORT_WRITTEN = "report/written"
+    REPORT_FAILED = "report/failed"

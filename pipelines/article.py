@@ -94,13 +94,15 @@ class ArticlePipeline:
             logger.warning("No article text in %s", item.url)
             raise DropItem("no article text")
         try:
-            await asyncio.to_thread(store_extraction, self.store, item, result)
+            record = await asyncio.to_thread(store_extraction, self.store, item, result)
         except OSError as exc:
             self.stats.inc_value(f"{StatsKeys.STORAGE_FAILED}/{type(exc).__name__}")
             logger.error("Could not store text of %s", item.url, exc_info=True)
             raise DropItem(f"storage failed: {exc!r}") from exc
         self.stats.inc_value(StatsKeys.EXTRACT_OK)
         self.stats.inc_value(StatsKeys.STORAGE_OBJECTS, 2)
+        # The seen store (pipelines.incremental) records which text version a capture gave.
+        item.extra["text_key"] = record["text_key"]
         return item
 
     def close_spider(self) -> None:

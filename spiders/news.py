@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from archive.seen import PendingRequest
+
 
 def adhoc_site(url: str) -> SiteConfig:
     """A site config for `crawl --url`: discover from robots.txt, announced feeds and links."""
@@ -39,6 +41,31 @@ def adhoc_site(url: str) -> SiteConfig:
 
 def user_agent(version: str, contact: str) -> str:
     return f"newsarchive/{version} (+{contact}; news archiving crawler)"
+
+
+@runtime_checkable
+class Frontier(Protocol):
+    """What the spider asks of incremental state (pipelines.incremental.SeenState): which
+    articles to fetch, which requests a killed run left pending, whether a page changed."""
+
+    def plan_article(self, url: str, announced: datetime | None, meta: dict[str, Any]) -> bool:
+        """False: already archived and not due; True: request it (meta may gain keys)."""
+        ...
+
+    def plan_page(self, url: str, callback: str, meta: dict[str, Any]) -> None: ...
+    def note_announced(self, url: str, announced: datetime | None) -> None: ...
+    def resume(self) -> list[PendingRequest]: ...
+    def unchanged(self, response: Response) -> bool: ...
+    def page_done(self, response: Response) -> None:
+        """Called once a page's links are queued."""
+        ...
+
+
+_PAGE_STATS = {
+    "parse_feed": StatsKeys.DISCOVERY_FEEDS,
+    "parse_sitemap": StatsKeys.DISCOVERY_SITEMAPS,
+    "parse_listing": StatsKeys.DISCOVERY_SECTIONS,
+}
 
 
 class NewsSpider(Spider):
@@ -58,6 +85,8 @@ class NewsSpider(Spider):
         self._seen_articles: set[str] = set()
         self._seen_pages: set[str] = set()
         self._scheduled = 0
+        #: Incremental state, when the crawl has it (found among the extensions at start).
+        self.frontier: Frontier | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -78,6 +107,9 @@ class NewsSpider(Spider):
     # --- start -------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
+        self.frontier = next(
+            (e for e in self.crawler.extensions.middlewares if isinstance(e, Frontier)), None
+        )
         site = self.site
         if site.robots_sitemaps:
             roots = {
@@ -94,6 +126,24 @@ class NewsSpider(Spider):
             yield self._listing_request(section.url, page=1, max_pages=section.max_pages)
         for url in site.start_urls:
             yield self._listing_request(url, page=1, max_pages=1)
+        for request in self._resumed():
+            yield request
+
+    def _resumed(self) -> Iterable[Request]:
+        """Requests a killed run left pending: after the start pages, which may answer 304."""
+        for pending in self.frontier.resume() if self.frontier is not None else []:
+            callback = getattr(self, pending.callback, None)
+            request = None
+            if pending.kind == "article":
+                meta = pending.meta
+                entry = Entry(url=pending.url, date=pending.announced, title=meta.get("hint_title"))
+                source = meta.get("discovered_from") or "resumed"
+                request = self._article_request(entry, source, trusted=True)
+            elif callback is not None and pending.callback in _PAGE_STATS:
+                stat = _PAGE_STATS[pending.callback]
+                request = self._page_request(pending.url, callback, stat, **pending.meta)
+            if request is not None:
+                yield request
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -103,6 +153,8 @@ class NewsSpider(Spider):
             return None
         self._seen_pages.add(key)
         self._inc(stat)
+        if self.frontier is not None:
+            self.frontier.plan_page(key, callback.__name__, meta)
         return Request(key, callback=callback, meta=meta, priority=5)
 
     def _listing_request(self, url: str, page: int, max_pages: int) -> Request | None:
@@ -134,6 +186,8 @@ class NewsSpider(Spider):
             return None
         if url in self._seen_articles:
             self._inc(StatsKeys.DISCOVERY_SKIPPED_DUPLICATE)
+            if self.frontier is not None:
+                self.frontier.note_announced(url, entry.date)
             return None
         self._seen_articles.add(url)
         if self.cutoff and _older_than(entry.date, url, self.cutoff):
@@ -142,18 +196,18 @@ class NewsSpider(Spider):
         if self._scheduled >= self.site.max_articles:
             self._inc(StatsKeys.DISCOVERY_SKIPPED_LIMIT)
             return None
+        meta = {
+            "canonical_url": url,
+            "hint_title": entry.title,
+            "hint_date": entry.date.isoformat() if entry.date else None,
+            "discovered_from": source,
+        }
+        # Archived articles are skipped before the limit counts them, unless due again.
+        if self.frontier is not None and not self.frontier.plan_article(url, entry.date, meta):
+            return None
         self._scheduled += 1
         self._inc(StatsKeys.DISCOVERY_ARTICLES)
-        return Request(
-            url,
-            callback=self.parse_article,
-            meta={
-                "canonical_url": url,
-                "hint_title": entry.title,
-                "hint_date": entry.date.isoformat() if entry.date else None,
-                "discovered_from": source,
-            },
-        )
+        return Request(url, callback=self.parse_article, meta=meta)
 
     def _articles(self, entries: Iterable[Entry], source: str, trusted: bool) -> list[Request]:
         requests = (self._article_request(e, source, trusted) for e in entries)
@@ -171,10 +225,17 @@ class NewsSpider(Spider):
                 requests.append(request)
         return requests
 
+    def _page_done(self, response: Response) -> None:
+        if self.frontier is not None:
+            self.frontier.page_done(response)
+
     def parse_feed(self, response: Response) -> Iterable[Request]:
+        # A 304 (or any error) has no links: what it listed last time is already known.
         if response.status != 200:
             return []
-        return self._articles(parse_feed(response.body), response.url, trusted=True)
+        requests = self._articles(parse_feed(response.body), response.url, trusted=True)
+        self._page_done(response)
+        return requests
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
         if response.status != 200:
@@ -187,6 +248,7 @@ class NewsSpider(Spider):
                 if request is not None:
                     requests.append(request)
         requests.extend(self._articles(sitemap.entries, response.url, trusted=sitemap.is_news))
+        self._page_done(response)
         return requests
 
     def parse_listing(self, response: Response) -> Iterable[Request]:
@@ -217,9 +279,13 @@ class NewsSpider(Spider):
                 continue
             candidates.append(Entry(url=url))
         requests.extend(self._articles(candidates, response.url, trusted=False))
+        self._page_done(response)
         return requests
 
     def parse_article(self, response: Response) -> Iterable[ArticleCapture]:
+        if self.frontier is not None and self.frontier.unchanged(response):
+            # 304, or the archived payload again: no new capture, so no new text version.
+            return
         if response.status != 200:
             self._inc(f"discovery/article_status/{response.status}")
             return

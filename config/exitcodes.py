@@ -1,0 +1,52 @@
+"""Exit codes of `newsarchive crawl` (documented in the README) and how a run earns one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from config.stats import StatsKeys
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+EXIT_OK = 0
+#: Some pages failed: a download or write error, an error logged, no page fetched, or the site
+#: banned us (repeated 429/403) and the crawl stopped early.
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+#: The crawl finished but its store was unavailable: data waits in the local spool.
+EXIT_SPOOLED = 3
+#: Another crawl of the same site still runs (its lock is held); nothing was done.
+EXIT_LOCKED = 4
+
+#: When several sites end differently, the exit code is the first of these that occurred.
+PRECEDENCE = (EXIT_CONFIG, EXIT_FAILED, EXIT_SPOOLED, EXIT_LOCKED, EXIT_OK)
+
+
+def _count(stats: Mapping[str, object], key: str) -> int:
+    value = stats.get(key, 0)
+    return value if isinstance(value, int) else 0
+
+
+def run_failed(reason: str, stats: Mapping[str, object]) -> bool:
+    """A run that did not finish, fetched nothing, or lost data, as far as its stats tell."""
+    return (
+        reason != "finished"
+        or _count(stats, "response_received_count") == 0
+        or _count(stats, StatsKeys.ARCHIVE_ERRORS) > 0
+        or _count(stats, "log_count/ERROR") > 0
+    )
+
+
+def run_exit_code(reason: str, stats: Mapping[str, object]) -> int:
+    if run_failed(reason, stats):
+        return EXIT_FAILED
+    if _count(stats, StatsKeys.STORAGE_SPOOLED_PENDING) > 0:
+        return EXIT_SPOOLED
+    return EXIT_OK
+
+
+def combine(codes: Iterable[int]) -> int:
+    """One exit code for several runs."""
+    seen = set(codes)
+    return next((code for code in PRECEDENCE if code in seen), EXIT_OK)

@@ -1,0 +1,304 @@
+"""Incremental runs: conditional requests, skipping what is archived, resuming a killed run.
+
+`SeenState` (extension) holds the site's seen store and is the spider's frontier: it says
+which discovered articles to fetch, remembers every request about to be made as pending until
+its answer is recorded, and hands a killed run's pending requests to the next run.
+`ConditionalRequestMiddleware` (downloader) makes requests for known URLs conditional, tells the
+capture middleware which capture a 304 revisits, and records what each fetch gave.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Self
+
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+
+from archive.items import ArticleCapture
+from archive.seen import (
+    PREVIOUS_META,
+    Fetch,
+    Kind,
+    PendingRequest,
+    Plan,
+    RefetchPolicy,
+    SeenStore,
+    WarcRef,
+    open_seen_store,
+    plan_article,
+)
+from archive.warc import payload_digest
+from config.stats import StatsKeys
+from pipelines.storage import crawler_storage
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+#: request.meta keys: what the request is for the seen store (a Kind value); the fetch result
+#: of a page, recorded once the spider has read its links; set on an unchanged payload.
+TRACK_META: Final = "newsarchive_track"
+FETCH_META: Final = "_newsarchive_fetch"
+UNCHANGED_META: Final = "newsarchive_unchanged"
+#: Set by the capture middleware: where the response (or revisit) record was written.
+_RECORD_META: Final = "warc_record"
+_VALIDATORS: Final = (b"If-None-Match", b"If-Modified-Since")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+class SeenState:
+    """The site's seen store for one run, and the frontier the spider asks.
+
+    Settings: INCREMENTAL_ENABLED; the site's `refetch:` policy.
+    """
+
+    def __init__(
+        self,
+        opener: Callable[[], SeenStore],
+        stats: StatsCollector,
+        policy: RefetchPolicy | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._opener = opener
+        self._seen: SeenStore | None = None
+        self.stats = stats
+        self.policy = policy
+        self.clock = clock
+        self.started = clock()
+        self._planned: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("INCREMENTAL_ENABLED"):
+            raise NotConfigured("INCREMENTAL_ENABLED is off")
+        site = getattr(crawler.spider, "site", None)
+        name = getattr(site, "name", None)
+        if not name:
+            raise NotConfigured("incremental runs need a spider with a site config")
+        refetch = getattr(site, "refetch", None)
+        policy = RefetchPolicy(refetch.within_hours, refetch.every_hours) if refetch else None
+        def opener() -> SeenStore:
+            # The store is the ArchiveStorage extension's, which may not exist yet here.
+            return open_seen_store(crawler_storage(crawler).store.state_dir, name)
+
+        assert crawler.stats is not None
+        ext = cls(opener, crawler.stats, policy)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    @property
+    def seen(self) -> SeenStore:
+        if self._seen is None:
+            self._seen = self._opener()
+        return self._seen
+
+    # --- the frontier, as the spider sees it ----------------------------------------------
+
+    def plan_article(self, url: str, announced: datetime | None, meta: dict[str, Any]) -> bool:
+        """Whether to request a discovered article; if so it is pending until answered."""
+        entry = self.seen.get(url)
+        plan = plan_article(entry, announced, self.clock(), self.policy)
+        if plan is Plan.SKIP:
+            self.stats.inc_value(StatsKeys.INCREMENTAL_SKIPPED_SEEN)
+            if announced is not None:
+                self.seen.record_announced(url, announced)
+            if entry is not None and entry.pending:
+                self.seen.settle(url)  # a refetch left pending that is no longer due
+            return False
+        if plan in (Plan.ANNOUNCED, Plan.POLICY):
+            self.stats.inc_value(f"{StatsKeys.INCREMENTAL_REFETCH}/{plan.value}")
+        self._track(PendingRequest(url, Kind.ARTICLE, "parse_article", dict(meta), announced))
+        meta[TRACK_META] = Kind.ARTICLE.value
+        return True
+
+    def plan_page(self, url: str, callback: str, meta: dict[str, Any]) -> None:
+        """A feed, sitemap or listing page about to be requested (always, conditionally)."""
+        self._track(PendingRequest(url, Kind.PAGE, callback, dict(meta)))
+        meta[TRACK_META] = Kind.PAGE.value
+
+    def note_announced(self, url: str, announced: datetime | None) -> None:
+        """Another feed/sitemap date for an article already planned in this run."""
+        if announced is not None and url in self._planned:
+            self.seen.record_announced(url, announced)
+
+    def resume(self) -> list[PendingRequest]:
+        """Requests an earlier run made pending and never saw answered."""
+        pending = self.seen.pending()
+        if pending:
+            self.stats.set_value(StatsKeys.INCREMENTAL_RESUMED, len(pending))
+            logger.info("Resuming %d requests left pending by an earlier run", len(pending))
+        return pending
+
+    def unchanged(self, response: Response) -> bool:
+        """True when the response repeats (304, or the same payload) what is archived."""
+        return bool(response.meta.get(UNCHANGED_META))
+
+    def page_done(self, response: Response) -> None:
+        """The spider has queued the page's links: its validators may now be kept."""
+        fetch = response.meta.pop(FETCH_META, None)
+        if isinstance(fetch, Fetch):
+            self.seen.record_fetch(fetch)
+
+    def _track(self, request: PendingRequest) -> None:
+        self._planned.add(request.url)
+        self.seen.add_pending(request)
+
+    # --- signals ----------------------------------------------------------------------------
+
+    def spider_opened(self) -> None:
+        counts = self.seen.counts()
+        logger.debug("Seen store: %s", counts)
+
+    def item_scraped(self, item: Any) -> None:
+        if isinstance(item, ArticleCapture) and item.extra.get("text_key"):
+            self.seen.record_text(item.url, item.extra["text_key"])
+
+    def spider_closed(self) -> None:
+        if self._seen is None:
+            return
+        self.stats.set_value(StatsKeys.INCREMENTAL_PENDING_LEFT, self._seen.counts()["pending"])
+        self._seen.close()
+        self._seen = None
+
+
+def crawler_seen_state(crawler: Crawler) -> SeenState:
+    ext = crawler.get_extension(SeenState)
+    if ext is None:
+        raise NotConfigured("the pipelines.incremental.SeenState extension is not enabled")
+    return ext
+
+
+class ConditionalRequestMiddleware:
+    """Conditional requests for URLs the seen store knows; records every tracked fetch.
+
+    Placed below the capture middleware (950): its request carries the validators, and its
+    response comes back with `warc_record` set. Settings: INCREMENTAL_ENABLED.
+    """
+
+    def __init__(self, state: SeenState, stats: StatsCollector) -> None:
+        self.state = state
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("INCREMENTAL_ENABLED"):
+            raise NotConfigured("INCREMENTAL_ENABLED is off")
+        assert crawler.stats is not None
+        return cls(crawler_seen_state(crawler), crawler.stats)
+
+    def process_request(self, request: Request) -> None:
+        if not request.meta.get(TRACK_META):
+            return
+        # A redirect copies headers and meta from the request for the old URL: start afresh.
+        for name in _VALIDATORS:
+            request.headers.pop(name, None)
+        request.meta.pop(PREVIOUS_META, None)
+        request.meta.pop(UNCHANGED_META, None)
+        entry = self.state.seen.get(request.url)
+        if entry is None or entry.status != 200 or entry.fetched_at is None:
+            return
+        if entry.fetched_at >= self.state.started:
+            # Fetched earlier in this run (a redirect to it, say): the capture middleware's
+            # digest index makes the repeat a revisit; no conditional request is needed.
+            return
+        if entry.etag:
+            request.headers[b"If-None-Match"] = entry.etag
+        if entry.last_modified:
+            request.headers[b"If-Modified-Since"] = entry.last_modified
+        if entry.etag or entry.last_modified:
+            self.stats.inc_value(StatsKeys.INCREMENTAL_CONDITIONAL)
+            previous = entry.previous_capture()
+            if previous is not None:
+                request.meta[PREVIOUS_META] = previous
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        track = request.meta.get(TRACK_META)
+        if not track:
+            return response
+        kind = Kind(track)
+        status = response.status
+        entry = self.state.seen.get(request.url)
+        digest = payload_digest(response.body) if status != 304 else None
+        if status == 304:
+            changed = False
+            self.stats.inc_value(StatsKeys.INCREMENTAL_NOT_MODIFIED)
+        else:
+            changed = entry is None or entry.payload_digest != digest
+        if not changed:
+            request.meta[UNCHANGED_META] = True
+        location = request.meta.get(_RECORD_META)
+        warc = None
+        if changed and location is not None:
+            warc = WarcRef(
+                target_uri=request.url,
+                date=location.date,
+                record_id=location.record_id,
+                key=location.key,
+                offset=location.offset,
+            )
+        fetch = Fetch(
+            url=request.url,
+            kind=kind,
+            status=status,
+            fetched_at=self.state.clock(),
+            etag=_header(response, b"ETag"),
+            last_modified=_header(response, b"Last-Modified"),
+            payload_digest=digest,
+            warc=warc,
+            changed=changed,
+        )
+        if kind is Kind.ARTICLE:
+            self._count_article(fetch, entry is not None and entry.fetched_at is not None)
+            # Recorded at once, right after the capture: a killed run must not fetch it twice.
+            self.state.seen.record_fetch(fetch)
+        else:
+            key = StatsKeys.INCREMENTAL_PAGES_CHANGED
+            if not changed:
+                key = StatsKeys.INCREMENTAL_PAGES_UNCHANGED
+            self.stats.inc_value(key)
+            if status == 200:
+                # Kept once the spider has queued the page's links (SeenState.page_done), so a
+                # run killed in between reads the page again instead of getting a 304.
+                request.meta[FETCH_META] = fetch
+            else:
+                self.state.seen.record_fetch(fetch)
+        return response
+
+    def _count_article(self, fetch: Fetch, fetched_before: bool) -> None:
+        self.stats.inc_value(StatsKeys.INCREMENTAL_FETCHED)
+        if fetch.status not in (200, 304):
+            self.stats.inc_value(StatsKeys.INCREMENTAL_OTHER_STATUS)
+        elif not fetch.changed:
+            self.stats.inc_value(StatsKeys.INCREMENTAL_UNCHANGED)
+        elif fetched_before:
+            self.stats.inc_value(StatsKeys.INCREMENTAL_UPDATED)
+        else:
+            self.stats.inc_value(StatsKeys.INCREMENTAL_NEW)
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        if (
+            request.meta.get(TRACK_META)
+            and isinstance(exception, IgnoreRequest)
+            and "robots.txt" in str(exception)
+        ):
+            # Denied now, denied next run: not worth keeping in the frontier.
+            self.stats.inc_value(StatsKeys.INCREMENTAL_ROBOTS_DENIED)
+            self.state.seen.settle(request.url)

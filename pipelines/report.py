@@ -1,0 +1,334 @@
+"""Run report: a JSON summary per run in the store, a Prometheus textfile, and a run log file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Self
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from archive.layout import report_key
+from config.exitcodes import run_exit_code
+from config.stats import StatsKeys
+from pipelines.storage import crawler_storage
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+    from archive.store import Store
+
+logger = logging.getLogger(__name__)
+
+#: Loggers whose INFO lines are lifecycle (opened, rolled, uploaded, resumed, summary); every
+#: other logger only reaches the run log from WARNING up.
+LIFECYCLE_LOGGERS: Final = (
+    "pipelines.report",
+    "pipelines.incremental",
+    "pipelines.storage",
+    "pipelines.packaging",
+    "archive.warc",
+    "archive.lock",
+)
+
+
+def _int(stats: Mapping[str, Any], key: str) -> int:
+    value = stats.get(key, 0)
+    return value if isinstance(value, int) else 0
+
+
+def _suffixed(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
+    return {
+        key[len(prefix) :]: value
+        for key, value in sorted(stats.items())
+        if key.startswith(prefix) and isinstance(value, int) and value
+    }
+
+
+def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
+    """Errors by kind: download exceptions by class, HTTP error statuses, write and extraction
+    failures, ERROR log lines. IgnoreRequest is robots.txt or a ban saying no, not an error."""
+    kinds: dict[str, int] = {}
+    for name, count in _suffixed(stats, "downloader/exception_type_count/").items():
+        short = name.rsplit(".", 1)[-1]
+        if short not in ("IgnoreRequest", "BannedRequest"):
+            kinds[short] = kinds.get(short, 0) + count
+    for status, count in _suffixed(stats, "downloader/response_status_count/").items():
+        if status.isdigit() and int(status) >= 400:
+            kinds[f"http_{status}"] = count
+    for label, key in (
+        ("archive_write_failed", StatsKeys.ARCHIVE_ERRORS),
+        ("extract_failed", StatsKeys.EXTRACT_FAILED),
+        ("extract_empty_text", StatsKeys.EXTRACT_EMPTY),
+        ("log_error", "log_count/ERROR"),
+    ):
+        if _int(stats, key):
+            kinds[label] = _int(stats, key)
+    for name, count in _suffixed(stats, StatsKeys.STORAGE_FAILED + "/").items():
+        kinds[f"storage_write_failed_{name}"] = count
+    return kinds
+
+
+def build_report(
+    site: str,
+    run_id: str,
+    reason: str,
+    stats: Mapping[str, Any],
+    started: datetime,
+    finished: datetime,
+) -> dict[str, Any]:
+    """The run report from a crawl's stats: plain JSON-ready values."""
+    new = _int(stats, StatsKeys.INCREMENTAL_NEW)
+    updated = _int(stats, StatsKeys.INCREMENTAL_UPDATED)
+    unchanged = _int(stats, StatsKeys.INCREMENTAL_UNCHANGED)
+    skipped = {
+        "archived": _int(stats, StatsKeys.INCREMENTAL_SKIPPED_SEEN),
+        "age": _int(stats, StatsKeys.DISCOVERY_SKIPPED_AGE),
+        "limit": _int(stats, StatsKeys.DISCOVERY_SKIPPED_LIMIT),
+        "duplicate": _int(stats, StatsKeys.DISCOVERY_SKIPPED_DUPLICATE),
+    }
+    requested = _int(stats, StatsKeys.DISCOVERY_ARTICLES)
+    banned = stats.get(StatsKeys.BANS_REASON)
+    return {
+        "site": site,
+        "run_id": run_id,
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "duration_seconds": round((finished - started).total_seconds(), 3),
+        "finish_reason": reason,
+        "exit_code": run_exit_code(reason, stats),
+        # Distinct article URLs found this run, whatever was then decided about them.
+        "discovered": requested + skipped["archived"] + skipped["age"] + skipped["limit"],
+        "requested": {
+            "articles": requested,
+            "pages": sum(
+                _int(stats, key)
+                for key in (
+                    StatsKeys.DISCOVERY_FEEDS,
+                    StatsKeys.DISCOVERY_SITEMAPS,
+                    StatsKeys.DISCOVERY_SECTIONS,
+                )
+            ),
+            "conditional": _int(stats, StatsKeys.INCREMENTAL_CONDITIONAL),
+            "resumed": _int(stats, StatsKeys.INCREMENTAL_RESUMED),
+        },
+        "fetched": {
+            # Every response, robots.txt and redirects included, 304s too.
+            "responses": _int(stats, "response_received_count"),
+            "articles": _int(stats, StatsKeys.INCREMENTAL_FETCHED),
+            "not_modified": _int(stats, StatsKeys.INCREMENTAL_NOT_MODIFIED),
+            "pages_changed": _int(stats, StatsKeys.INCREMENTAL_PAGES_CHANGED),
+            "pages_unchanged": _int(stats, StatsKeys.INCREMENTAL_PAGES_UNCHANGED),
+        },
+        "new": new,
+        "updated": updated,
+        "unchanged": unchanged,
+        "other_status": _int(stats, StatsKeys.INCREMENTAL_OTHER_STATUS),
+        "refetched": _suffixed(stats, StatsKeys.INCREMENTAL_REFETCH + "/"),
+        "texts": _int(stats, StatsKeys.EXTRACT_OK),
+        "skipped": skipped,
+        "robots_denied": _int(stats, "robotstxt/forbidden"),
+        "pending_left": _int(stats, StatsKeys.INCREMENTAL_PENDING_LEFT),
+        "errors": error_kinds(stats),
+        "bytes": {
+            "downloaded": _int(stats, "downloader/response_bytes"),
+            "archived": _int(stats, StatsKeys.ARCHIVE_BYTES),
+        },
+        "archive": {
+            "responses": _int(stats, StatsKeys.ARCHIVE_RESPONSES),
+            "revisits": _int(stats, StatsKeys.ARCHIVE_REVISITS),
+            "revisits_not_modified": _int(stats, StatsKeys.ARCHIVE_REVISITS_NOT_MODIFIED),
+        },
+        "banned": banned if isinstance(banned, str) else None,
+    }
+
+
+def summary(report: Mapping[str, Any]) -> str:
+    line = (
+        f"{report['site']}: run {report['run_id']} {report['finish_reason']} in "
+        f"{report['duration_seconds']:.1f}s: {report['fetched']['responses']} responses, "
+        f"{report['new']} new, {report['updated']} updated, {report['unchanged']} unchanged, "
+        f"{report['skipped']['archived']} already archived, "
+        f"{sum(report['errors'].values())} errors; exit code {report['exit_code']}"
+    )
+    if report["banned"]:
+        line += f"; BANNED: {report['banned']}"
+    return line
+
+
+def prometheus_text(report: Mapping[str, Any]) -> str:
+    """node_exporter textfile-collector format, one file per site."""
+    site = json.dumps(report["site"])  # a quoted, escaped label value
+    finished = datetime.fromisoformat(report["finished"]).timestamp()
+    gauges: list[tuple[str, str, str, float]] = [
+        ("newsarchive_run_finished_timestamp_seconds", "End of the last run.", "", finished),
+        ("newsarchive_run_duration_seconds", "Duration of the last run.", "", 0.0),
+        ("newsarchive_run_exit_code", "Exit code of the last run (0 ok).", "", 0.0),
+        ("newsarchive_run_banned", "1 when the last run was stopped by 429/403s.", "", 0.0),
+    ]
+    values = {
+        "newsarchive_run_duration_seconds": float(report["duration_seconds"]),
+        "newsarchive_run_exit_code": float(report["exit_code"]),
+        "newsarchive_run_banned": 1.0 if report["banned"] else 0.0,
+    }
+    lines = []
+    for name, help_text, labels, value in gauges:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        lines.append(f"{name}{{site={site}{labels}}} {values.get(name, value):g}")
+    name = "newsarchive_run_articles"
+    lines += [f"# HELP {name} Articles of the last run by result.", f"# TYPE {name} gauge"]
+    for result in ("new", "updated", "unchanged"):
+        lines.append(f'{name}{{site={site},result="{result}"}} {report[result]}')
+    lines.append(f'{name}{{site={site},result="skipped"}} {report["skipped"]["archived"]}')
+    name = "newsarchive_run_responses"
+    lines += [f"# HELP {name} HTTP responses of the last run.", f"# TYPE {name} gauge"]
+    lines.append(f"{name}{{site={site}}} {report['fetched']['responses']}")
+    name = "newsarchive_run_errors"
+    lines += [f"# HELP {name} Errors of the last run by kind.", f"# TYPE {name} gauge"]
+    for kind, count in report["errors"].items():
+        lines.append(f"{name}{{site={site},kind={json.dumps(kind)}}} {count}")
+    name = "newsarchive_run_bytes"
+    lines += [f"# HELP {name} Bytes of the last run.", f"# TYPE {name} gauge"]
+    for what, count in report["bytes"].items():
+        lines.append(f'{name}{{site={site},what="{what}"}} {count}')
+    return "\n".join(lines) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """A reader (node_exporter) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        Path(tmp).chmod(0o644)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _RunLogFilter(logging.Filter):
+    """INFO lines of lifecycle loggers, WARNING and up from anyone; not another crawl's."""
+
+    def __init__(self, spider: object) -> None:
+        super().__init__()
+        self.spider = spider
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        other = getattr(record, "spider", None)
+        if other is not None and other is not self.spider:
+            return False
+        if record.levelno >= logging.WARNING:
+            return True
+        return record.levelno >= logging.INFO and record.name.startswith(LIFECYCLE_LOGGERS)
+
+
+class RunReport:
+    """Writes reports/SITE/RUN.json into the store when the run ends, a run log file while it
+    runs, and optionally a Prometheus textfile.
+
+    Settings: REPORT_ENABLED, REPORT_LOG_ENABLED, REPORT_PROMETHEUS_DIR.
+    """
+
+    def __init__(
+        self, crawler: Crawler, stats: StatsCollector, log_enabled: bool, prometheus_dir: str
+    ) -> None:
+        self.crawler = crawler
+        self.stats = stats
+        self.log_enabled = log_enabled
+        self.prometheus_dir = Path(prometheus_dir) if prometheus_dir else None
+        self.site = getattr(getattr(crawler.spider, "site", None), "name", None) or "default"
+        self.started = datetime.now(UTC)
+        self.reason = "not finished"
+        self.run_id: str | None = None
+        self.store: Store | None = None
+        self.handler: logging.Handler | None = None
+        #: The last report written (for callers in the same process).
+        self.report: dict[str, Any] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        if not settings.getbool("REPORT_ENABLED"):
+            raise NotConfigured("REPORT_ENABLED is off")
+        assert crawler.stats is not None
+        ext = cls(
+            crawler,
+            crawler.stats,
+            settings.getbool("REPORT_LOG_ENABLED"),
+            settings.get("REPORT_PROMETHEUS_DIR") or "",
+        )
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        # Connected before ArchiveStorage's (this extension is built first): the store is
+        # still open when the report is written.
+        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
+        return ext
+
+    def spider_opened(self) -> None:
+        storage = crawler_storage(self.crawler)
+        self.store, self.run_id = storage.store, storage.run_id
+        self.started = datetime.now(UTC)
+        if self.log_enabled:
+            path = self.store.state_dir / "logs" / self.site / f"{self.run_id}.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(path, encoding="utf-8")
+            handler.setLevel(logging.INFO)
+            handler.addFilter(_RunLogFilter(self.crawler.spider))
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            )
+            logging.getLogger().addHandler(handler)
+            self.handler = handler
+        logger.info("%s: run %s opened into %s", self.site, self.run_id, self.store.uri)
+
+    def spider_closed(self, reason: str) -> None:
+        self.reason = reason
+
+    def engine_stopped(self) -> None:
+        try:
+            if self.store is None or self.run_id is None:
+                return
+            report = build_report(
+                self.site,
+                self.run_id,
+                self.reason,
+                self.stats.get_stats(),
+                self.started,
+                datetime.now(UTC),
+            )
+            self.report = report
+            try:
+                self.store.put_bytes(
+                    report_key(self.site, self.run_id),
+                    json.dumps(report, indent=2, sort_keys=True).encode("utf-8") + b"\n",
+                    "application/json",
+                )
+                self.stats.set_value(StatsKeys.REPORT_WRITTEN, 1)
+            except OSError:
+                logger.error("Could not store the run report of %s", self.site, exc_info=True)
+                self.stats.inc_value(StatsKeys.REPORT_FAILED)
+            if self.prometheus_dir is not None:
+                try:
+                    path = self.prometheus_dir / f"newsarchive_{self.site}.prom"
+                    write_atomically(path, prometheus_text(report))
+                except OSError:
+                    logger.warning("Could not write the Prometheus textfile", exc_info=True)
+            logger.info("%s", summary(report))
+        finally:
+            self._close_log()
+
+    def _close_log(self) -> None:
+        handler, self.handler = self.handler, None
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
