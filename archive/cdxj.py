@@ -56,10 +56,23 @@ def warc_site_and_name(warc_key: str) -> tuple[str, str]:
     return safe_segment(parts[1]), safe_segment(parts[3])
 
 
+def open_warc(store: Store, warc_key: str) -> BinaryIO:
+    """A committed WARC, from its local staged copy while that exists, else from the store.
+
+    The staged copy lets a run index and package its files while a remote store is down.
+    """
+    path = store.staging_path(warc_key)
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        # Uploaded and removed from the spool (or never local): read it back from the store.
+        return store.open_read(warc_key)
+
+
 def index_warc(store: Store, warc_key: str) -> str:
     """Index one stored WARC and store the index at `layout.index_key`; returns that key."""
     site, filename = warc_site_and_name(warc_key)
-    with store.open_read(warc_key) as stream:
+    with open_warc(store, warc_key) as stream:
         data = cdxj_index(stream, filename)
     key = index_key(site, filename)
     store.put_bytes(key, data, CDXJ_CONTENT_TYPE, {"warc-key": warc_key})

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from archive.cdxj import open_warc
 from archive.layout import wacz_key
 
 if TYPE_CHECKING:
@@ -97,9 +98,9 @@ def package_run(
     with tempfile.TemporaryDirectory(prefix="wacz-", dir=store.state_dir) as tmp:
         warcs = []
         for warc_key in dict.fromkeys(warc_keys):
-            # Copied out through the store, so an S3 store whose spool is gone works too.
+            # Copied, so the package never depends on a spool file the uploader may remove.
             local = Path(tmp) / warc_key.rsplit("/", 1)[-1]
-            with store.open_read(warc_key) as src, local.open("wb") as dst:
+            with open_warc(store, warc_key) as src, local.open("wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             warcs.append(local)
         built = Path(tmp) / target.name

@@ -20,6 +20,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
 from archive.digests import Capture, DigestIndex
+from archive.store import StoreError
 from archive.warc import (
     NOT_MODIFIED_PROFILE,
     REVISIT_PROFILE,
@@ -171,7 +172,11 @@ class WarcCaptureMiddleware:
         stats = crawler.stats
         digests = DigestIndex(storage.store, site) if revisits == "identical" else None
         if digests is not None:
-            stats.set_value(StatsKeys.ARCHIVE_DIGESTS_LOADED, digests.sync())
+            try:
+                stats.set_value(StatsKeys.ARCHIVE_DIGESTS_LOADED, digests.sync())
+            except (StoreError, OSError, ValueError) as exc:
+                # The local working copy still serves; a store that is down costs revisits only.
+                logger.warning("Digest index not refreshed from the store: %s", exc)
         repaired = recover_open_files(storage.store, site=site, on_close=_recovered_hook(digests))
         for name in repaired:
             logger.warning("Repaired WARC left open by an interrupted run: %s", name)

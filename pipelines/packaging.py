@@ -13,6 +13,7 @@ from scrapy.utils.asyncio import run_in_thread
 
 from archive.cdxj import index_warc, unindexed_warcs
 from archive.layout import META_PREFIX
+from archive.store import StoreError
 from archive.wacz import Page, WaczError, package_run
 from config.stats import StatsKeys
 from pipelines.capture import WarcCaptureMiddleware
@@ -86,16 +87,27 @@ class ArchivePackager:
         storage = crawler_storage(self.crawler)
         site = capture.writer.site
         if self.cdxj:
-            await run_in_thread(self._index, storage.store, site)
+            await run_in_thread(self._index, storage.store, site, keys)
         if self.wacz and keys:
             await run_in_thread(self._package, storage, site, keys, sorted(capture.original_keys))
 
-    def _index(self, store: Store, site: str) -> None:
-        for key in unindexed_warcs(store, site):
+    def _index(self, store: Store, site: str, run_keys: list[str]) -> None:
+        """This run's WARCs first (from their local copies), then any older unindexed ones."""
+        try:
+            older = unindexed_warcs(store, site)
+        except (StoreError, OSError) as exc:
+            logger.warning("Cannot list older WARCs to index, the next run retries: %s", exc)
+            older = []
+        for key in dict.fromkeys([*run_keys, *older]):
             try:
                 index_warc(store, key)
+            except StoreError as exc:
+                # The store is down (expected, reported by the storage layer): the WARC is
+                # safe and the next run retries its index.
+                logger.error("Could not index %s: %s", key, exc)
+                self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
+                continue
             except (OSError, ValueError):
-                # The WARC is safe; the next run retries its index.
                 logger.error("Could not index %s", key, exc_info=True)
                 self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
                 continue
@@ -108,6 +120,10 @@ class ArchivePackager:
             pages = run_pages(storage.store, site, set(keys), self.started)
             # Originals of this run's revisits go in too, so the package replays on its own.
             package_run(storage.store, site, storage.run_id, keys + original_keys, pages)
+        except StoreError as exc:
+            logger.error("Could not package run %s of %s: %s", storage.run_id, site, exc)
+            self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
+            return
         except (OSError, ValueError, WaczError):
             logger.error("Could not package run %s of %s", storage.run_id, site, exc_info=True)
             self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
