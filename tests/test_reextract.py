@@ -223,6 +223,8 @@ def test_revisits_resolve_to_the_original_payload(tmp_path: Path) -> None:
             crawl = run_cli(
                 "crawl", "--site", "demo", "--sites-dir", str(sites), "--store", str(store),
                 "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
+                # Refetch everything, so the unchanged articles come back as revisits.
+                "-s", "INCREMENTAL_ENABLED=False",
             )  # fmt: skip
             assert crawl.returncode == 0, crawl.stderr
     crawled = _records(store, EXTRACTOR_VERSION)
