@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import run_in_thread
 
 from archive.store import Store, open_store
 from config.stats import StatsKeys
@@ -69,8 +70,9 @@ class ArchiveStorage:
         logger.info("Archiving run %s into %s", ext.run_id, ext.store.uri)
         return ext
 
-    def engine_stopped(self) -> None:
-        self.store.close()
+    async def engine_stopped(self) -> None:
+        # An S3 store drains its upload queue here: blocking, so off the reactor.
+        await run_in_thread(self.store.close)
         report = self.store.upload_report()
         if report is None or self.stats is None:
             return
