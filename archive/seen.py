@@ -20,10 +20,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from archive.layout import safe_segment
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.layout import WARC_PREFIX, safe_segment
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from archive.store import Store
 
 #: Request meta key the capture middleware reads: the last capture a revisit refers to.
 PREVIOUS_META = "newsarchive_previous"
@@ -116,6 +120,8 @@ class PendingRequest:
     callback: str
     meta: dict[str, Any] = field(default_factory=dict)
     announced: datetime | None = None
+    #: When it was first made pending.
+    since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +306,8 @@ class SqliteSeenStore(SeenStore):
     def pending(self) -> list[PendingRequest]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT url, kind, callback, pending_meta, pending_announced FROM seen"
+                "SELECT url, kind, callback, pending_meta, pending_announced, pending_since"
+                " FROM seen"
                 " WHERE pending = 1 ORDER BY pending_since, url"
             ).fetchall()
         return [
@@ -310,6 +317,7 @@ class SqliteSeenStore(SeenStore):
                 callback=row["callback"] or "",
                 meta=json.loads(row["pending_meta"] or "{}"),
                 announced=_dt(row["pending_announced"]),
+                since=_dt(row["pending_since"]),
             )
             for row in rows
         ]
@@ -328,7 +336,9 @@ class SqliteSeenStore(SeenStore):
             # An announced date waiting for this fetch becomes the known one.
             announced = row["pending_announced"] if row is not None else None
             self._db.execute(
-                "UPDATE seen SET kind = ?, status = ?, fetched_at = ?,"
+                # A 304 confirms the stored status (that of the payload it revalidated).
+                "UPDATE seen SET kind = ?, status = CASE WHEN ? = 304 THEN status ELSE ? END,"
+                " fetched_at = ?,"
                 " first_fetched_at = coalesce(first_fetched_at, ?),"
                 " etag = coalesce(?, etag), last_modified = coalesce(?, last_modified),"
                 " announced = CASE WHEN ? IS NOT NULL AND (announced IS NULL OR ? > announced)"
@@ -336,6 +346,7 @@ class SqliteSeenStore(SeenStore):
                 " WHERE url = ?",
                 (
                     fetch.kind.value,
+                    fetch.status,
                     fetch.status,
                     fetched,
                     fetched,
@@ -412,3 +423,56 @@ def seen_store_path(state_dir: Path, site: str) -> Path:
 def open_seen_store(state_dir: Path, site: str) -> SeenStore:
     """The default seen store of a site: SQLite under the store's state folder."""
     return SqliteSeenStore(seen_store_path(state_dir, site))
+
+
+def reconcile_pending(seen: SeenStore, store: Store, site: str) -> int:
+    """Record captures a killed run wrote to its WARC but not to the seen store.
+
+    The capture is written first and the seen store told right after; a run killed in between
+    leaves an archived article pending. Its (repaired) WARC is read back instead of fetching the
+    article again. Returns how many pending articles were found archived.
+    """
+    pending = {p.url: p for p in seen.pending() if p.kind is Kind.ARTICLE and p.since}
+    if not pending:
+        return 0
+    since = min(p.since for p in pending.values() if p.since is not None)
+    first_day = since.strftime("%Y-%m-%d")
+    found = 0
+    for key in store.list(f"{WARC_PREFIX}/{safe_segment(site)}"):
+        day = key.rsplit("/", 2)[-2]
+        if day < first_day or not key.endswith((".warc.gz", ".warc")):
+            continue
+        with store.open_read(key) as fh:
+            records = ArchiveIterator(fh)
+            for record in records:
+                if record.rec_type != "response":
+                    continue
+                uri = record.rec_headers.get_header("WARC-Target-URI")
+                if uri not in pending:
+                    continue
+                date = record.rec_headers.get_header("WARC-Date")
+                when = datetime.fromisoformat(date.replace("Z", "+00:00"))
+                if when < since.replace(microsecond=0) - timedelta(seconds=1):
+                    continue
+                http = record.http_headers
+                seen.record_fetch(
+                    Fetch(
+                        url=uri,
+                        kind=Kind.ARTICLE,
+                        status=int(http.get_statuscode()),
+                        fetched_at=when,
+                        etag=http.get_header("ETag"),
+                        last_modified=http.get_header("Last-Modified"),
+                        payload_digest=record.rec_headers.get_header("WARC-Payload-Digest"),
+                        warc=WarcRef(
+                            target_uri=uri,
+                            date=date,
+                            record_id=record.rec_headers.get_header("WARC-Record-ID"),
+                            key=key,
+                            offset=records.get_record_offset(),
+                        ),
+                    )
+                )
+                del pending[uri]
+                found += 1
+    return found

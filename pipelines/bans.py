@@ -11,7 +11,10 @@ from scrapy.utils.defer import deferred_from_coro
 from config.stats import StatsKeys
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from scrapy import Request
+    from scrapy.core.downloader import Slot
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.statscollectors import StatsCollector
@@ -76,5 +79,15 @@ class BanGuardMiddleware:
             self.stats.set_value(StatsKeys.BANS_STOPPED, 1)
             self.stats.set_value(StatsKeys.BANS_REASON, self.stopped)
             assert self.crawler.engine is not None
+            self._drop_queued(self.crawler.engine.downloader.slots.values())
             deferred_from_coro(self.crawler.engine.close_spider_async(reason=BANNED_REASON))
         return response
+
+    def _drop_queued(self, slots: Iterable[Slot]) -> None:
+        """Requests already past process_request wait in the downloader's slots for their
+        delay: fail them now, or they would still be sent."""
+        assert self.stopped is not None
+        for slot in slots:
+            while slot.queue:
+                _request, deferred = slot.queue.popleft()
+                deferred.errback(BannedRequest(self.stopped))

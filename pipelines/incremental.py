@@ -28,6 +28,7 @@ from archive.seen import (
     WarcRef,
     open_seen_store,
     plan_article,
+    reconcile_pending,
 )
 from archive.warc import payload_digest
 from config.stats import StatsKeys
@@ -82,6 +83,7 @@ class SeenState:
         self.clock = clock
         self.started = clock()
         self._planned: set[str] = set()
+        self._skipped: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -93,9 +95,17 @@ class SeenState:
             raise NotConfigured("incremental runs need a spider with a site config")
         refetch = getattr(site, "refetch", None)
         policy = RefetchPolicy(refetch.within_hours, refetch.every_hours) if refetch else None
+
         def opener() -> SeenStore:
             # The store is the ArchiveStorage extension's, which may not exist yet here.
-            return open_seen_store(crawler_storage(crawler).store.state_dir, name)
+            store = crawler_storage(crawler).store
+            seen = open_seen_store(store.state_dir, name)
+            found = reconcile_pending(seen, store, name)
+            if found:
+                logger.warning(
+                    "%d articles a killed run archived but did not record; recorded now", found
+                )
+            return seen
 
         assert crawler.stats is not None
         ext = cls(opener, crawler.stats, policy)
@@ -117,7 +127,9 @@ class SeenState:
         entry = self.seen.get(url)
         plan = plan_article(entry, announced, self.clock(), self.policy)
         if plan is Plan.SKIP:
-            self.stats.inc_value(StatsKeys.INCREMENTAL_SKIPPED_SEEN)
+            if url not in self._skipped:  # counted once, however many sources list it
+                self._skipped.add(url)
+                self.stats.inc_value(StatsKeys.INCREMENTAL_SKIPPED_SEEN)
             if announced is not None:
                 self.seen.record_announced(url, announced)
             if entry is not None and entry.pending:

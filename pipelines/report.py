@@ -122,7 +122,7 @@ def build_report(
         },
         "fetched": {
             # Every response, robots.txt and redirects included, 304s too.
-            "responses": _int(stats, "response_received_count"),
+            "responses": _int(stats, "downloader/response_count"),
             "articles": _int(stats, StatsKeys.INCREMENTAL_FETCHED),
             "not_modified": _int(stats, StatsKeys.INCREMENTAL_NOT_MODIFIED),
             "pages_changed": _int(stats, StatsKeys.INCREMENTAL_PAGES_CHANGED),

@@ -110,6 +110,8 @@ class NewsSpider(Spider):
         self.frontier = next(
             (e for e in self.crawler.extensions.middlewares if isinstance(e, Frontier)), None
         )
+        # Read before this run adds its own start pages to the frontier.
+        resumed = self.frontier.resume() if self.frontier is not None else []
         site = self.site
         if site.robots_sitemaps:
             roots = {
@@ -126,12 +128,12 @@ class NewsSpider(Spider):
             yield self._listing_request(section.url, page=1, max_pages=section.max_pages)
         for url in site.start_urls:
             yield self._listing_request(url, page=1, max_pages=1)
-        for request in self._resumed():
+        for request in self._resumed(resumed):
             yield request
 
-    def _resumed(self) -> Iterable[Request]:
+    def _resumed(self, resumed: list[PendingRequest]) -> Iterable[Request]:
         """Requests a killed run left pending: after the start pages, which may answer 304."""
-        for pending in self.frontier.resume() if self.frontier is not None else []:
+        for pending in resumed:
             callback = getattr(self, pending.callback, None)
             request = None
             if pending.kind == "article":
@@ -189,11 +191,12 @@ class NewsSpider(Spider):
             if self.frontier is not None:
                 self.frontier.note_announced(url, entry.date)
             return None
-        self._seen_articles.add(url)
         if self.cutoff and _older_than(entry.date, url, self.cutoff):
+            self._seen_articles.add(url)
             self._inc(StatsKeys.DISCOVERY_SKIPPED_AGE)
             return None
         if self._scheduled >= self.site.max_articles:
+            self._seen_articles.add(url)
             self._inc(StatsKeys.DISCOVERY_SKIPPED_LIMIT)
             return None
         meta = {
@@ -202,9 +205,11 @@ class NewsSpider(Spider):
             "hint_date": entry.date.isoformat() if entry.date else None,
             "discovered_from": source,
         }
-        # Archived articles are skipped before the limit counts them, unless due again.
+        # Archived articles are skipped before the limit counts them, unless due again. A
+        # skipped one is not marked seen: another feed or sitemap may announce it newer.
         if self.frontier is not None and not self.frontier.plan_article(url, entry.date, meta):
             return None
+        self._seen_articles.add(url)
         self._scheduled += 1
         self._inc(StatsKeys.DISCOVERY_ARTICLES)
         return Request(url, callback=self.parse_article, meta=meta)
