@@ -22,6 +22,7 @@ from gevent import monkey  # type: ignore[import-untyped]  # only in the pywb ve
 monkey.patch_all()
 
 import ctypes  # noqa: E402 - gevent must patch the standard library before anything else
+import functools  # noqa: E402 - see above
 import json  # noqa: E402 - see above
 import signal  # noqa: E402 - see above
 import sys  # noqa: E402 - see above
@@ -58,15 +59,19 @@ def serve(host: str, port: int, *, access_log: bool) -> int:
     import gevent  # noqa: PLC0415 - pywb venv only (its stubs complaint is ignored above)
     from gevent.pywsgi import WSGIServer  # type: ignore[import-untyped]  # noqa: PLC0415
     from pywb.apps.frontendapp import FrontEndApp  # type: ignore[import-not-found]  # noqa: PLC0415
-    from pywb.utils.geventserver import (  # type: ignore[import-not-found]  # noqa: PLC0415
-        RequestURIWSGIHandler,
-    )
+    from pywb.utils import geventserver  # type: ignore[import-not-found]  # noqa: PLC0415
 
+    handler = geventserver.RequestURIWSGIHandler
+
+    if not access_log:
+        # pywb's front end also starts an internal index/WARC server with gevent's default
+        # access log on stderr; quiet it the same way as the public one.
+        geventserver.WSGIServer = functools.partial(WSGIServer, log=None)
     app = FrontEndApp(config_file="./config.yaml")
     server = WSGIServer(
         (host, port),
         app,
-        handler_class=RequestURIWSGIHandler,
+        handler_class=handler,
         log=sys.stderr if access_log else None,
     )
     server.init_socket()
