@@ -19,5 +19,7 @@ if [ ${#packages[@]} -gt 0 ]; then
 fi
 
 python3 -m venv .venv
+# pip 23 trips over two spellings of one extra (lxml[html_clean] vs [html-clean]) in our tree.
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
 exec .venv/bin/python -m pytest "$@"
