@@ -104,7 +104,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out(f"  article texts: {len(texts)} under {TEXT_PREFIX}/demo/")
     _out(f"  metadata records: {len(metas)} under {META_PREFIX}/demo/")
     _out("")
+    store_arg = "" if args.store is None else f" --store {args.store}"
     _out("Next:")
+    _out(f"  newsarchive replay{store_arg:<21} # browse the captures with pywb")
+    _out(f"  newsarchive verify{store_arg:<21} # check every WARC, digest and index")
     _out("  newsarchive sites                      # list the site configs")
     _out("  newsarchive crawl --site NAME          # crawl a configured site")
     _out("  newsarchive extract-file page.html     # tune extraction on a saved page")
