@@ -54,6 +54,8 @@ _GZIP_LEVEL: Final = 6
 _SCAN_CHUNK: Final = 1 << 20
 #: A WARC header block larger than this is not something we wrote; treat it as damage.
 _MAX_WARC_HEAD: Final = 1 << 16
+#: Record types written first in an exchange, each followed by its request record.
+_CAPTURE_TYPES: Final = frozenset({"response", "revisit"})
 
 
 class Writable(Protocol):
@@ -682,6 +684,8 @@ class _RecordCheck:
         self.head_length = -1
         self.content_length = -1
         self.warc_type = ""
+        self.record_id = ""
+        self.concurrent_to = ""
         self.total = 0
         self.tail = b""
         self.broken = False
@@ -704,10 +708,15 @@ class _RecordCheck:
             self.broken = True
         for line in lines[1:]:
             name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length" and value.strip().isdigit():
+            name, value = name.strip().lower(), value.strip()
+            if name == "content-length" and value.isdigit():
                 self.content_length = int(value)
-            elif name.strip().lower() == "warc-type":
-                self.warc_type = value.strip()
+            elif name == "warc-type":
+                self.warc_type = value
+            elif name == "warc-record-id":
+                self.record_id = value
+            elif name == "warc-concurrent-to":
+                self.concurrent_to = value
         self.head = b""
 
     def complete(self) -> bool:
@@ -720,9 +729,43 @@ class _RecordCheck:
         )
 
 
+class _ExchangeCheck:
+    """Follows whole records and tells where the last whole exchange ends.
+
+    `WarcRecordWriter` writes a capture (response or revisit) then the request concurrent to
+    it; a run killed between the two leaves a capture that `verify` rejects and replay tools
+    treat as unpaired, so a capture only counts once its request is read. Other records
+    (warcinfo) stand alone.
+    """
+
+    def __init__(self) -> None:
+        #: End offset of the last whole unit, and how many non-warcinfo records lie before it.
+        self.good_end = 0
+        self.records = 0
+        self._capture = ""  # record id of a capture still waiting for its request
+        self.broken = False
+
+    def record(self, check: _RecordCheck, end: int) -> None:
+        if check.warc_type in _CAPTURE_TYPES:
+            # Two captures in a row, or one without an id: not what our writer lays out.
+            self.broken = bool(self._capture) or not check.record_id
+            self._capture = check.record_id
+            return
+        if check.warc_type == "request":
+            self.broken = not self._capture or check.concurrent_to != self._capture
+            self._capture = ""
+            self.records += 0 if self.broken else 2
+        else:
+            self.broken = bool(self._capture)
+            self.records += 0 if self.broken or check.warc_type == "warcinfo" else 1
+        if not self.broken:
+            self.good_end = end
+
+
 def _complete_prefix(stream: BinaryIO) -> tuple[int, int]:
-    """Length of the run of whole record members at the start, and how many are not warcinfo."""
-    good_end = records = 0
+    """Length of the run of whole exchanges (and warcinfo) at the start, and how many records
+    it holds that are not warcinfo. Reads in bounded chunks, whatever the records' sizes."""
+    units = _ExchangeCheck()
     offset = 0  # file offset of buf[0]
     decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
     check = _RecordCheck()
@@ -731,21 +774,23 @@ def _complete_prefix(stream: BinaryIO) -> tuple[int, int]:
         if not buf:
             buf = stream.read(_SCAN_CHUNK)
             if not buf:
-                return good_end, records
+                return units.good_end, units.records
         try:
             # Bounded output, so one huge record never has to fit in memory.
             check.feed(decomp.decompress(buf, _SCAN_CHUNK))
         except zlib.error:
-            return good_end, records
+            return units.good_end, units.records
         if not decomp.eof:
             offset += len(buf) - len(decomp.unconsumed_tail)
             buf = decomp.unconsumed_tail
             continue
         if not check.complete():
-            return good_end, records
-        good_end = offset + len(buf) - len(decomp.unused_data)
-        records += check.warc_type != "warcinfo"
-        offset, buf = good_end, decomp.unused_data
+            return units.good_end, units.records
+        end = offset + len(buf) - len(decomp.unused_data)
+        units.record(check, end)
+        if units.broken:
+            return units.good_end, units.records
+        offset, buf = end, decomp.unused_data
         decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
         check = _RecordCheck()
 
@@ -761,8 +806,11 @@ def recover_open_files(
 
     `root` is the local folder that holds staged WARCs, i.e. where ``staging_path("warcs/...")``
     points; by default it is found by asking the store (for `LocalStore`: ``root/warcs``).
-    Each file is cut back to its last whole record, renamed and committed; one with no
-    capture left is deleted. Files still locked by a live writer are skipped.
+    Each file is cut back to its last whole exchange (a capture and its request record, so a
+    response whose request was never written goes too), renamed and committed; one with no
+    capture left is deleted. Files still locked by a live writer are skipped. What was cut was
+    never reported as captured: a capture is only recorded (digest index, seen store) once
+    both of its records are written.
     """
     warcs_root = root if root is not None else store.staging_path(f"{WARC_PREFIX}/probe").parent
     scan_root = warcs_root / safe_segment(site) if site else warcs_root
@@ -799,7 +847,7 @@ def _repair(open_path: Path, final_path: Path) -> bool:
         good_end, records = _complete_prefix(fh)
         if records == 0:
             open_path.unlink()
-            logger.warning("Deleted %s: no complete record in %d bytes", open_path, size)
+            logger.warning("Deleted %s: no complete exchange in %d bytes", open_path, size)
             return False
         if final_path.exists():
             logger.error("Cannot recover %s: %s already exists", open_path, final_path)

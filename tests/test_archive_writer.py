@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +17,12 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 import archive.warc
+from archive.cdxj import index_warc
+from archive.digests import Capture, DigestIndex
 from archive.layout import safe_segment
 from archive.local import LocalStore
+from archive.seen import Kind, PendingRequest, SqliteSeenStore, reconcile_pending
+from archive.verify import verify_store
 from archive.warc import (
     HttpExchange,
     RecordLocation,
@@ -366,27 +371,111 @@ def test_recover_cuts_mid_record(
     warcio_check(final)
 
 
-def test_recover_keeps_response_whose_request_was_cut(
-    store: LocalStore, make_writer: Callable[..., RollingWarcWriter]
-) -> None:
-    final, open_path, locations = leave_open(store, make_writer, 2)
-    last = locations[-1]
+def _cut_after_capture(open_path: Path, capture: RecordLocation, cut: str) -> None:
+    """Leave `capture` whole and its request record missing or half-written."""
+    end = capture.offset + capture.length + (0 if cut == "after-capture" else 10)
     with open_path.open("r+b") as fh:
-        fh.truncate(last.offset + last.length + 10)
-    recover_open_files(store)
+        fh.truncate(end)
+
+
+def _index_and_verify(store: LocalStore, key: str) -> None:
+    index_warc(store, key)
+    report = verify_store(store)
+    assert report.ok, report.table()
+
+
+@pytest.mark.parametrize("cut", ["after-capture", "mid-request"])
+def test_recover_drops_response_whose_request_was_cut(
+    store: LocalStore, make_writer: Callable[..., RollingWarcWriter], cut: str
+) -> None:
+    final, open_path, locations = leave_open(store, make_writer, 3)
+    last = locations[-1]
+    _cut_after_capture(open_path, last, cut)
+    assert recover_open_files(store) == [last.key]
     found = read_all(final)
-    assert [r.rec_type for r in found] == ["warcinfo", "response", "request", "response"]
+    assert [r.rec_type for r in found] == ["warcinfo"] + ["response", "request"] * 2
+    assert final.stat().st_size == last.offset
     warcio_check(final)
+    _index_and_verify(store, last.key)
 
 
+@pytest.mark.parametrize("cut", ["after-capture", "mid-request"])
+def test_recover_drops_revisit_whose_request_was_cut(
+    store: LocalStore, make_writer: Callable[..., RollingWarcWriter], cut: str
+) -> None:
+    writer = make_writer()
+    first = writer.write_exchange(exchange(1))
+    original = Capture(
+        first.payload_digest, exchange(1).url, first.date, first.record_id,
+        first.key, first.filename, first.offset, first.length,
+    )  # fmt: skip
+    kept = writer.write_revisit(exchange(1), original)
+    cut_revisit = writer.write_revisit(exchange(1), original)
+    writer.close()
+    final = store.path_for(first.key)
+    open_path = final.with_name(final.name + ".open")
+    final.replace(open_path)
+    _cut_after_capture(open_path, cut_revisit, cut)
+    assert recover_open_files(store) == [first.key]
+    found = read_all(final)
+    assert [r.rec_type for r in found] == ["warcinfo", "response", "request", "revisit", "request"]
+    assert final.stat().st_size == cut_revisit.offset
+    assert record_at(store, kept).rec_type == "revisit"
+    warcio_check(final)
+    _index_and_verify(store, first.key)
+
+
+def test_recover_keeps_only_whole_exchanges_out_of_the_seen_store_and_digest_index(
+    store: LocalStore, make_writer: Callable[..., RollingWarcWriter], tmp_path: Path
+) -> None:
+    """A killed run's capture whose request was never written is gone after repair: the next
+    run's reconciliation leaves it pending (to fetch again), and no revisit can refer to it."""
+    now = datetime.now(UTC)
+    exchanges = [replace(exchange(n), date=now) for n in range(2)]
+    seen = SqliteSeenStore(tmp_path / "seen.sqlite3")
+    for ex in exchanges:
+        seen.add_pending(PendingRequest(ex.url, Kind.ARTICLE, "parse_article", {}))
+    writer = make_writer(clock=lambda: datetime.now(UTC))
+    locations = [writer.write_exchange(ex) for ex in exchanges]
+    writer.close()
+    final = store.path_for(locations[0].key)
+    open_path = final.with_name(final.name + ".open")
+    final.replace(open_path)
+    _cut_after_capture(open_path, locations[1], "after-capture")
+
+    digests = DigestIndex(store, "bbc-news", tmp_path / "digests.sqlite3")
+    assert recover_open_files(store, on_close=digests.index_warc) == [locations[0].key]
+    kept, dropped = exchanges
+    assert digests.lookup(payload_digest(kept.payload), kept.url) is not None
+    assert digests.lookup(payload_digest(dropped.payload), dropped.url) is None
+    digests.close()
+
+    assert reconcile_pending(seen, store, "bbc-news") == 1
+    recorded = seen.get(kept.url)
+    assert recorded is not None
+    assert recorded.archived
+    assert recorded.warc is not None
+    assert recorded.warc.offset == locations[0].offset
+    assert [p.url for p in seen.pending()] == [dropped.url]
+    left = seen.get(dropped.url)
+    assert left is not None
+    assert left.fetched_at is None
+    seen.close()
+
+
+@pytest.mark.parametrize("cut", ["mid-capture", "after-capture", "mid-request"])
 def test_recover_deletes_file_without_captures(
     store: LocalStore,
     make_writer: Callable[..., RollingWarcWriter],
     caplog: pytest.LogCaptureFixture,
+    cut: str,
 ) -> None:
     final, open_path, locations = leave_open(store, make_writer, 1)
-    with open_path.open("r+b") as fh:
-        fh.truncate(locations[0].offset + 20)
+    if cut == "mid-capture":
+        with open_path.open("r+b") as fh:
+            fh.truncate(locations[0].offset + 20)
+    else:
+        _cut_after_capture(open_path, locations[0], cut)
     with caplog.at_level(logging.WARNING, logger="archive.warc"):
         assert recover_open_files(store) == []
     assert not open_path.exists()
