@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, BinaryIO, Self
 from urllib.parse import unquote, urlsplit
 
 from archive.layout import STATE_PREFIX, check_key
-from archive.store import Store, StoreError
+from archive.store import ObjectInfo, Store, StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -98,6 +98,17 @@ class LocalStore(Store):
             # Hidden temp files and still-open WARCs are not objects yet.
             if path.is_file() and not name.startswith(".") and not name.endswith(".open"):
                 yield path.relative_to(self.root).as_posix()
+
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        for key in self.list(prefix):
+            try:
+                stat = self._path(key).stat()
+            except FileNotFoundError:
+                continue  # removed since listed
+            yield ObjectInfo(key, stat.st_size, str(stat.st_mtime_ns))
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
 
     @property
     def state_dir(self) -> Path:

@@ -1,9 +1,10 @@
-"""Replay a local store with pywb: index its WARCs, write pywb's config and article list, run it.
+"""Replay a store with pywb: index its WARCs, write pywb's config and article list, run it.
 
-Everything pywb reads lives in a working folder (by default `state/replay/` of the store):
+Everything pywb reads lives in a working folder (by default `replay/` in the store's state dir):
 `config.yaml` (one collection over the store's WARCs, no live web), `indexes/` (one CDXJ per WARC,
-made by pywb's own indexer and kept until the WARC changes) and `templates/index.html` (pywb's
-home page, replaced by the list of captured articles, with links into replay).
+made by pywb's own indexer and kept until the WARC changes), `templates/index.html` (pywb's
+home page, replaced by the list of captured articles, with links into replay) and, for a remote
+(S3) store, `warcs/`: a local mirror of its WARCs, refreshed incrementally.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import html
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,13 +31,17 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from archive.pywb_env import PywbEnv
-    from archive.store import Store
+    from archive.store import ObjectInfo, Store
 
 logger = logging.getLogger(__name__)
 
 #: Collection name: replay URLs are /archive/<14-digit timestamp>/<original URL>.
 COLLECTION: Final = "archive"
 REPLAY_DIR: Final = "replay"
+#: Mirror of a remote store's WARCs in the working folder, and what each file was mirrored from.
+MIRROR_DIR: Final = "warcs"
+_MIRROR_STATE: Final = "mirror.json"
+_MIRROR_SAVE_EVERY: Final = 16
 _RUNNER: Final = Path(__file__).with_name("pywb_runner.py")
 _WARC_SUFFIXES: Final = (".warc.gz", ".warc")
 _START_TIMEOUT: Final = 60.0
@@ -43,7 +49,7 @@ _STOP_TIMEOUT: Final = 10.0
 
 
 class ReplayError(Exception):
-    """The store cannot be replayed (not local, nothing archived, pywb failed to start)."""
+    """The store cannot be replayed (unreadable, nothing archived, pywb failed to start)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,25 +72,33 @@ class Capture:
 
 
 def list_captures(store: Store) -> list[Capture]:
-    """Every article metadata record in the store, by site then newest capture first."""
-    captures = []
+    """Every captured article in the store, by site then newest capture first.
+
+    A capture re-extracted has one metadata record per extractor version; the newest
+    extraction (latest `reextracted_at`, the crawl's own record having none) describes it.
+    """
+    found: dict[tuple[str, str, datetime], tuple[str, Capture]] = {}
     for key in store.list(META_PREFIX):
         if not key.endswith(".json"):
             continue
         try:
             record = json.loads(store.get_bytes(key))
             fetched = datetime.fromisoformat(str(record["fetched_at"]).replace("Z", "+00:00"))
-            captures.append(
-                Capture(
-                    site=str(record.get("site") or key.split("/")[1]),
-                    url=str(record["url"]),
-                    title=str(record.get("title") or record["url"]),
-                    captured=fetched.astimezone(UTC),
-                    published=record.get("published"),
-                )
+            capture = Capture(
+                site=str(record.get("site") or key.split("/")[1]),
+                url=str(record["url"]),
+                title=str(record.get("title") or record["url"]),
+                captured=fetched.astimezone(UTC),
+                published=record.get("published"),
             )
+            extracted = str(record.get("reextracted_at") or "")
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("Skipping unreadable metadata record %s: %s", key, exc)
+            continue
+        ident = (capture.site, capture.url, capture.captured)
+        if ident not in found or found[ident][0] < extracted:
+            found[ident] = (extracted, capture)
+    captures = [capture for _, capture in found.values()]
     captures.sort(key=lambda c: (c.site, -c.captured.timestamp(), c.url))
     return captures
 
@@ -145,43 +159,37 @@ class ReplaySite:
     captures: list[Capture]
 
 
-_LOCAL_ONLY: Final = (
-    "replay serves local stores only, not {uri}: reading WARCs over S3 from pywb is not "
-    "supported yet. Copy the store to a folder (for example `aws s3 sync s3://BUCKET/PREFIX DIR`) "
-    "and run `newsarchive replay --store DIR`."
-)
-
-
-def check_uri(uri: str) -> None:
-    """Refuse a remote store URI before opening it (opening an S3 store probes the bucket)."""
-    if "://" in uri and not uri.startswith("file://"):
-        raise ReplayError(_LOCAL_ONLY.format(uri=uri))
-
-
-def local_store(store: Store) -> LocalStore:
-    """The store itself if replay can serve it; pywb reads WARCs from local paths here."""
-    if not isinstance(store, LocalStore):
-        raise ReplayError(_LOCAL_ONLY.format(uri=store.uri))
-    return store
-
-
 def prepare(
     store: Store, env: PywbEnv, workdir: Path | None = None, collection: str = COLLECTION
 ) -> ReplaySite:
-    """Index new WARCs and write pywb's config and article list for `store` into `workdir`."""
-    store = local_store(store)
+    """Index new WARCs and write pywb's config and article list for `store` into `workdir`.
+
+    Raises ReplayError when there is nothing to replay; StoreError when the store cannot be read.
+    """
     workdir = (workdir or store.state_dir / REPLAY_DIR).resolve()
     index_dir = workdir / "indexes"
     index_dir.mkdir(parents=True, exist_ok=True)
-    keys = [k for k in store.list(WARC_PREFIX) if k.endswith(_WARC_SUFFIXES)]
-    if not keys:
+    objects = [i for i in store.list_info(WARC_PREFIX) if i.key.endswith(_WARC_SUFFIXES)]
+    if not objects:
         raise ReplayError(f"nothing to replay: no WARC files under {WARC_PREFIX}/ in {store.uri}")
+    if isinstance(store, LocalStore):
+        root = store.root
+    else:
+        # A remote store is mirrored, not read by pywb over S3. pywb 2.10's S3 loader would need
+        # boto3 in the pywb venv and sees only the standard AWS chain (not our AWS_* settings,
+        # addressing style or CA bundle); on any error it retries anonymously, hiding the real
+        # one; it cannot see objects still in our upload spool; pywb's indexer reads local files
+        # anyway; and every replayed page would be ranged GETs against the store. A mirror costs
+        # disk once, is refreshed by size and ETag, and replays with the store offline.
+        root = workdir / MIRROR_DIR
+        _mirror(store, objects, root)
+    root = root.resolve()
 
     wanted: dict[str, Path] = {}
     stale: list[tuple[str, str]] = []
-    for key in keys:
-        warc = store.path_for(key)
-        cdxj = index_dir / (key.replace("/", "~") + ".cdxj")
+    for info in objects:
+        warc = root.joinpath(*info.key.split("/"))
+        cdxj = index_dir / (info.key.replace("/", "~") + ".cdxj")
         wanted[cdxj.name] = cdxj
         # Closed WARCs never change; a newer file under the same name gets indexed again.
         if not cdxj.exists() or cdxj.stat().st_mtime < warc.stat().st_mtime:
@@ -190,14 +198,14 @@ def prepare(
         if old.name not in wanted:
             old.unlink()
     if stale:
-        logger.info("Indexing %d of %d WARC files for replay", len(stale), len(keys))
-        _run_indexer(env, store.root, stale)
+        logger.info("Indexing %d of %d WARC files for replay", len(stale), len(objects))
+        _run_indexer(env, root, stale)
 
     config = {
         "collections": {
             collection: {
                 "index_paths": str(index_dir) + os.sep,
-                "archive_paths": str(store.root) + os.sep,
+                "archive_paths": str(root) + os.sep,
             }
         },
         # Unframed: the replayed page is the top document, with pywb's small banner only.
@@ -207,7 +215,55 @@ def prepare(
     _write_text(workdir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     captures = list_captures(store)
     _write_text(workdir / "templates" / "index.html", article_list_html(captures, collection))
-    return ReplaySite(workdir=workdir, warcs=len(keys), indexed=len(stale), captures=captures)
+    return ReplaySite(workdir=workdir, warcs=len(objects), indexed=len(stale), captures=captures)
+
+
+def _mirror(store: Store, objects: list[ObjectInfo], root: Path) -> None:
+    """Bring `root` in line with the store's WARCs: fetch new or changed ones (by size and
+    change tag), drop those the store no longer has."""
+    state_path = root / _MIRROR_STATE
+    try:
+        mirrored: dict[str, list[object]] = json.loads(state_path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        mirrored = {}
+    current: dict[str, list[object]] = {}
+    fetched = 0
+    for info in objects:
+        target = root.joinpath(*info.key.split("/"))
+        stamp: list[object] = [info.size, info.tag]
+        if (
+            mirrored.get(info.key) == stamp
+            and target.is_file()
+            and target.stat().st_size == info.size
+        ):
+            current[info.key] = stamp
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out, store.open_read(info.key) as source:
+                shutil.copyfileobj(source, out, 1 << 20)
+            Path(tmp).replace(target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        current[info.key] = stamp
+        fetched += 1
+        if fetched % _MIRROR_SAVE_EVERY == 0:
+            # Saved as it goes, so an interrupted first mirror of a large store resumes.
+            _write_text(state_path, json.dumps({**mirrored, **current}))
+    gone = [key for key in mirrored if key not in current]
+    for key in gone:
+        root.joinpath(*key.split("/")).unlink(missing_ok=True)
+    _write_text(state_path, json.dumps(current))
+    if fetched or gone:
+        logger.info(
+            "Mirrored %d of %d WARC files of %s for replay (%d removed)",
+            fetched,
+            len(objects),
+            store.uri,
+            len(gone),
+        )
 
 
 def _run_indexer(env: PywbEnv, root: Path, pairs: list[tuple[str, str]]) -> None:

@@ -37,7 +37,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from s3transfer.utils import ChunksizeAdjuster
 
 from archive.layout import check_key
-from archive.store import Store, StoreError, UploadReport
+from archive.store import ObjectInfo, Store, StoreError, UploadReport
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -611,20 +611,37 @@ class S3Store(Store):
         While the store is unreachable this raises StoreError, or with STORAGE_S3_DEGRADED_READS
         (crawls) lists the spool only.
         """
-        keys: set[str] = set()
+        yield from sorted(self._listing(prefix))
+
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        """As `list`; a spooled copy (newer than any uploaded one) describes its key."""
+        listing = self._listing(prefix)
+        for key in sorted(listing):
+            yield listing[key]
+
+    def _listing(self, prefix: str) -> dict[str, ObjectInfo]:
+        spooled: dict[str, ObjectInfo] = {}
         base = self._spool_path(prefix) if prefix else self._spool
         if base.is_dir():
             for path in base.rglob("*"):
                 name = path.name
-                if path.is_file() and not name.startswith(".") and not name.endswith(".open"):
-                    keys.add(path.relative_to(self._spool).as_posix())
+                if not path.is_file() or name.startswith(".") or name.endswith(".open"):
+                    continue
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue  # uploaded since found: the bucket listing below has it
+                key = path.relative_to(self._spool).as_posix()
+                spooled[key] = ObjectInfo(key, stat.st_size, f"spool-{stat.st_mtime_ns}")
         s3prefix = self._s3key(check_key(prefix)) + "/" if prefix else self._s3key("")
         strip = len(self._s3key(""))
-        remote: set[str] = set()
+        found: dict[str, ObjectInfo] = {}
         try:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=s3prefix):
-                remote.update(obj["Key"][strip:] for obj in page.get("Contents", []))
+                for obj in page.get("Contents", []):
+                    key = obj["Key"][strip:]
+                    found[key] = ObjectInfo(key, obj["Size"], obj["ETag"].strip('"'))
         except (ClientError, BotoCoreError) as exc:
             if not (self.options.degraded_reads and _is_unreachable(exc)):
                 raise StoreError(f"cannot list {prefix or '/'} in {self._where()}: {exc}") from exc
@@ -636,7 +653,50 @@ class S3Store(Store):
                 prefix or "/",
                 self._where(),
             )
-        yield from sorted(keys | remote)
+        # A spooled copy is newer than any uploaded one under the same key.
+        found.update(spooled)
+        return found
+
+    def delete(self, key: str) -> None:
+        """Drop a spooled copy and its queued upload first, then the object in the bucket.
+
+        Kept copies (STORAGE_S3_KEEP_UPLOADED) are the user's local backup and stay.
+        """
+        self._unspool(key)
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._s3key(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"cannot delete {key} from {self._where()}: {exc}") from exc
+
+    def _unspool(self, key: str) -> None:
+        path, marker = self._spool_path(key), self._marker_path(key)
+        with self._cond:
+            owned = key in self._owned  # counted in our pending bytes
+            with contextlib.suppress(ValueError):
+                self._ready.remove(key)
+            if any(k == key for _, k in self._waiting):
+                self._waiting = [(t, k) for t, k in self._waiting if k != key]
+                heapq.heapify(self._waiting)
+            self._owned.discard(key)
+        try:
+            lock = marker.open("rb")
+        except FileNotFoundError:
+            path.unlink(missing_ok=True)  # uploaded already, or data without its marker
+            return
+        with lock:
+            # Waits for an upload of this key in flight (here or in another run) to finish;
+            # once we hold the lock, an upload thread finds no marker and skips the key.
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            path.unlink(missing_ok=True)
+            pending = marker.exists()
+            marker.unlink(missing_ok=True)
+        if pending and owned:
+            with self._cond:
+                self._pending_bytes -= size
 
     @property
     def state_dir(self) -> Path:

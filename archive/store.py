@@ -16,6 +16,16 @@ class StoreError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """One object as a listing describes it: enough to tell whether a local copy is current."""
+
+    key: str
+    size: int
+    #: Changes whenever the content does: an S3 ETag, or a local file's modification time.
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
 class UploadReport:
     """What a remote backend has sent, and what it still holds only locally (its spool)."""
 
@@ -76,6 +86,18 @@ class Store(ABC):
     @abstractmethod
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under `prefix` (a folder-like prefix, without trailing slash), sorted."""
+
+    @abstractmethod
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        """As `list`, with each object's size and change tag (replay mirrors WARCs with it)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove an object; one that does not exist is not an error.
+
+        Callers decide what may go: re-extraction deletes only older text and metadata
+        versions, never a WARC.
+        """
 
     @property
     @abstractmethod

@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         metavar="URI",
-        help="archive location: a folder or file:// URI (default ./archive-data)",
+        help="archive location: folder, file:// or s3://bucket/prefix (default ./archive-data); "
+        "an S3 store's WARCs are mirrored into its state folder, only new ones on later runs",
     )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT,
@@ -35,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="virtual environment for pywb, created on first use (default $NEWSARCHIVE_PYWB_ENV, "
         "else ~/.cache/newsarchive/pywb-VERSION-pyXY)",
     )  # fmt: skip
+    parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a setting (AWS_*, STORAGE_S3_*)")  # fmt: skip
 
 
 def _stop(signum: int, frame: FrameType | None) -> NoReturn:
@@ -43,19 +46,24 @@ def _stop(signum: int, frame: FrameType | None) -> NoReturn:
 
 def run(args: argparse.Namespace) -> int:
     from archive.pywb_env import PYWB_VERSION, PywbEnv, PywbEnvError, default_env_dir  # noqa: PLC0415 - keeps --help fast
-    from archive.replay import ReplayError, ReplayServer, check_uri, prepare  # noqa: PLC0415 - see above
-    from archive.store import open_store  # noqa: PLC0415 - see above
-    from cli.settings import build_settings  # noqa: PLC0415 - see above
+    from archive.replay import ReplayError, ReplayServer, prepare  # noqa: PLC0415 - see above
+    from archive.store import StoreError, open_store  # noqa: PLC0415 - see above
+    from cli.settings import build_settings, parse_overrides  # noqa: PLC0415 - see above
+    from pipelines.storage import store_options  # noqa: PLC0415 - see above
 
     err = sys.stderr.write
-    settings = build_settings(args.store, verbose=args.verbose)
-    uri = settings.get("NEWSARCHIVE_STORE")
     try:
-        check_uri(uri)  # before opening the store, and before a long first-use install
-    except ReplayError as exc:
+        overrides = parse_overrides(args.set)
+    except ValueError as exc:
         err(f"newsarchive replay: {exc}\n")
         return EXIT_CONFIG
-    store = open_store(uri)
+    settings = build_settings(args.store, None, overrides, verbose=args.verbose)
+    uri = settings.get("NEWSARCHIVE_STORE")
+    try:
+        store = open_store(uri, **store_options(settings, reader=True))
+    except StoreError as exc:
+        err(f"newsarchive replay: {exc}\n")
+        return EXIT_CONFIG
     env = PywbEnv(args.pywb_env or default_env_dir())
     try:
         if not env.is_ready():
@@ -63,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
                 "(first use only, needs PyPI) ...\n")  # fmt: skip
             env.ensure()
         site = prepare(store, env)
-    except (PywbEnvError, ReplayError) as exc:
+    except (PywbEnvError, ReplayError, StoreError) as exc:
         err(f"newsarchive replay: {exc}\n")
-        return EXIT_CONFIG if isinstance(exc, ReplayError) else EXIT_FAILED
+        return EXIT_FAILED if isinstance(exc, PywbEnvError) else EXIT_CONFIG
     finally:
         store.close()
 

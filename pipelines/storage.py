@@ -39,13 +39,20 @@ _AWS_SETTINGS = (
 )
 
 
-def store_options(settings: BaseSettings) -> dict[str, Any]:
-    """Options for `open_store` from settings: Scrapy's AWS_* names and STORAGE_S3_*."""
+def store_options(settings: BaseSettings, *, reader: bool = False) -> dict[str, Any]:
+    """Options for `open_store` from settings: Scrapy's AWS_* names and STORAGE_S3_*.
+
+    `reader` (replay, reextract): no degraded reads, so an unreachable store is an error
+    instead of a listing of the local spool only.
+    """
     uri = settings.get("NEWSARCHIVE_STORE") or ""
     if not uri.startswith("s3://"):
         return {}
     names = [*_AWS_SETTINGS, *(name for name in settings if name.startswith("STORAGE_S3_"))]
-    return {name: settings.get(name) for name in names if settings.get(name) is not None}
+    options = {name: settings.get(name) for name in names if settings.get(name) is not None}
+    if reader:
+        options["STORAGE_S3_DEGRADED_READS"] = False
+    return options
 
 
 class ArchiveStorage:

@@ -17,6 +17,9 @@ from demo.server import DemoSite
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from archive.store import Store
+    from tests.s3server import SeaweedS3
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
 
@@ -87,3 +90,42 @@ def demo_crawl(tmp_path_factory: pytest.TempPathFactory) -> DemoCrawl:
         )  # fmt: skip
         paths = [r.path for r in site.requests]
     return DemoCrawl(store=root / "store", site=site, result=result, requested_paths=paths)
+
+
+@dataclass
+class S3DemoCrawl:
+    """A demo crawl into `s3://BUCKET/news` on the session's SeaweedFS."""
+
+    uri: str
+    bucket: str
+    server: SeaweedS3
+    site: DemoSite
+    sites: Path
+    #: Environment of the crawl's child process: the standard AWS variables, its own state dir.
+    env: dict[str, str]
+    result: subprocess.CompletedProcess[str]
+
+    def open(self, state_dir: Path, uri: str | None = None) -> Store:
+        """The store (or another prefix of the bucket), with a spool of the caller's own."""
+        from archive.store import open_store  # noqa: PLC0415 - only S3 tests load boto3
+
+        options = self.server.options(STORAGE_S3_STATE_DIR=str(state_dir))
+        return open_store(uri or self.uri, **options)
+
+
+@pytest.fixture(scope="session")
+def s3_demo_crawl(
+    s3_server: SeaweedS3, demo_site: DemoSite, tmp_path_factory: pytest.TempPathFactory
+) -> S3DemoCrawl:
+    """One real crawl of the demo site into S3, through the CLI, shared by read-only tests."""
+    root = tmp_path_factory.mktemp("s3-demo-crawl")
+    bucket = s3_server.new_bucket()
+    sites = write_demo_config(root / "sites", demo_site.base_url)
+    env = s3_server.env(root / "state")
+    uri = f"s3://{bucket}/news"
+    result = run_cli(
+        "crawl", "--site", "demo", "--sites-dir", str(sites), "--store", uri,
+        "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return S3DemoCrawl(uri, bucket, s3_server, demo_site, sites, env, result)

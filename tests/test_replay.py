@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from archive.local import LocalStore
 from archive.pywb_env import PYWB_ENV_VAR, PywbEnv
-from archive.replay import COLLECTION, Capture, ReplayServer, list_captures
+from archive.replay import COLLECTION, Capture, ReplayServer, _mirror, list_captures, prepare
 from archive.store import open_store
 from demo.server import DEMO_ARTICLES, DemoArticle, DemoSite
 from tests.conftest import REPO
@@ -37,7 +38,7 @@ from tests.conftest import REPO
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tests.conftest import DemoCrawl
+    from tests.conftest import DemoCrawl, S3DemoCrawl
 
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -56,18 +57,25 @@ class Replay:
     stderr: Path
 
 
-def _start_replay(store: Path, env_dir: Path, log_dir: Path) -> Replay:
+def _start_replay(
+    store: Path | str,
+    env_dir: Path,
+    log_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+) -> Replay:
     """`newsarchive replay --port 0` in a child process; returns once it prints its URL."""
     log_dir.mkdir(parents=True, exist_ok=True)
     stdout, stderr = log_dir / "stdout.txt", log_dir / "stderr.txt"
+    command = ["replay", "--store", str(store), "--port", "0", *args]
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "replay", "--store", str(store), "--port", "0"],
+            [sys.executable, "-m", "cli.main", *command],
             cwd=REPO,
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, PYWB_ENV_VAR: str(env_dir)},
+            env={**(env or os.environ), PYWB_ENV_VAR: str(env_dir)},
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -338,13 +346,97 @@ def test_replay_stops_cleanly_on_sigterm(
     assert "installing pywb" not in running.stderr.read_text()
 
 
-def test_replay_refuses_s3_and_empty_stores(pywb_env: PywbEnv, tmp_path: Path) -> None:
+def test_replay_refuses_empty_and_unreachable_stores(pywb_env: PywbEnv, tmp_path: Path) -> None:
     from tests.conftest import run_cli  # noqa: PLC0415 - keeps the module's imports light
+    from tests.s3server import free_ports  # noqa: PLC0415 - as above
 
     env = {PYWB_ENV_VAR: str(pywb_env.path)}
     empty = run_cli("replay", "--store", str(tmp_path / "empty"), "--port", "0", env=env)
     assert empty.returncode == 2
     assert "nothing to replay: no WARC files" in empty.stderr
-    s3 = run_cli("replay", "--store", "s3://bucket/prefix", "--port", "0", env=env)
-    assert s3.returncode == 2
-    assert "replay serves local stores only" in s3.stderr
+    dead = f"http://127.0.0.1:{free_ports(1)[0]}"
+    s3 = run_cli(
+        "replay", "--store", "s3://bucket/prefix", "--port", "0",
+        "-s", f"AWS_ENDPOINT_URL={dead}", "-s", "AWS_ACCESS_KEY_ID=newsarchive-test-none",
+        "-s", "AWS_SECRET_ACCESS_KEY=none", "-s", f"STORAGE_S3_STATE_DIR={tmp_path / 's3'}",
+        env=env,
+    )  # fmt: skip
+    assert s3.returncode == 2, s3.stdout + s3.stderr
+    assert f"cannot list warcs in s3://bucket/prefix at {dead}" in s3.stderr
+    assert "Traceback" not in s3.stderr
+
+
+def test_replay_serves_an_s3_store_from_a_local_mirror(
+    pywb_env: PywbEnv, s3_demo_crawl: S3DemoCrawl, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    store = s3_demo_crawl.open(state)
+    captures = {urlsplit(c.url).path: c for c in list_captures(store)}
+    assert captures.keys() == {a.path for a in DEMO_ARTICLES}
+    running = _start_replay(
+        s3_demo_crawl.uri, pywb_env.path, tmp_path / "log",
+        "-s", f"STORAGE_S3_STATE_DIR={state}", env=s3_demo_crawl.env,
+    )  # fmt: skip
+    try:
+        for article in DEMO_ARTICLES:
+            capture = captures[article.path]
+            url = f"{running.base_url}/{COLLECTION}/{capture.timestamp}id_/{capture.url}"
+            status, headers, body = _get(url, accept_gzip=True)
+            assert status == 200, article.path
+            assert _decoded(headers, body) == _live_body(s3_demo_crawl.site, article), article.path
+        status, _, page = _get(running.base_url + "/")
+        assert status == 200
+        parser = _Links()
+        parser.feed(page.decode("utf-8"))
+        for article in DEMO_ARTICLES:
+            assert parser.links[article.title] == captures[article.path].replay_path()
+    finally:
+        assert _stop(running) == 0
+    warcs = [k for k in store.list("warcs") if k.endswith(".warc.gz")]
+    mirror = state / "replay" / "warcs"
+    for key in warcs:
+        assert (mirror / key).read_bytes() == store.get_bytes(key), key
+    # A second start fetches and indexes nothing: every WARC is unchanged.
+    mtimes = {key: (mirror / key).stat().st_mtime_ns for key in warcs}
+    site = prepare(store, pywb_env)
+    assert (site.warcs, site.indexed) == (len(warcs), 0)
+    assert {key: (mirror / key).stat().st_mtime_ns for key in warcs} == mtimes
+    store.close()
+
+
+def test_mirror_fetches_new_and_changed_warcs_and_drops_removed_ones(tmp_path: Path) -> None:
+    source = LocalStore(tmp_path / "source")
+    mirror = tmp_path / "mirror"
+    source.put_bytes("warcs/demo/2026-01-01/a.warc.gz", b"a" * 10, "application/warc")
+    source.put_bytes("warcs/demo/2026-01-01/b.warc.gz", b"b" * 10, "application/warc")
+    _mirror(source, list(source.list_info("warcs")), mirror)
+    a, b = mirror / "warcs/demo/2026-01-01/a.warc.gz", mirror / "warcs/demo/2026-01-01/b.warc.gz"
+    assert (a.read_bytes(), b.read_bytes()) == (b"a" * 10, b"b" * 10)
+    stamp = a.stat().st_mtime_ns
+
+    source.put_bytes("warcs/demo/2026-01-01/b.warc.gz", b"B" * 12, "application/warc")
+    source.delete("warcs/demo/2026-01-01/a.warc.gz")
+    source.put_bytes("warcs/demo/2026-01-02/c.warc.gz", b"c", "application/warc")
+    _mirror(source, list(source.list_info("warcs")), mirror)
+    assert not a.exists()
+    assert b.read_bytes() == b"B" * 12
+    assert (mirror / "warcs/demo/2026-01-02/c.warc.gz").read_bytes() == b"c"
+
+    source.put_bytes("warcs/demo/2026-01-01/a.warc.gz", b"a" * 10, "application/warc")
+    _mirror(source, list(source.list_info("warcs")), mirror)
+    assert a.read_bytes() == b"a" * 10
+    assert a.stat().st_mtime_ns != stamp
+    unchanged = {p: p.stat().st_mtime_ns for p in mirror.rglob("*.warc.gz")}
+    _mirror(source, list(source.list_info("warcs")), mirror)
+    assert {p: p.stat().st_mtime_ns for p in mirror.rglob("*.warc.gz")} == unchanged
+
+
+def test_article_list_shows_a_reextracted_capture_once(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    crawl = {"url": "https://example.org/a", "site": "demo", "title": "Crawled",
+             "fetched_at": "2026-01-01T10:00:00Z"}  # fmt: skip
+    stem = "meta/demo/2026-01-01/0123456789abcdef-20260101T100000Z"
+    store.put_bytes(f"{stem}.v1.json", json.dumps(crawl).encode(), "application/json")
+    again = {**crawl, "title": "Re-extracted", "reextracted_at": "2026-02-01T00:00:00Z"}
+    store.put_bytes(f"{stem}.v2.json", json.dumps(again).encode(), "application/json")
+    assert [c.title for c in list_captures(store)] == ["Re-extracted"]
