@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self
 
@@ -18,6 +19,7 @@ from pipelines.documents import ExtractOptions, extract_document
 from pipelines.records import metadata_record as metadata_record
 from pipelines.records import store_extraction
 from pipelines.storage import crawler_storage
+from pipelines.workers import die_with_parent
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -44,8 +46,12 @@ class ArticlePipeline:
         self.executor: Executor
         if workers > 0:
             # spawn: forking a process that runs a Twisted reactor and threads is unsafe.
+            # Workers die with the crawl, so a killed crawl leaves no process holding its pipes.
             self.executor = ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
             )
         else:
             self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")

@@ -36,6 +36,7 @@ from archive.seen import (
 from config.exitcodes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK
 from demo.server import DEMO_ARTICLES, SITE_ROOT, DemoSite, RequestRecord
 from tests.conftest import REPO, run_cli, write_demo_config
+from tests.processes import children, wait_gone
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,6 +50,8 @@ CHANGED = "/world/delta-flood-barrier-data.html"
 CHANGED_PHRASE = "pool real-time readings from their tidal barriers"
 TEMPLATE = "/world/ferry-crews-end-strike.html"
 ADDED = [f"/world/harbour-update-{n}.html" for n in (1, 2, 3)]
+#: Page requisites of every demo article; archived with articles, not in the seen store.
+REQUISITES = {"/static/site.css", "/static/logo.png", "/static/rule.png"}
 
 
 def _path(record: RequestRecord) -> str:
@@ -208,13 +211,19 @@ def test_changed_site_fetches_exactly_the_new_and_changed(scenario: Scenario) ->
     log = scenario.logs[2]
     bodies = sorted(_path(r) for r in log if r.status == 200 and r.path.endswith(".html"))
     assert bodies == sorted([*ADDED, CHANGED])
-    # Every other page was asked conditionally and answered 304 (robots.txt and the feed aside).
+    # Every other page was asked conditionally and answered 304 (robots.txt and the feed aside),
+    # but for the page requisites of the fetched articles: asked once each, unconditionally.
     assert {_path(r) for r in log if r.status == 200} == {
         *ADDED,
         CHANGED,
         "/robots.txt",
         "/feeds/rss.xml",
+        *REQUISITES,
     }
+    assert sorted(_path(r) for r in log if _path(r) in REQUISITES) == sorted(REQUISITES)
+    # Unchanged since the first run, so archived as revisits, not as second copies.
+    revisited = {u.split("/", 3)[3] for t, u, _d in _captures(scenario.warcs[2]) if t == "revisit"}
+    assert {p.lstrip("/") for p in REQUISITES} <= revisited
     report = _reports(scenario.store)[2]
     assert (report["new"], report["updated"], report["unchanged"]) == (3, 1, 0)
     assert report["refetched"] == {"announced": 1}
@@ -250,13 +259,20 @@ def test_run_reports_match_the_server_log(scenario: Scenario) -> None:
     assert "DEBUG" not in text
 
 
+def _crawl_command(store: Path, sites: Path, *extra: str) -> list[str]:
+    """A slow crawl (0.2 s between requests) with the default extraction worker processes."""
+    return [
+        sys.executable, "-m", "cli.main", "crawl", "--site", "demo", "--sites-dir", str(sites),
+        "--store", str(store), "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.2",
+        *extra,
+    ]  # fmt: skip
+
+
 def _popen_crawl(store: Path, sites: Path, stderr: Path) -> subprocess.Popen[bytes]:
-    """A slow crawl in the background (0.2 s between requests), its stderr to a file."""
+    """A slow crawl in the background, its stderr to a file."""
     with stderr.open("wb") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "crawl", "--site", "demo", "--sites-dir",
-             str(sites), "--store", str(store), "-s", "AUTOTHROTTLE_ENABLED=False",
-             "-s", "DOWNLOAD_DELAY=0.2", "-s", "EXTRACT_WORKERS=0"],
+            _crawl_command(store, sites, "-s", "EXTRACT_WORKERS=0"),
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
         )  # fmt: skip
 
@@ -304,17 +320,33 @@ def test_killed_run_resumes_without_capturing_twice(
 ) -> None:
     site, sites = slow_site
     store = tmp_path / "store"
-    first = _popen_crawl(store, sites, tmp_path / "first.err")
+    # Cron's way: pipes it reads to the end. Default EXTRACT_WORKERS: extraction processes.
+    first = subprocess.Popen(
+        _crawl_command(store, sites, "-s", "DOWNLOAD_DELAY=0.3"),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
         _wait_for(
             lambda: (
-                len([r for r in site.requests if _path(r) in ARTICLE_PATHS]) >= 2
+                (
+                    len([r for r in site.requests if _path(r) in ARTICLE_PATHS]) >= 2
+                    and any(store.glob("text/demo/*/*"))  # an extraction worker is running
+                )
                 or first.poll() is not None
             )
         )
         assert first.poll() is None, "the run ended before it could be killed"
+        workers = children(first.pid)
+        assert workers, "no extraction worker process"
         os.kill(first.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        # Nothing the crawl started keeps its stdout and stderr open.
+        first.communicate(timeout=30)
+        assert time.monotonic() - killed < 5
+        assert wait_gone(workers, timeout=5) == []
     finally:
+        if first.poll() is None:
+            first.kill()
         first.wait(timeout=60)
     killed_log = site.requests
     site.clear_log()
