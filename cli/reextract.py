@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sites-dir", metavar="DIR", help="folder of site YAML files (extraction overrides)"
     )
+    parser.add_argument(
+        "--replace-older",
+        action="store_true",
+        help="once a capture's new version reads back intact, delete its other text and "
+        "metadata versions (WARCs are never deleted)",
+    )
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a setting (AWS_*, STORAGE_S3_*, EXTRACT_*)")  # fmt: skip
     # Tests and benchmarks tag output with another version, as a newer extractor would.
@@ -61,12 +67,12 @@ def _progress_line(summary: Summary) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from archive.store import open_store  # noqa: PLC0415 - heavy imports only when run
-    from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK  # noqa: PLC0415
+    from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_SPOOLED  # noqa: PLC0415
     from cli.settings import build_settings, parse_overrides  # noqa: PLC0415
     from config.sites import load_site_file, sites_dir  # noqa: PLC0415
     from pipelines.documents import ExtractOptions  # noqa: PLC0415
     from pipelines.extraction import EXTRACTOR_VERSION  # noqa: PLC0415
-    from pipelines.reextract import plan  # noqa: PLC0415
+    from pipelines.reextract import plan, replace_older  # noqa: PLC0415
     from pipelines.reextract import run as reextract  # noqa: PLC0415
     from pipelines.storage import store_options  # noqa: PLC0415
 
@@ -85,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     settings = build_settings(args.store, args.sites_dir, overrides, verbose=args.verbose)
     interactive = settings.getbool("NEWSARCHIVE_PROGRESS")
     uri = settings.get("NEWSARCHIVE_STORE")
-    options = store_options(settings)
+    options = store_options(settings, reader=True)
     directory = sites_dir(settings.get("NEWSARCHIVE_SITES_DIR"))
     version = args.version_tag or EXTRACTOR_VERSION
 
@@ -124,7 +130,23 @@ def run(args: argparse.Namespace) -> int:
     )
     if interactive:
         sys.stderr.write("\n")
+    kept: list[str] = []
+    if args.replace_older and summary.spooled:
+        kept.append(
+            f"  older versions kept: {summary.spooled} new objects are not uploaded yet "
+            f"(`newsarchive upload --store {uri}`, then run again)"
+        )
+    elif args.replace_older:
+        store = open_store(uri, **options)
+        try:
+            cleanup = replace_older(store, version, site=args.site, since=args.since)
+        finally:
+            store.close()
+        summary.removed = cleanup.removed
+        kept += [f"  older versions kept: {o.source_key}: {o.detail}" for o in cleanup.kept]
     out = [summary.line()]
     out += [f"  failed: {o.source_key}: {o.detail}" for o in summary.failed]
-    sys.stdout.write("\n".join(out) + "\n")
-    return EXIT_FAILED if summary.failed else EXIT_OK
+    sys.stdout.write("\n".join(out + kept) + "\n")
+    if summary.failed or (kept and not summary.spooled):
+        return EXIT_FAILED
+    return EXIT_SPOOLED if summary.spooled else EXIT_OK

@@ -6,12 +6,16 @@ store itself, reads the source metadata and the WARC record it links to, undoes 
 Content-Encoding as the crawl's HttpCompressionMiddleware did, runs the same `extract_document`
 the crawl runs, and writes text + metadata with `store_extraction`. Only object keys cross
 process boundaries. No Scrapy import.
+
+Older versions stay unless `replace_older` is run after `run`: it deletes the other versions'
+text and metadata of each capture whose new version reads back intact, and nothing else.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -28,8 +32,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.digests import Capture
 from archive.items import ArticleCapture
-from archive.layout import DIGEST_PREFIX, META_PREFIX, meta_key, safe_segment
-from archive.store import open_store
+from archive.layout import DIGEST_PREFIX, META_PREFIX, TEXT_PREFIX, meta_key, safe_segment
+from archive.store import StoreError, open_store
 from pipelines.documents import ExtractOptions, extract_document
 from pipelines.extraction import EXTRACTOR_VERSION
 from pipelines.records import capture_time, store_extraction
@@ -37,13 +41,17 @@ from pipelines.records import capture_time, store_extraction
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
-    from archive.store import Store
+    from archive.store import Store, UploadReport
 
 logger = logging.getLogger(__name__)
 
 _META_NAME: Final = re.compile(
     r"^(?P<site>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})/"
     r"(?P<stem>[0-9a-f]{16}-\d{8}T\d{6}Z)\.(?P<version>[^/]+)\.json$"
+)
+_TEXT_NAME: Final = re.compile(
+    r"^(?P<site>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})/"
+    r"(?P<stem>[0-9a-f]{16}-\d{8}T\d{6}Z)\.(?P<version>[^/]+)\.txt$"
 )
 #: Tasks per chunk handed to a worker: large enough that pickling and scheduling cost nothing
 #: beside extraction (~20 ms a page), small enough that 2 workers finish close together.
@@ -103,6 +111,10 @@ class Summary:
     #: CPU time spent in extraction workers (or in this process with workers=0).
     cpu_seconds: float = 0.0
     worker_pids: set[int] = field(default_factory=set)
+    #: Objects written but still only in the local spool of an S3 store (store unreachable).
+    spooled: int = 0
+    #: Older text and metadata objects deleted by `replace_older`; None when not asked.
+    removed: int | None = None
 
     @property
     def processed(self) -> int:
@@ -115,6 +127,8 @@ class Summary:
             f"{self.already_done} already done, {len(self.empty)} without text, "
             f"{len(self.failed)} failed ({self.processed} in {self.wall_seconds:.1f} s, "
             f"{rate:.1f} pages/s)"
+            + (f", {self.spooled} objects left in the spool" if self.spooled else "")
+            + (f", {self.removed} older objects removed" if self.removed is not None else "")
         )
 
 
@@ -124,6 +138,15 @@ def parse_meta_key(key: str) -> dict[str, str] | None:
     if not key.startswith(prefix):
         return None
     match = _META_NAME.match(key[len(prefix) :])
+    return match.groupdict() if match else None
+
+
+def parse_text_key(key: str) -> dict[str, str] | None:
+    """Site, day, capture stem and version of a text key; None for any other object."""
+    prefix = TEXT_PREFIX + "/"
+    if not key.startswith(prefix):
+        return None
+    match = _TEXT_NAME.match(key[len(prefix) :])
     return match.groupdict() if match else None
 
 
@@ -471,6 +494,7 @@ def run(
                 collect(_run_tasks(reader, chunk, version, stamp))
         finally:
             reader.store.close()
+        report = reader.store.upload_report()
     else:
         # spawn: the same context the crawl's extraction pool uses; no inherited state.
         context = multiprocessing.get_context("spawn")
@@ -493,8 +517,120 @@ def run(
                             0,
                         )
                     collect(result)
+        # Workers exit without closing their stores: an S3 store's upload threads die with
+        # them and leave objects in the spool, which this process uploads now.
+        report = drain(store_uri, options)
+    summary.spooled = report.pending if report is not None else 0
     summary.wall_seconds = time.perf_counter() - started
     if summary.failed:
         # The older versions are still there, so nothing is lost; the caller lists them.
         logger.warning("Re-extraction failed for %d of %d captures", len(summary.failed), len(todo))
     return summary
+
+
+def drain(store_uri: str, store_options: Mapping[str, Any] | None = None) -> UploadReport | None:
+    """Open and close the store: an S3 store uploads what its spool holds; what is left after."""
+    store = open_store(store_uri, **dict(store_options or {}))
+    store.close()
+    return store.upload_report()
+
+
+@dataclass(slots=True)
+class Cleanup:
+    """What `replace_older` did: objects deleted, captures cleaned, captures left alone."""
+
+    removed: int = 0
+    captures: int = 0
+    #: Captures whose new version did not read back intact: their older versions stay.
+    kept: list[Outcome] = field(default_factory=list)
+
+
+def _check_version(store: Store, key: str, ident: tuple[str, str, str], version: str) -> None:
+    """The metadata at `key` and the text it names read back, and the text matches its hash."""
+    try:
+        record = json.loads(store.get_bytes(key))
+        text_key = str(record["text_key"])
+        expected = str(record["text_sha256"])
+    except KeyError as exc:
+        raise ReextractError(f"new metadata lacks {exc}") from None
+    except (UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise ReextractError(f"new metadata unreadable: {exc}") from exc
+    parts = parse_text_key(text_key)
+    if parts is None or (parts["site"], parts["day"], parts["stem"], parts["version"]) != (
+        *ident,
+        version,
+    ):
+        raise ReextractError(f"new metadata names text {text_key!r}, not this capture's")
+    try:
+        data = store.get_bytes(text_key)
+    except KeyError:
+        raise ReextractError(f"new text {text_key} is missing") from None
+    # store_extraction ends the text with one newline, which the hash does not cover.
+    if hashlib.sha256(data.removesuffix(b"\n")).hexdigest() != expected:
+        raise ReextractError(f"new text {text_key} does not match its metadata's text_sha256")
+
+
+def _older_key(key: str, version: str) -> str:
+    """`key` if it is a text or metadata object of a version other than `version`.
+
+    The one gate every deletion passes: WARCs, indexes, digests and reports never do.
+    """
+    parts = parse_meta_key(key) or parse_text_key(key)
+    if parts is None or parts["version"] == version:
+        raise ValueError(f"refusing to delete {key!r}: not an older text or metadata version")
+    return key
+
+
+def replace_older(
+    store: Store,
+    version: str,
+    *,
+    site: str | None = None,
+    since: date | None = None,
+) -> Cleanup:
+    """Delete other versions' text and metadata of every capture that has `version`.
+
+    Run after `run`, once the new objects are in the store (for S3: uploaded, not spooled).
+    A capture's older objects go only when its `version` metadata and text read back and the
+    text matches its recorded hash; metadata goes before text, so no record is left pointing
+    at a deleted text. Resumable: a capture cleaned already has nothing left to delete.
+    """
+    safe_segment(version)
+    scope = f"/{safe_segment(site)}" if site else ""
+    captures: dict[tuple[str, str, str], dict[str, list[str]]] = {}
+    for prefix, parse in ((META_PREFIX, parse_meta_key), (TEXT_PREFIX, parse_text_key)):
+        for key in store.list(prefix + scope):
+            parts = parse(key)
+            if parts is None or (since is not None and parts["day"] < since.isoformat()):
+                continue
+            versions = captures.setdefault((parts["site"], parts["day"], parts["stem"]), {})
+            versions.setdefault(parts["version"], []).append(key)
+    cleanup = Cleanup()
+    for ident, versions in sorted(captures.items()):
+        new_meta = [k for k in versions.get(version, []) if k.startswith(META_PREFIX + "/")]
+        older = [k for v, keys in versions.items() if v != version for k in keys]
+        if not new_meta or not older:
+            continue
+        try:
+            _check_version(store, new_meta[0], ident, version)
+        except (ReextractError, StoreError) as exc:
+            cleanup.kept.append(Outcome(new_meta[0], FAILED, str(exc)))
+            continue
+        # Metadata first: a run stopped halfway leaves older text without a record, never a
+        # record without its text; the next run deletes what is left.
+        for key in sorted(older, key=lambda k: not k.startswith(META_PREFIX + "/")):
+            store.delete(_older_key(key, version))
+            cleanup.removed += 1
+        cleanup.captures += 1
+    if cleanup.kept:
+        logger.warning(
+            "Kept older versions of %d captures: their version %s did not read back intact",
+            len(cleanup.kept),
+            version,
+        )
+    logger.info(
+        "Removed %d older text and metadata objects of %d captures",
+        cleanup.removed,
+        cleanup.captures,
+    )
+    return cleanup

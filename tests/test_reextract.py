@@ -17,13 +17,14 @@ from archive.local import LocalStore
 from demo.server import DemoSite
 from pipelines.documents import ExtractOptions
 from pipelines.extraction import EXTRACTOR_VERSION
-from pipelines.reextract import FAILED, decode_content, plan, run
+from pipelines.reextract import FAILED, _older_key, decode_content, plan, replace_older, run
 from tests.conftest import run_cli, write_demo_config
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.conftest import DemoCrawl
+    from archive.store import Store
+    from tests.conftest import DemoCrawl, S3DemoCrawl
 
 NEW_VERSION = "test-next"
 
@@ -241,3 +242,134 @@ def test_revisits_resolve_to_the_original_payload(tmp_path: Path) -> None:
         old, new = crawled[capture], again[capture]
         assert (store / new["text_key"]).read_bytes() == (store / old["text_key"]).read_bytes()
         assert new["warc"] == old["warc"]
+
+
+def _other_keys(store: Store) -> dict[str, bytes]:
+    """Every object but text and metadata (WARCs, indexes, digests, reports...), with its bytes."""
+    return {
+        k: store.get_bytes(k)
+        for k in store.list("")
+        if not k.startswith(("text/", "meta/", "state/"))
+    }
+
+
+def test_replace_older_keeps_only_the_new_versions(store_copy: Path, sites: Path) -> None:
+    store = LocalStore(store_copy)
+    crawled = _records(store_copy, EXTRACTOR_VERSION)
+    texts = {c: (store_copy / r["text_key"]).read_bytes() for c, r in crawled.items()}
+    others = _other_keys(store)
+    assert any(k.startswith("warcs/") for k in others)
+    # A first run without the flag keeps both versions, as a run killed before cleaning does.
+    code, out, err = _reextract(store_copy, sites, "--workers", "0")
+    assert code == 0, out + err
+    assert "removed" not in out
+
+    code, out, err = _reextract(store_copy, sites, "--workers", "0", "--replace-older")
+
+    assert code == 0, out + err
+    assert out.startswith(f"newsarchive reextract: version {NEW_VERSION}: 0 written, "
+                          f"{len(crawled)} already done")  # fmt: skip
+    assert out.rstrip().endswith(f", {2 * len(crawled)} older objects removed"), out
+    assert _records(store_copy, EXTRACTOR_VERSION) == {}
+    assert not list(store_copy.glob(f"text/*/*/*.{EXTRACTOR_VERSION}.txt"))
+    again = _records(store_copy, NEW_VERSION)
+    assert again.keys() == crawled.keys()
+    for capture, new in again.items():
+        assert (store_copy / new["text_key"]).read_bytes() == texts[capture]
+    assert _other_keys(store) == others, "WARCs, indexes and digests are never touched"
+    verify = run_cli("verify", "--store", str(store_copy))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    code, out, _ = _reextract(store_copy, sites, "--workers", "0", "--replace-older")
+    assert code == 0
+    assert out.rstrip().endswith(", 0 older objects removed"), out
+
+
+def test_replace_older_keeps_captures_whose_new_version_does_not_read_back(
+    store_copy: Path,
+) -> None:
+    store = LocalStore(store_copy)
+    work = plan(store, NEW_VERSION, lambda _site: ExtractOptions())
+    assert run(store.uri, work.tasks, version=NEW_VERSION, workers=0).written == len(work.tasks)
+    new = _records(store_copy, NEW_VERSION)
+    broken, missing, *_ = sorted(new)
+    (store_copy / new[broken]["text_key"]).write_text("not what was extracted\n")
+    store.delete(new[missing]["text_key"])
+    store.delete(new[missing]["text_key"])  # a missing object is not an error
+
+    cleanup = replace_older(store, NEW_VERSION)
+
+    assert sorted(o.detail.split(" ", 3)[3] for o in cleanup.kept) == [
+        "does not match its metadata's text_sha256",
+        "is missing",
+    ]
+    assert cleanup.captures == len(new) - 2
+    assert cleanup.removed == 2 * (len(new) - 2)
+    assert _records(store_copy, EXTRACTOR_VERSION).keys() == {broken, missing}
+    for key in ("warcs/demo/2026-01-01/x.warc.gz", "digests/demo/x.jsonl", "meta/demo/x.json"):
+        with pytest.raises(ValueError, match="refusing to delete"):
+            _older_key(key, NEW_VERSION)
+    with pytest.raises(ValueError, match="refusing to delete"):
+        _older_key(
+            next(iter(store.list("meta"))).replace(EXTRACTOR_VERSION, NEW_VERSION), NEW_VERSION
+        )
+
+
+def _copy_prefix(crawl: S3DemoCrawl, prefix: str) -> str:
+    """A copy of the crawl's objects under another prefix of its bucket (server-side)."""
+    client = crawl.server.client()
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=crawl.bucket, Prefix="news/"):
+        for obj in page.get("Contents", []):
+            client.copy_object(
+                Bucket=crawl.bucket,
+                Key=f"{prefix}/{obj['Key'].removeprefix('news/')}",
+                CopySource={"Bucket": crawl.bucket, "Key": obj["Key"]},
+            )
+    return f"s3://{crawl.bucket}/{prefix}"
+
+
+def test_reextract_on_s3_reproduces_text_then_replaces_older(
+    s3_demo_crawl: S3DemoCrawl, tmp_path: Path
+) -> None:
+    uri = _copy_prefix(s3_demo_crawl, "reextract")
+    env = s3_demo_crawl.server.env(tmp_path / "state")
+    args = ["reextract", "--store", uri, "--sites-dir", str(s3_demo_crawl.sites),
+            "--version-tag", NEW_VERSION]  # fmt: skip
+    store = s3_demo_crawl.open(tmp_path / "reader", uri)
+
+    def records(version: str) -> dict[str, dict[str, Any]]:
+        return {
+            key.rsplit("/", 1)[1].split(".", 1)[0]: json.loads(store.get_bytes(key))
+            for key in store.list("meta")
+            if key.endswith(f".{version}.json")
+        }
+
+    crawled = records(EXTRACTOR_VERSION)
+    assert len(crawled) >= 3
+    others = _other_keys(store)
+
+    result = run_cli(*args, "--workers", "2", env=env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith(
+        f"newsarchive reextract: version {NEW_VERSION}: {len(crawled)} written"
+    )
+    spooled = [p for p in (tmp_path / "state").rglob("*") if p.is_file() and "spool" in p.parts]
+    assert spooled == [], "what the workers wrote was uploaded"
+    again = records(NEW_VERSION)
+    assert again.keys() == crawled.keys()
+    for capture, old in crawled.items():
+        new = again[capture]
+        assert store.get_bytes(new["text_key"]) == store.get_bytes(old["text_key"]), old["url"]
+        assert new["warc"] == old["warc"]
+
+    result = run_cli(*args, "--workers", "0", "--replace-older", env=env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.rstrip().endswith(f", {2 * len(crawled)} older objects removed")
+    assert records(EXTRACTOR_VERSION) == {}
+    assert records(NEW_VERSION) == again
+    assert not [k for k in store.list("text") if k.endswith(f".{EXTRACTOR_VERSION}.txt")]
+    assert _other_keys(store) == others, "WARCs, indexes and digests are never touched"
+    store.close()

@@ -215,3 +215,39 @@ def test_spool_is_bounded(s3_server: SeaweedS3, s3_bucket: str, tmp_path: Path) 
         store.staging_path("warcs/x.warc.gz")
     assert store.get_bytes("text/c.txt") == b"c" * 40
     store.close()
+
+
+def test_delete_drops_spooled_copy_queued_upload_and_object(
+    s3_server: SeaweedS3, s3_bucket: str, tmp_path: Path
+) -> None:
+    client = s3_server.client()
+    client.put_object(Bucket=s3_bucket, Key="arch/text/demo/a.txt", Body=b"old")
+    state = tmp_path / "state"
+    idle = S3Store(
+        s3_bucket, "arch", make_client(s3_server.options(), S3Options(), 1), state_dir=state
+    )  # not started: what it writes stays in the spool, queued
+    idle.put_bytes("text/demo/a.txt", b"new", "text/plain")
+    idle.put_bytes("text/demo/b.txt", b"b", "text/plain")
+    assert idle.get_bytes("text/demo/a.txt") == b"new"
+    infos = {i.key: i for i in idle.list_info("text/demo")}
+    assert infos["text/demo/a.txt"].size == 3
+    assert infos["text/demo/a.txt"].tag.startswith("spool-"), "the spooled copy is the newer one"
+
+    idle.delete("text/demo/a.txt")
+    idle.delete("text/demo/never-written.txt")  # a missing object is not an error
+
+    assert not idle.exists("text/demo/a.txt"), "neither in the spool nor in the bucket"
+    assert list(idle.list("text/demo")) == ["text/demo/b.txt"]
+    report = idle.upload_report()
+    assert (report.pending, report.pending_bytes) == (1, 1)
+    assert not list((state / "pending").rglob("a.txt*"))
+
+    up = _open(s3_server, s3_bucket, state)  # uploads what is left, never the deleted object
+    assert up.wait_idle(30)
+    objects = client.list_objects_v2(Bucket=s3_bucket)["Contents"]
+    assert [o["Key"] for o in objects] == ["arch/text/demo/b.txt"]
+    (info,) = up.list_info("text/demo")
+    assert (info.size, info.tag) == (1, hashlib.md5(b"b").hexdigest())  # noqa: S324 - S3 ETag
+    up.delete("text/demo/b.txt")
+    assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
+    up.close()
