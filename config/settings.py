@@ -33,6 +33,15 @@ ARCHIVE_REVISITS = "identical"
 #: site that lacks one, and a WACZ 1.1.1 package of the run's WARCs (wacz/SITE/RUN.wacz).
 ARCHIVE_CDXJ_ENABLED = True
 ARCHIVE_WACZ_ENABLED = True
+#: Archive each article's page requisites too, so it replays styled: <link rel=stylesheet>,
+#: <link rel=icon>, <script src>, <img src> and the first srcset candidate, and the url()s and
+#: @imports of those stylesheets (one level). Each URL once per run, robots.txt obeyed; not
+#: extracted, not counted by the site's max_articles, not kept in the seen store.
+ARCHIVE_PAGE_REQUISITES = True
+#: At most this many requisite requests per article page (and per stylesheet).
+ARCHIVE_REQUISITES_MAX_PER_PAGE = 30
+#: "same-site": only requisites on the site's hosts; "all": any host (CDNs, third parties).
+ARCHIVE_REQUISITES_SCOPE = "same-site"
 
 # --- storage (S3 stores: NEWSARCHIVE_STORE = s3://bucket/prefix) ---------------------------
 # Credentials and endpoint come from the standard AWS chain (environment, ~/.aws profiles,

@@ -72,3 +72,15 @@ class StatsKeys:
     #: Run report (pipelines.report): 1 when the JSON report was stored.
     REPORT_WRITTEN = "report/written"
     REPORT_FAILED = "report/failed"
+
+    #: Page requisites (spiders.requisites): stylesheets, scripts, images and icons of article
+    #: pages, and the url()s of those stylesheets. Requested; skipped as already requested this
+    #: run, out of ARCHIVE_REQUISITES_SCOPE, or past ARCHIVE_REQUISITES_MAX_PER_PAGE; answered
+    #: 200; answered otherwise (by status); failed (by exception name).
+    REQUISITES_REQUESTED = "requisites/requested"
+    REQUISITES_SKIPPED_DUPLICATE = "requisites/skipped_duplicate"
+    REQUISITES_SKIPPED_SCOPE = "requisites/skipped_scope"
+    REQUISITES_SKIPPED_LIMIT = "requisites/skipped_limit"
+    REQUISITES_FETCHED = "requisites/fetched"
+    REQUISITES_STATUS = "requisites/status"
+    REQUISITES_FAILED = "requisites/failed"

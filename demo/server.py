@@ -36,6 +36,7 @@ _CONTENT_TYPES: Final[Mapping[str, str]] = MappingProxyType(
         ".xml": "application/xml; charset=utf-8",
         ".txt": "text/plain; charset=utf-8",
         ".css": "text/css; charset=utf-8",
+        ".png": "image/png",
         ".gz": "application/gzip",
     }
 )

@@ -5,13 +5,14 @@ It only discovers and requests; capture, extraction and storage happen in pipeli
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
-from scrapy.exceptions import UsageError
+from scrapy.exceptions import IgnoreRequest, UsageError
 from scrapy.http import TextResponse
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 
@@ -20,6 +21,7 @@ from config.sites import SiteConfig, load_site, sites_dir
 from config.stats import StatsKeys
 from spiders.feeds import Entry, looks_like_feed, parse_feed
 from spiders.pages import announced_feeds, next_page_links, page_kind, page_links
+from spiders.requisites import REQUISITE_META, RequisiteKind, RequisitePolicy, Requisites
 from spiders.sitemaps import parse_sitemap
 from spiders.urls import canonicalize, looks_like_article_url, looks_like_pagination, same_site
 
@@ -28,8 +30,11 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from twisted.python.failure import Failure
 
     from archive.seen import PendingRequest
+
+logger = logging.getLogger(__name__)
 
 
 def adhoc_site(url: str) -> SiteConfig:
@@ -87,6 +92,8 @@ class NewsSpider(Spider):
         self._scheduled = 0
         #: Incremental state, when the crawl has it (found among the extensions at start).
         self.frontier: Frontier | None = None
+        #: Page requisites to archive with each article; None when ARCHIVE_PAGE_REQUISITES is off.
+        self.requisites: Requisites | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -102,7 +109,11 @@ class NewsSpider(Spider):
             else:
                 raise UsageError("give -a site=NAME or -a url=URL")
         _apply_site_settings(crawler, site_config)
-        return super().from_crawler(crawler, site_config, *args, **kwargs)
+        spider = super().from_crawler(crawler, site_config, *args, **kwargs)
+        policy = RequisitePolicy.from_settings(crawler.settings)
+        if policy is not None:
+            spider.requisites = Requisites(policy, site_config.hosts, spider._inc)
+        return spider
 
     # --- start -------------------------------------------------------------------------------
 
@@ -287,7 +298,7 @@ class NewsSpider(Spider):
         self._page_done(response)
         return requests
 
-    def parse_article(self, response: Response) -> Iterable[ArticleCapture]:
+    def parse_article(self, response: Response) -> Iterable[ArticleCapture | Request]:
         if self.frontier is not None and self.frontier.unchanged(response):
             # 304, or the archived payload again: no new capture, so no new text version.
             return
@@ -331,6 +342,51 @@ class NewsSpider(Spider):
             hint_title=meta.get("hint_title"),
             hint_date=meta.get("hint_date"),
             discovered_from=meta.get("discovered_from"),
+        )
+        if self.requisites is not None:
+            for url, kind in self.requisites.of_page(response):
+                yield self._requisite_request(url, kind, response.url)
+
+    # --- page requisites ---------------------------------------------------------------------
+
+    def _requisite_request(self, url: str, kind: RequisiteKind, source: str) -> Request:
+        # No frontier call and no tracking meta: requisites stay out of the seen store, and the
+        # site's article limit does not count them. Robots.txt applies as to any request.
+        return Request(
+            url,
+            callback=self.parse_requisite,
+            errback=self.requisite_failed,
+            meta={REQUISITE_META: kind.value, "discovered_from": source},
+        )
+
+    def parse_requisite(self, response: Response) -> Iterable[Request]:
+        """Archived already (capture middleware); a page's stylesheet is read for its url()s."""
+        if response.status != 200:
+            self._inc(f"{StatsKeys.REQUISITES_STATUS}/{response.status}")
+            return []
+        self._inc(StatsKeys.REQUISITES_FETCHED)
+        if self.requisites is None or response.meta.get(REQUISITE_META) != RequisiteKind.STYLESHEET:
+            return []
+        content_type = (response.headers.get(b"Content-Type") or b"text/css").decode("latin-1")
+        if not content_type.lower().startswith("text/css"):
+            return []
+        text = (
+            response.text
+            if isinstance(response, TextResponse)
+            else response.body.decode("utf-8", "replace")
+        )
+        return [
+            self._requisite_request(url, kind, response.url)
+            for url, kind in self.requisites.of_stylesheet(text, response.url)
+        ]
+
+    def requisite_failed(self, failure: Failure) -> None:
+        if isinstance(failure.value, IgnoreRequest):
+            return  # robots.txt said no (Scrapy counts it), or a ban stopped the run
+        request = getattr(failure, "request", None)
+        self._inc(f"{StatsKeys.REQUISITES_FAILED}/{type(failure.value).__name__}")
+        logger.warning(
+            "Could not fetch page requisite %s: %s", getattr(request, "url", "?"), failure.value
         )
 
     def _inc(self, key: str) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -32,7 +32,7 @@ from archive.local import LocalStore
 from archive.pywb_env import PYWB_ENV_VAR, PywbEnv
 from archive.replay import COLLECTION, Capture, ReplayServer, _mirror, list_captures, prepare
 from archive.store import open_store
-from demo.server import DEMO_ARTICLES, DemoArticle, DemoSite
+from demo.server import DEMO_ARTICLES, SITE_ROOT, DemoArticle, DemoSite
 from tests.conftest import REPO
 
 if TYPE_CHECKING:
@@ -174,6 +174,30 @@ def test_replay_serves_every_article_as_the_live_site(
     # Archived Content-Encoded: pywb hands the gzip bytes back to a client that accepts them.
     assert headers.get("content-encoding") == "gzip"
     assert gzip.decompress(body).startswith(b"<!DOCTYPE html>")
+
+
+def test_replayed_article_loads_its_requisites_from_the_archive(
+    replay: Replay, demo_crawl: DemoCrawl
+) -> None:
+    capture = _captures(demo_crawl)[ENGLISH.path]
+    page_url = replay.base_url + capture.replay_path()
+    status, headers, page = _get(page_url)
+    assert status == 200
+    # pywb points the page's stylesheet into the archive, and serves it from there.
+    text = page.decode("utf-8")
+    (href,) = re.findall(r'<link rel="stylesheet" href="([^"]*/static/site\.css)"', text)
+    css_url = urljoin(page_url, html.unescape(href))
+    assert css_url.startswith(f"{replay.base_url}/{COLLECTION}/"), css_url
+    status, headers, _ = _get(css_url)
+    assert status == 200, css_url
+    assert headers["content-type"].startswith("text/css")
+    # As archived, byte for byte: the stylesheet, the logo and the image the stylesheet uses.
+    origin = capture.url.removesuffix(ENGLISH.path)
+    for path in ("/static/site.css", "/static/logo.png", "/static/rule.png"):
+        url = f"{replay.base_url}/{COLLECTION}/{capture.timestamp}id_/{origin}{path}"
+        status, _headers, body = _get(url)
+        assert status == 200, url
+        assert body == (SITE_ROOT / path.lstrip("/")).read_bytes(), url
 
 
 class _Links(HTMLParser):
