@@ -91,6 +91,8 @@ class SeenEntry:
     last_modified: str | None = None
     payload_digest: str | None = None
     warc: WarcRef | None = None
+    #: The text version extracted from `warc`: None while extraction has not ended (a killed
+    #: run's capture, to extract at the next start), "" when the capture gave no text.
     text_key: str | None = None
     announced: datetime | None = None
 
@@ -180,7 +182,11 @@ class SeenStore(ABC):
 
     @abstractmethod
     def record_text(self, url: str, text_key: str) -> None:
-        """The text version extracted from the URL's last capture."""
+        """The text version extracted from the URL's last capture ("" for none)."""
+
+    @abstractmethod
+    def without_text(self) -> list[SeenEntry]:
+        """Archived article captures whose extraction never ended (see `SeenEntry.text_key`)."""
 
     @abstractmethod
     def record_announced(self, url: str, announced: datetime) -> None:
@@ -222,6 +228,8 @@ CREATE TABLE IF NOT EXISTS seen (
     announced TEXT
 );
 CREATE INDEX IF NOT EXISTS seen_pending ON seen (pending_since) WHERE pending = 1;
+CREATE INDEX IF NOT EXISTS seen_without_text ON seen (fetched_at)
+    WHERE kind = 'article' AND status = 200 AND text_key IS NULL;
 """
 
 
@@ -257,8 +265,10 @@ class SqliteSeenStore(SeenStore):
     def get(self, url: str) -> SeenEntry | None:
         with self._lock:
             row = self._row(url)
-        if row is None:
-            return None
+        return None if row is None else self._entry(row)
+
+    @staticmethod
+    def _entry(row: sqlite3.Row) -> SeenEntry:
         warc = None
         if row["warc_record_id"]:
             warc = WarcRef(
@@ -384,6 +394,14 @@ class SqliteSeenStore(SeenStore):
     def record_text(self, url: str, text_key: str) -> None:
         with self._lock:
             self._db.execute("UPDATE seen SET text_key = ? WHERE url = ?", (text_key, url))
+
+    def without_text(self) -> list[SeenEntry]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM seen WHERE kind = 'article' AND status = 200"
+                " AND warc_record_id IS NOT NULL AND text_key IS NULL ORDER BY fetched_at, url"
+            ).fetchall()
+        return [self._entry(row) for row in rows]
 
     def record_announced(self, url: str, announced: datetime) -> None:
         value = _iso(announced)

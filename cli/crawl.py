@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -10,17 +9,13 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 
-from archive.lock import LockHeld, RunLock, site_lock
-from archive.store import open_store
-from config.exitcodes import EXIT_LOCKED, run_exit_code, run_failed
+from config.exitcodes import EXIT_LOCKED, LOCKED_REASON, run_exit_code, run_failed
 from config.stats import StatsKeys
 from pipelines.progress import human_bytes
-from pipelines.storage import store_options
+from pipelines.runlock import SiteLock
 from spiders.news import NewsSpider
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from scrapy.settings import Settings
 
     from config.sites import SiteConfig
@@ -80,47 +75,34 @@ def _watch(crawler: Crawler, outcome: CrawlOutcome) -> None:
         outcome.reason = reason
         assert crawler.stats is not None
         outcome.stats = dict(crawler.stats.get_stats())
+        lock = crawler.get_extension(SiteLock)
+        if reason == LOCKED_REASON and lock is not None:
+            outcome.locked = lock.holder
+            sys.stderr.write(
+                f"newsarchive: {outcome.site}: not crawled, another crawl is running "
+                f"({outcome.locked})\n"
+            )
 
     crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
-
-
-def _lock(state_dir: Path, site: str, outcome: CrawlOutcome) -> RunLock | None:
-    """The site's run lock, or None (said in one line on stderr) while another crawl holds it."""
-    try:
-        return site_lock(state_dir, site).acquire()
-    except LockHeld as exc:
-        outcome.reason = "locked"
-        outcome.locked = exc.owner.describe() if exc.owner else "another process"
-        sys.stderr.write(
-            f"newsarchive: {site}: not crawled, another crawl is running ({outcome.locked})\n"
-        )
-        return None
 
 
 def run_crawls(sites: list[SiteConfig], settings: Settings) -> list[CrawlOutcome]:
     """Crawl the sites concurrently (each with its own WARC writer and run id); blocks.
 
-    Each site is locked for the run in the store's state folder; a site another crawl still
-    holds is left out (its outcome says `locked`), the others run.
+    Each crawl locks its site for the run (pipelines.runlock); a site another crawl still
+    holds is not crawled (its outcome says `locked`), the others run.
     """
-    process = CrawlerProcess(settings)  # first: it sets up logging for the lock's warnings
-    state_dir = open_store(settings.get("NEWSARCHIVE_STORE"), **store_options(settings)).state_dir
+    process = CrawlerProcess(settings)
     outcomes = []
     crawlers = []
-    with contextlib.ExitStack() as locks:
-        for site in sites:
-            outcome = CrawlOutcome(site=site.name)
-            outcomes.append(outcome)
-            lock = _lock(state_dir, site.name, outcome)
-            if lock is None:
-                continue
-            locks.callback(lock.release)
-            crawler = process.create_crawler(NewsSpider)
-            _watch(crawler, outcome)
-            process.crawl(crawler, site_config=site)
-            crawlers.append((crawler, outcome))
-        if crawlers:
-            process.start()
+    for site in sites:
+        outcome = CrawlOutcome(site=site.name)
+        outcomes.append(outcome)
+        crawler = process.create_crawler(NewsSpider)
+        _watch(crawler, outcome)
+        process.crawl(crawler, site_config=site)
+        crawlers.append((crawler, outcome))
+    process.start()
     for crawler, outcome in crawlers:
         # Storage reports its upload outcome when the engine stops, after spider_closed.
         if crawler.stats is not None and outcome.reason != "not started":

@@ -19,6 +19,9 @@ EXIT_SPOOLED = 3
 #: Another crawl of the same site still runs (its lock is held); nothing was done.
 EXIT_LOCKED = 4
 
+#: The finish_reason of a crawl that found its site locked by another (pipelines.runlock).
+LOCKED_REASON = "locked"
+
 #: When several sites end differently, the exit code is the first of these that occurred.
 PRECEDENCE = (EXIT_CONFIG, EXIT_FAILED, EXIT_SPOOLED, EXIT_LOCKED, EXIT_OK)
 
@@ -39,6 +42,8 @@ def run_failed(reason: str, stats: Mapping[str, object]) -> bool:
 
 
 def run_exit_code(reason: str, stats: Mapping[str, object]) -> int:
+    if reason == LOCKED_REASON:
+        return EXIT_LOCKED
     if run_failed(reason, stats):
         return EXIT_FAILED
     if _count(stats, StatsKeys.STORAGE_SPOOLED_PENDING) > 0:

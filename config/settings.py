@@ -88,6 +88,10 @@ INCREMENTAL_ENABLED = True
 BANS_ENABLED = True
 BANS_THRESHOLD = 5
 BANS_HTTP_CODES = [429, 403]
+#: One crawl per site at a time (both `newsarchive crawl` and `scrapy crawl`): a lock file in
+#: STORE/state/locks/SITE.lock; a crawl that finds it held does nothing and closes with
+#: finish_reason "locked" (exit code 4). A dead holder's lock is taken over with a warning.
+LOCK_ENABLED = True
 #: JSON report per run at reports/SITE/RUN.json in the store, and a log file per run at
 #: STORE/state/logs/SITE/RUN.log (lifecycle and summary at INFO, plus warnings and errors).
 REPORT_ENABLED = True
@@ -145,6 +149,12 @@ DOWNLOADER_MIDDLEWARES = {
     "pipelines.capture.WarcCaptureMiddleware": 950,
 }
 
+SPIDER_MIDDLEWARES = {
+    # Tells the seen store which article captures the spider made no item of (no text to
+    # expect), so only captures a killed run left unextracted are extracted at the next start.
+    "pipelines.incremental.CaptureTextMiddleware": 950,
+}
+
 ITEM_PIPELINES = {
     "pipelines.article.ArticlePipeline": 300,
 }
@@ -153,6 +163,8 @@ EXTENSIONS = {
     # Before ArchiveStorage (100): its engine_stopped handler must run before the store closes.
     "pipelines.report.RunReport": 90,
     "pipelines.storage.ArchiveStorage": 100,
+    # After ArchiveStorage (its state folder), before any other component touches the archive.
+    "pipelines.runlock.SiteLock": 105,
     "pipelines.incremental.SeenState": 150,
     "pipelines.progress.ProgressReporter": 500,
     "pipelines.packaging.ArchivePackager": 600,

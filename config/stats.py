@@ -63,6 +63,10 @@ class StatsKeys:
     INCREMENTAL_RESUMED = "incremental/resumed"
     INCREMENTAL_PENDING_LEFT = "incremental/pending_left"
     INCREMENTAL_ROBOTS_DENIED = "incremental/robots_denied"
+    #: Captures a killed run archived before their text was written, extracted at start from
+    #: the archive; those whose WARC record could not be read.
+    INCREMENTAL_TEXTS_RECOVERED = "incremental/texts_recovered"
+    INCREMENTAL_TEXTS_RECOVER_FAILED = "incremental/texts_recover_failed"
 
     #: Bans and walls (pipelines.bans): 429/403 answers seen; 1 when the crawl was stopped.
     BANS_RESPONSES = "bans/responses"

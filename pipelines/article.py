@@ -94,10 +94,12 @@ class ArticlePipeline:
         except Exception as exc:  # any extractor bug must cost one page, not the run
             self.stats.inc_value(StatsKeys.EXTRACT_FAILED)
             logger.warning("Extraction failed for %s: %r", item.url, exc, exc_info=True)
+            item.extra["text_key"] = ""  # settled: the seen store does not expect a text
             raise DropItem(f"extraction failed: {exc!r}") from exc
         if result is None:
             self.stats.inc_value(StatsKeys.EXTRACT_EMPTY)
             logger.warning("No article text in %s", item.url)
+            item.extra["text_key"] = ""
             raise DropItem("no article text")
         try:
             record = await asyncio.to_thread(store_extraction, self.store, item, result)
@@ -107,7 +109,8 @@ class ArticlePipeline:
             raise DropItem(f"storage failed: {exc!r}") from exc
         self.stats.inc_value(StatsKeys.EXTRACT_OK)
         self.stats.inc_value(StatsKeys.STORAGE_OBJECTS, 2)
-        # The seen store (pipelines.incremental) records which text version a capture gave.
+        # The seen store (pipelines.incremental) records which text version a capture gave;
+        # a storage failure leaves none, so the next run extracts the capture again.
         item.extra["text_key"] = record["text_key"]
         return item
 

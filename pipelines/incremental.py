@@ -2,19 +2,22 @@
 
 `SeenState` (extension) holds the site's seen store and is the spider's frontier: it says
 which discovered articles to fetch, remembers every request about to be made as pending until
-its answer is recorded, and hands a killed run's pending requests to the next run.
+its answer is recorded, and hands a killed run's pending requests to the next run; at start
+it extracts the text of captures a killed run archived but never extracted.
 `ConditionalRequestMiddleware` (downloader) makes requests for known URLs conditional, tells the
 capture middleware which capture a 304 revisits, and records what each fetch gave.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import DropItem, IgnoreRequest, NotConfigured
+from scrapy.utils.asyncio import run_in_thread
 
 from archive.items import ArticleCapture
 from archive.seen import (
@@ -30,17 +33,23 @@ from archive.seen import (
     plan_article,
     reconcile_pending,
 )
+from archive.store import StoreError
 from archive.warc import payload_digest
 from config.stats import StatsKeys
+from pipelines.article import ArticlePipeline
+from pipelines.reextract import ReextractError, archived_capture
+from pipelines.runlock import locked_out
 from pipelines.storage import crawler_storage
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable, Iterable
 
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.statscollectors import StatsCollector
+
+    from archive.seen import SeenEntry
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +93,8 @@ class SeenState:
         self.started = clock()
         self._planned: set[str] = set()
         self._skipped: set[str] = set()
+        #: Set by from_crawler: the crawl whose pipeline extracts recovered captures.
+        self.crawler: Crawler | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -109,8 +120,10 @@ class SeenState:
 
         assert crawler.stats is not None
         ext = cls(opener, crawler.stats, policy)
+        ext.crawler = crawler
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(ext.item_scraped, signal=signals.item_dropped)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
@@ -175,13 +188,53 @@ class SeenState:
 
     # --- signals ----------------------------------------------------------------------------
 
-    def spider_opened(self) -> None:
+    async def spider_opened(self) -> None:
+        if self.crawler is not None and locked_out(self.crawler):
+            return  # another crawl of the site owns the seen store now
         counts = self.seen.counts()
         logger.debug("Seen store: %s", counts)
+        if self.crawler is not None:
+            await self.recover_texts(self.crawler)
 
     def item_scraped(self, item: Any) -> None:
-        if isinstance(item, ArticleCapture) and item.extra.get("text_key"):
+        """Scraped or dropped: the text version it gave, "" for none (pipelines.article)."""
+        if isinstance(item, ArticleCapture) and "text_key" in item.extra:
             self.seen.record_text(item.url, item.extra["text_key"])
+
+    async def recover_texts(self, crawler: Crawler) -> None:
+        """Extract, through the crawl's own pipeline, the captures a killed run archived
+        without text, reading their responses back from the archive instead of fetching."""
+        pipeline = crawler.get_item_pipeline(ArticlePipeline)
+        if pipeline is None:
+            return
+        entries = self.seen.without_text()
+        if not entries:
+            return
+        logger.info("Extracting %d articles a killed run archived without text", len(entries))
+        store = crawler_storage(crawler).store
+        site = getattr(getattr(crawler.spider, "site", None), "name", "")
+        for entry in entries:
+            try:
+                capture = await run_in_thread(archived_capture, store, _capture_source(site, entry))
+            except ReextractError as exc:
+                # The archive cannot give this response (a record lost with a killed WARC's
+                # tail, say): said once, not tried at every start.
+                logger.warning("Cannot extract %s from the archive: %s", entry.url, exc)
+                self.stats.inc_value(StatsKeys.INCREMENTAL_TEXTS_RECOVER_FAILED)
+                self.seen.record_text(entry.url, "")
+                continue
+            except (StoreError, OSError) as exc:
+                logger.warning(
+                    "Cannot read %s from the store, next run retries: %s", entry.url, exc
+                )
+                self.stats.inc_value(StatsKeys.INCREMENTAL_TEXTS_RECOVER_FAILED)
+                continue
+            with contextlib.suppress(DropItem):  # counted and logged by the pipeline
+                await pipeline.process_item(capture)
+            if "text_key" in capture.extra:
+                self.seen.record_text(entry.url, capture.extra["text_key"])
+            if capture.extra.get("text_key"):
+                self.stats.inc_value(StatsKeys.INCREMENTAL_TEXTS_RECOVERED)
 
     def spider_closed(self) -> None:
         if self._seen is None:
@@ -189,6 +242,24 @@ class SeenState:
         self.stats.set_value(StatsKeys.INCREMENTAL_PENDING_LEFT, self._seen.counts()["pending"])
         self._seen.close()
         self._seen = None
+
+
+def _capture_source(site: str, entry: SeenEntry) -> dict[str, Any]:
+    """What `archived_capture` reads a capture by, from its seen store entry."""
+    assert entry.warc is not None
+    key = entry.warc.key
+    return {
+        "url": entry.url,
+        "site": site,
+        "fetched_at": entry.warc.date,
+        "feed_date": entry.announced.isoformat() if entry.announced else None,
+        "warc": {
+            "key": key,
+            "offset": entry.warc.offset,
+            "record_id": entry.warc.record_id,
+            "filename": key.rsplit("/", 1)[-1],
+        },
+    }
 
 
 def crawler_seen_state(crawler: Crawler) -> SeenState:
@@ -314,3 +385,47 @@ class ConditionalRequestMiddleware:
             # Denied now, denied next run: not worth keeping in the frontier.
             self.stats.inc_value(StatsKeys.INCREMENTAL_ROBOTS_DENIED)
             self.state.seen.settle(request.url)
+
+
+class CaptureTextMiddleware:
+    """Spider middleware: an article capture the spider makes no item of (not an article page,
+    a duplicate) gets "" as its text in the seen store, so it is not taken at the next start
+    for one a killed run left unextracted. Settings: INCREMENTAL_ENABLED.
+    """
+
+    def __init__(self, state: SeenState) -> None:
+        self.state = state
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("INCREMENTAL_ENABLED"):
+            raise NotConfigured("INCREMENTAL_ENABLED is off")
+        return cls(crawler_seen_state(crawler))
+
+    def _new_capture(self, response: Response) -> bool:
+        return (
+            response.meta.get(TRACK_META) == Kind.ARTICLE.value
+            and response.status == 200
+            and not response.meta.get(UNCHANGED_META)
+        )
+
+    def _no_item(self, response: Response) -> None:
+        self.state.seen.record_text(response.url, "")
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
+        watch, made = self._new_capture(response), False
+        for output in result:
+            made = made or isinstance(output, ArticleCapture)
+            yield output
+        if watch and not made:
+            self._no_item(response)
+
+    async def process_spider_output_async(
+        self, response: Response, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        watch, made = self._new_capture(response), False
+        async for output in result:
+            made = made or isinstance(output, ArticleCapture)
+            yield output
+        if watch and not made:
+            self._no_item(response)

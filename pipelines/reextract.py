@@ -364,6 +364,39 @@ def _response_for(reader: _Reader, source: dict[str, Any]) -> _Response:
     return dataclasses.replace(response, payload=original.payload, record_type="response")
 
 
+def archived_capture(store: Store, source: Mapping[str, Any]) -> ArticleCapture:
+    """The capture as the crawl handed it to extraction, read back from its WARC record.
+
+    `source` is shaped like a metadata record: `url`, `site`, `fetched_at` and `warc` (`key`,
+    `offset`, `record_id`, `filename`), optionally `crawl_url`, `feed_title`, `feed_date`,
+    `discovered_from`. The crawl uses it for captures a killed run archived before their text
+    was written. Raises ReextractError when the record cannot give the response.
+    """
+    reader = _Reader(store)
+    try:
+        response = _response_for(reader, dict(source))
+    finally:
+        reader.close()
+    url = str(source["url"])
+    warc = source["warc"]
+    return ArticleCapture(
+        site=str(source["site"]),
+        url=url,
+        canonical_url=str(source.get("crawl_url") or url),
+        status=response.status,
+        headers=response.headers,
+        body=decode_content(response.payload, response.header("Content-Encoding")),
+        fetched_at=str(source["fetched_at"]),
+        warc_filename=warc.get("filename"),
+        warc_key=warc.get("key"),
+        warc_offset=warc.get("offset"),
+        warc_record_id=warc.get("record_id"),
+        hint_title=source.get("feed_title"),
+        hint_date=source.get("feed_date"),
+        discovered_from=source.get("discovered_from"),
+    )
+
+
 def _reextract_one(
     reader: _Reader, task: Task, version: str, reextracted_at: str
 ) -> tuple[str, str]:

@@ -16,7 +16,8 @@ from scrapy.exceptions import NotConfigured
 from archive.layout import report_key
 from config.exitcodes import run_exit_code
 from config.stats import StatsKeys
-from pipelines.storage import crawler_storage
+from pipelines.runlock import locked_out
+from pipelines.storage import crawler_storage, storage_closed
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
     from archive.store import Store
+    from pipelines.storage import ArchiveStorage
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
         ("archive_write_failed", StatsKeys.ARCHIVE_ERRORS),
         ("extract_failed", StatsKeys.EXTRACT_FAILED),
         ("extract_empty_text", StatsKeys.EXTRACT_EMPTY),
+        ("text_recovery_failed", StatsKeys.INCREMENTAL_TEXTS_RECOVER_FAILED),
         ("log_error", "log_count/ERROR"),
     ):
         if _int(stats, key):
@@ -134,6 +137,8 @@ def build_report(
         "other_status": _int(stats, StatsKeys.INCREMENTAL_OTHER_STATUS),
         "refetched": _suffixed(stats, StatsKeys.INCREMENTAL_REFETCH + "/"),
         "texts": _int(stats, StatsKeys.EXTRACT_OK),
+        # Of those, captures a killed run archived without text, extracted from the archive.
+        "texts_recovered": _int(stats, StatsKeys.INCREMENTAL_TEXTS_RECOVERED),
         "skipped": skipped,
         "robots_denied": _int(stats, "robotstxt/forbidden"),
         "pending_left": _int(stats, StatsKeys.INCREMENTAL_PENDING_LEFT),
@@ -148,6 +153,12 @@ def build_report(
             "revisits_not_modified": _int(stats, StatsKeys.ARCHIVE_REVISITS_NOT_MODIFIED),
         },
         "banned": banned if isinstance(banned, str) else None,
+        # Known once the store is closed: objects left only in an S3 store's local spool (this
+        # report among them when it waits there too), and whether the store was unreachable.
+        "storage": {
+            "spooled": _int(stats, StatsKeys.STORAGE_SPOOLED_PENDING),
+            "unavailable": bool(_int(stats, StatsKeys.STORAGE_UNAVAILABLE)),
+        },
     }
 
 
@@ -161,6 +172,8 @@ def summary(report: Mapping[str, Any]) -> str:
     )
     if report["banned"]:
         line += f"; BANNED: {report['banned']}"
+    if report["storage"]["spooled"]:
+        line += f"; STORAGE UNAVAILABLE: {report['storage']['spooled']} objects spooled"
     return line
 
 
@@ -236,6 +249,11 @@ class RunReport:
     """Writes reports/SITE/RUN.json into the store when the run ends, a run log file while it
     runs, and optionally a Prometheus textfile.
 
+    The report goes into the store before the store closes, so it is uploaded (or spooled)
+    with the rest; once the store has closed, a storage outcome other than the one assumed
+    (nothing left in the spool) rewrites it, into the spool, with exit code 3. A crawl that
+    found its site locked (pipelines.runlock) did nothing and gets no report.
+
     Settings: REPORT_ENABLED, REPORT_LOG_ENABLED, REPORT_PROMETHEUS_DIR.
     """
 
@@ -248,6 +266,7 @@ class RunReport:
         self.prometheus_dir = Path(prometheus_dir) if prometheus_dir else None
         self.site = getattr(getattr(crawler.spider, "site", None), "name", None) or "default"
         self.started = datetime.now(UTC)
+        self.finished: datetime | None = None
         self.reason = "not finished"
         self.run_id: str | None = None
         self.store: Store | None = None
@@ -272,9 +291,12 @@ class RunReport:
         # Connected before ArchiveStorage's (this extension is built first): the store is
         # still open when the report is written.
         crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
+        crawler.signals.connect(ext.storage_closed, signal=storage_closed)
         return ext
 
     def spider_opened(self) -> None:
+        if locked_out(self.crawler):
+            return
         storage = crawler_storage(self.crawler)
         self.store, self.run_id = storage.store, storage.run_id
         self.started = datetime.now(UTC)
@@ -294,29 +316,51 @@ class RunReport:
     def spider_closed(self, reason: str) -> None:
         self.reason = reason
 
-    def engine_stopped(self) -> None:
+    def _build(self) -> dict[str, Any]:
+        assert self.run_id is not None
+        assert self.finished is not None
+        return build_report(
+            self.site, self.run_id, self.reason, self.stats.get_stats(), self.started, self.finished
+        )
+
+    def _put(self, report: dict[str, Any]) -> bool:
+        assert self.store is not None
+        assert self.run_id is not None
         try:
-            if self.store is None or self.run_id is None:
-                return
-            report = build_report(
-                self.site,
-                self.run_id,
-                self.reason,
-                self.stats.get_stats(),
-                self.started,
-                datetime.now(UTC),
+            self.store.put_bytes(
+                report_key(self.site, self.run_id),
+                json.dumps(report, indent=2, sort_keys=True).encode("utf-8") + b"\n",
+                "application/json",
             )
-            self.report = report
-            try:
-                self.store.put_bytes(
-                    report_key(self.site, self.run_id),
-                    json.dumps(report, indent=2, sort_keys=True).encode("utf-8") + b"\n",
-                    "application/json",
-                )
-                self.stats.set_value(StatsKeys.REPORT_WRITTEN, 1)
-            except OSError:
-                logger.error("Could not store the run report of %s", self.site, exc_info=True)
-                self.stats.inc_value(StatsKeys.REPORT_FAILED)
+        except OSError:
+            logger.error("Could not store the run report of %s", self.site, exc_info=True)
+            self.stats.inc_value(StatsKeys.REPORT_FAILED)
+            return False
+        self.report = report
+        return True
+
+    def engine_stopped(self) -> None:
+        """The report as the crawl ended, written while the store still uploads."""
+        if self.store is None or self.run_id is None:
+            return
+        self.finished = datetime.now(UTC)
+        if self._put(self._build()):
+            self.stats.set_value(StatsKeys.REPORT_WRITTEN, 1)
+
+    def storage_closed(self) -> None:
+        """The store is closed and its upload outcome counted: the report's final numbers."""
+        try:
+            if self.store is None or self.run_id is None or self.finished is None:
+                return
+            report = self._build()
+            if report != self.report and self._put(report):
+                # The report now waits in the spool too (the store is closed): count it, so
+                # the report, the stats and the CLI's summary agree on what is left behind.
+                self.storage.record_upload_report()
+                recounted = self._build()
+                if recounted != report:
+                    self._put(recounted)
+                    report = recounted
             if self.prometheus_dir is not None:
                 try:
                     path = self.prometheus_dir / f"newsarchive_{self.site}.prom"
@@ -326,6 +370,10 @@ class RunReport:
             logger.info("%s", summary(report))
         finally:
             self._close_log()
+
+    @property
+    def storage(self) -> ArchiveStorage:
+        return crawler_storage(self.crawler)
 
     def _close_log(self) -> None:
         handler, self.handler = self.handler, None

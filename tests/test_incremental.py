@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,8 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from scrapy import Request
+from scrapy.http import HtmlResponse
+from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.items import ArticleCapture
 from archive.layout import url_hash
 from archive.lock import LockHeld, site_lock
 from archive.seen import (
@@ -35,6 +40,7 @@ from archive.seen import (
 )
 from config.exitcodes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK
 from demo.server import DEMO_ARTICLES, SITE_ROOT, DemoSite, RequestRecord
+from pipelines.incremental import TRACK_META, CaptureTextMiddleware, SeenState
 from tests.conftest import REPO, run_cli, write_demo_config
 from tests.processes import children, wait_gone
 
@@ -315,6 +321,33 @@ def test_second_concurrent_run_exits_with_lock_code(
     assert lock_file.stat().st_size == 0  # released
 
 
+def test_lock_holds_off_both_entry_points(demo_site: DemoSite, tmp_path: Path) -> None:
+    """`newsarchive crawl` and `scrapy crawl` alike: nothing fetched or written while another
+    process holds the site's lock; the first says so in one line with exit code 4."""
+    sites = write_demo_config(tmp_path / "sites", demo_site.base_url)
+    store = tmp_path / "store"
+    demo_site.clear_log()
+    with site_lock(store / "state", "demo"):
+        cli = _crawl(store, sites)
+        scrapy = subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", "news", "-a", "site=demo",
+             "-s", f"NEWSARCHIVE_STORE={store}", "-s", f"NEWSARCHIVE_SITES_DIR={sites}"],
+            cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    assert cli.returncode == EXIT_LOCKED, cli.stderr
+    assert cli.stderr.strip().count("\n") == 0, cli.stderr
+    assert f"demo: not crawled, another crawl is running (pid {os.getpid()} " in cli.stderr
+    assert "LOCKED" in cli.stdout
+    assert scrapy.returncode == 0, scrapy.stderr
+    assert "Closing spider (locked)" in scrapy.stderr
+    assert "'finish_reason': 'locked'" in scrapy.stderr
+    assert "demo: not crawled, another crawl is running" in scrapy.stderr
+    assert demo_site.requests == []
+    files = [p.relative_to(store).as_posix() for p in store.rglob("*") if p.is_file()]
+    assert files == ["state/locks/demo.lock"]
+
+
 def test_killed_run_resumes_without_capturing_twice(
     slow_site: tuple[DemoSite, Path], tmp_path: Path
 ) -> None:
@@ -369,6 +402,53 @@ def test_killed_run_resumes_without_capturing_twice(
     report = _reports(store)[-1]
     assert report["new"] == len([r for r in site.requests if _path(r) in ARTICLE_PATHS])
     assert report["pending_left"] == 0
+    # No captured article is left without its text (one captured just before the kill is
+    # extracted from the archive at the next start).
+    for article in DEMO_ARTICLES:
+        assert list(store.glob(f"text/demo/*/{url_hash(base + article.path)}-*")), article.path
+
+
+def test_capture_left_without_text_is_extracted_at_next_start(tmp_path: Path) -> None:
+    """What a kill between capture and extraction leaves: the article archived and recorded in
+    the seen store, but no text (text_key empty). The next run extracts it from the WARC."""
+    store = tmp_path / "store"
+    with DemoSite() as site:
+        sites = write_demo_config(tmp_path / "sites", site.base_url)
+        assert _crawl(store, sites).returncode == EXIT_OK
+        url = site.base_url + TEMPLATE
+        seen_path = store / "state" / "seen" / "demo.sqlite3"
+        seen = SqliteSeenStore(seen_path)
+        entry = seen.get(url)
+        no_text = seen.without_text()
+        seen.close()
+        assert entry is not None
+        assert entry.text_key
+        assert entry.warc is not None
+        assert no_text == []  # pages the spider made no item of are settled with ""
+        text = (store / entry.text_key).read_bytes()
+        (meta,) = store.glob(f"meta/demo/*/{url_hash(url)}-*")
+        (store / entry.text_key).unlink()
+        meta.unlink()
+        with sqlite3.connect(seen_path) as db:
+            db.execute("UPDATE seen SET text_key = NULL WHERE url = ?", (url,))
+        db.close()
+        site.clear_log()
+        result = _crawl(store, sites)
+        log = site.requests
+    assert result.returncode == EXIT_OK, result.stderr
+    assert not [r for r in log if _path(r) == TEMPLATE and r.status != 304]
+    assert (store / entry.text_key).read_bytes() == text
+    record = json.loads(meta.read_bytes())
+    assert record["warc"]["record_id"] == entry.warc.record_id
+    assert record["warc"]["key"] == entry.warc.key
+    report = _reports(store)[-1]
+    assert report["texts_recovered"] == 1
+    assert report["texts"] == 1
+    seen = SqliteSeenStore(seen_path)
+    after = seen.get(url)
+    seen.close()
+    assert after is not None
+    assert after.text_key == entry.text_key
 
 
 class _BanHandler(BaseHTTPRequestHandler):
@@ -495,4 +575,34 @@ def test_seen_store_keeps_the_original_capture_on_unchanged_fetches(tmp_path: Pa
         "record_id": ref.record_id,
         "payload_digest": "sha1:A",
     }
+    seen.close()
+
+
+def test_capture_the_spider_makes_no_item_of_is_not_taken_for_a_killed_one(
+    tmp_path: Path,
+) -> None:
+    seen = SqliteSeenStore(tmp_path / "seen.sqlite3")
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    urls = ["https://example.org/listing.html", "https://example.org/story.html"]
+    for n, url in enumerate(urls):
+        ref = WarcRef(url, "2026-01-01T00:00:00Z", f"<urn:uuid:{n}>", "warcs/a.warc.gz", n)
+        seen.record_fetch(Fetch(url, Kind.ARTICLE, 200, when, None, None, f"sha1:{n}", ref))
+    assert [e.url for e in seen.without_text()] == urls
+    crawler = get_crawler()
+    assert crawler.stats is not None
+    middleware = CaptureTextMiddleware(SeenState(lambda: seen, crawler.stats))
+
+    def response(url: str) -> HtmlResponse:
+        return HtmlResponse(
+            url, body=b"<p>x</p>", request=Request(url, meta={TRACK_META: "article"})
+        )
+
+    capture = ArticleCapture("s", urls[1], urls[1], 200, [], b"", "2026-01-01T00:00:00Z")
+    assert list(middleware.process_spider_output(response(urls[0]), iter([]))) == []
+    assert list(middleware.process_spider_output(response(urls[1]), iter([capture]))) == [capture]
+    # A capture with an item waits for the pipeline's text; one without expects none.
+    assert [e.url for e in seen.without_text()] == [urls[1]]
+    entry = seen.get(urls[0])
+    assert entry is not None
+    assert entry.text_key == ""
     seen.close()

@@ -191,10 +191,23 @@ def test_crawl_with_store_down_spools_and_next_run_drains(
     assert "storage unavailable" in result.stdout
     assert "objects spooled, not uploaded" in result.stderr
     assert s3_server.client().list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
+    # The run report waits in the spool too, with the storage outcome and exit code 3; it
+    # counts every object left there, itself included, as the summary line does.
+    spooled = list((state / "spool-news" / "pending").rglob("*.json"))
+    (report_file,) = (state / "spool-news" / "spool").glob("reports/demo/*.json")
+    report = json.loads(report_file.read_bytes())
+    assert report["exit_code"] == 3
+    assert report["storage"] == {"spooled": len(spooled), "unavailable": True}
+    assert f"storage unavailable: {len(spooled)} objects spooled locally" in result.stdout
+    run_log = next((state / "spool-news").glob("logs/demo/*.log")).read_text(encoding="utf-8")
+    assert f"exit code 3; STORAGE UNAVAILABLE: {len(spooled)} objects spooled" in run_log
 
     again = run_cli(*args, env=env)  # the next run uploads the spool first
     assert again.returncode == 0, again.stdout + again.stderr
     reader = open_store(uri, **s3_server.options(STORAGE_S3_STATE_DIR=str(tmp_path / "r")))
     assert len(_metadata(reader)) >= len(DEMO_ARTICLES)
+    first, second = (json.loads(reader.get_bytes(k)) for k in reader.list("reports/demo"))
+    assert first == report  # uploaded as it was spooled
+    assert (second["exit_code"], second["storage"]) == (0, {"spooled": 0, "unavailable": False})
     assert not [p for p in (state / "spool-news" / "spool").rglob("*") if p.is_file()]
     reader.close()
