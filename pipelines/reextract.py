@@ -37,6 +37,7 @@ from archive.store import StoreError, open_store
 from pipelines.documents import ExtractOptions, extract_document
 from pipelines.extraction import EXTRACTOR_VERSION
 from pipelines.records import capture_time, store_extraction
+from pipelines.workers import die_with_parent
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -531,7 +532,13 @@ def run(
     else:
         # spawn: the same context the crawl's extraction pool uses; no inherited state.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            # Workers must not outlive a killed reextract (cron waits on their pipes).
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             chunks: dict[Future[ChunkResult], list[Task]] = {
                 pool.submit(run_chunk, store_uri, options, chunk, version, stamp): chunk
                 for chunk in _chunks(todo, workers)
