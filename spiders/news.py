@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, UsageError
 from scrapy.http import TextResponse
 from scrapy.utils.sitemap import sitemap_urls_from_robots
@@ -94,6 +94,8 @@ class NewsSpider(Spider):
         self.frontier: Frontier | None = None
         #: Page requisites to archive with each article; None when ARCHIVE_PAGE_REQUISITES is off.
         self.requisites: Requisites | None = None
+        #: True when robots.txt comes from RobotsTxtMiddleware's fetch (robots_parsed signal).
+        self.robots_from_middleware = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -110,6 +112,11 @@ class NewsSpider(Spider):
                 raise UsageError("give -a site=NAME or -a url=URL")
         _apply_site_settings(crawler, site_config)
         spider = super().from_crawler(crawler, site_config, *args, **kwargs)
+        if crawler.settings.getbool("ROBOTSTXT_OBEY") and site_config.robots_sitemaps:
+            # RobotsTxtMiddleware fetches robots.txt anyway: read its Sitemap: lines from that
+            # fetch rather than asking the site for the same file twice.
+            spider.robots_from_middleware = True
+            crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         policy = RequisitePolicy.from_settings(crawler.settings)
         if policy is not None:
             spider.requisites = Requisites(policy, site_config.hosts, spider._inc)
@@ -124,12 +131,8 @@ class NewsSpider(Spider):
         # Read before this run adds its own start pages to the frontier.
         resumed = self.frontier.resume() if self.frontier is not None else []
         site = self.site
-        if site.robots_sitemaps:
-            roots = {
-                f"{urlsplit(u).scheme}://{urlsplit(u).netloc}"
-                for u in [*site.start_urls, *(s.url for s in site.sections), *site.feeds]
-            }
-            for root in sorted(roots):
+        if site.robots_sitemaps and not self.robots_from_middleware:
+            for root in sorted(self._robots_roots()):
                 yield Request(f"{root}/robots.txt", callback=self.parse_robots, priority=10)
         for url in site.feeds:
             yield self._page_request(url, self.parse_feed, StatsKeys.DISCOVERY_FEEDS)
@@ -230,6 +233,35 @@ class NewsSpider(Spider):
         return [r for r in requests if r is not None]
 
     # --- callbacks ---------------------------------------------------------------------------
+
+    def _robots_roots(self) -> set[str]:
+        site = self.site
+        return {
+            f"{urlsplit(u).scheme}://{urlsplit(u).netloc}"
+            for u in [*site.start_urls, *(s.url for s in site.sections), *site.feeds]
+        }
+
+    def robots_parsed(self, robotparser: Any, request: Request) -> None:
+        """Queue the sitemaps a start host's robots.txt announces, from Scrapy's own fetch."""
+        parts = urlsplit(request.url)
+        root = f"{parts.scheme}://{parts.netloc}"
+        if root not in self._robots_roots():
+            return
+        # Protego (Scrapy's default parser) keeps the Sitemap: lines; other parsers may not,
+        # and then robots.txt is read once more, by the spider.
+        sitemaps = getattr(getattr(robotparser, "rp", None), "sitemaps", None)
+        requests: list[Request | None]
+        if sitemaps is None:
+            requests = [Request(f"{root}/robots.txt", callback=self.parse_robots, priority=10)]
+        else:
+            requests = [
+                self._page_request(url, self.parse_sitemap, StatsKeys.DISCOVERY_SITEMAPS)
+                for url in sitemaps
+            ]
+        assert self.crawler.engine is not None
+        for new in requests:
+            if new is not None:
+                self.crawler.engine.crawl(new)
 
     def parse_robots(self, response: Response) -> Iterable[Request]:
         if response.status != 200:

@@ -208,7 +208,7 @@ def test_unchanged_site_fetches_no_article_again(scenario: Scenario) -> None:
     assert report["new"] == report["updated"] == 0
     # Nothing changed, so the 304 pages listed nothing to skip or to fetch.
     assert report["discovered"] == report["skipped"]["archived"] == 0
-    assert report["fetched"]["not_modified"] == len(log) - 2  # robots.txt twice
+    assert report["fetched"]["not_modified"] == len(log) - 1  # all but robots.txt, fetched once
 
 
 def test_changed_site_fetches_exactly_the_new_and_changed(scenario: Scenario) -> None:
