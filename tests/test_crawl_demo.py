@@ -96,7 +96,8 @@ def test_header_only_charset_page_decodes(demo_crawl: DemoCrawl) -> None:
 
 def test_disallowed_and_old_pages_never_requested(demo_crawl: DemoCrawl) -> None:
     paths = demo_crawl.requested_paths
-    assert "/robots.txt" in paths
+    # Fetched once: the spider reads its Sitemap: lines from RobotsTxtMiddleware's fetch.
+    assert paths.count("/robots.txt") == 1
     assert not [p for p in paths if p.startswith(DISALLOWED_PATH)]
     assert OLD_ARTICLE.path not in paths
     # Never the same article twice in one run, whatever tracking parameters links carry.
