@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Self
 from urllib.parse import unquote, urlsplit
 
+from archive.files import write_atomic
 from archive.layout import STATE_PREFIX, check_key
 from archive.store import ObjectInfo, Store, StoreError
 
@@ -43,19 +42,7 @@ class LocalStore(Store):
         content_type: str,
         metadata: Mapping[str, str] | None = None,
     ) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target and rename, so a reader never sees half an object.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            Path(tmp).replace(path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self._path(key), data)
 
     def staging_path(self, key: str) -> Path:
         path = self._path(key)

@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Final, Self, cast
 
 import yaml
 
+from archive.files import atomic_file, write_atomic
 from archive.layout import META_PREFIX, WARC_PREFIX
 from archive.local import LocalStore
 
@@ -142,11 +142,7 @@ def article_list_html(captures: list[Capture], collection: str = COLLECTION) -> 
 
 def _write_text(path: Path, text: str) -> None:
     """Write beside the target and rename, so pywb never reads half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    Path(tmp).replace(path)
+    write_atomic(path, text.encode("utf-8"), fsync=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,15 +234,8 @@ def _mirror(store: Store, objects: list[ObjectInfo], root: Path) -> None:
         ):
             current[info.key] = stamp
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out, store.open_read(info.key) as source:
-                shutil.copyfileobj(source, out, 1 << 20)
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(target, fsync=False) as out, store.open_read(info.key) as source:
+            shutil.copyfileobj(source, out, 1 << 20)
         current[info.key] = stamp
         fetched += 1
         if fetched % _MIRROR_SAVE_EVERY == 0:

@@ -36,6 +36,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from s3transfer.utils import ChunksizeAdjuster
 
+from archive.files import write_atomic
 from archive.layout import check_key
 from archive.store import ObjectInfo, Store, StoreError, UploadReport
 
@@ -245,20 +246,6 @@ def _hash_file(path: Path, part_size: int | None) -> _Hashes:
         parts.append(part.digest())
     etag = hashlib.md5(b"".join(parts)).hexdigest()  # noqa: S324 - as above
     return _Hashes(f"{etag}-{len(parts)}", sha.hexdigest())
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _error_code(exc: ClientError) -> str:
@@ -485,7 +472,7 @@ class S3Store(Store):
         }
         if hashes is not None:
             record.update(md5=hashes.md5, sha256=hashes.sha256, size=size)
-        _write_atomic(self._marker_path(key), json.dumps(record).encode("utf-8"))
+        write_atomic(self._marker_path(key), json.dumps(record).encode("utf-8"))
 
     def _check_room(self, adding: int) -> None:
         limit = self.options.spool_max_bytes
@@ -516,7 +503,7 @@ class S3Store(Store):
     ) -> None:
         path = self._spool_path(key)
         self._check_room(len(data))
-        _write_atomic(path, data)
+        write_atomic(path, data)
         hashes = _Hashes(
             hashlib.md5(data).hexdigest(),  # noqa: S324 - S3's Content-MD5, not security
             hashlib.sha256(data).hexdigest(),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -13,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from archive.files import write_atomic
 from archive.layout import report_key
 from config.exitcodes import run_exit_code
 from config.stats import StatsKeys
@@ -217,16 +216,7 @@ def prometheus_text(report: Mapping[str, Any]) -> str:
 
 def write_atomically(path: Path, text: str) -> None:
     """A reader (node_exporter) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"), fsync=False, mode=0o644)
 
 
 class _RunLogFilter(logging.Filter):
