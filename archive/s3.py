@@ -38,7 +38,7 @@ from s3transfer.utils import ChunksizeAdjuster
 
 from archive.files import write_atomic
 from archive.layout import check_key
-from archive.store import ObjectInfo, Store, StoreError, UploadReport
+from archive.store import AWS_OPTIONS, ObjectInfo, Store, StoreError, UploadReport
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -47,16 +47,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Scrapy's own names for S3 access, accepted as options as its S3 feed storage accepts them.
-AWS_OPTIONS: Final = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_REGION_NAME",
-    "AWS_USE_SSL",
-    "AWS_VERIFY",
-)
 #: Environment variable naming the base folder of local S3 state (spool) for every store.
 STATE_DIR_ENV: Final = "NEWSARCHIVE_STATE_DIR"
 #: Error codes meaning the credentials, not the request, are wrong.

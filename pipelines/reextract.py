@@ -378,15 +378,21 @@ def archived_capture(store: Store, source: Mapping[str, Any]) -> ArticleCapture:
         response = _response_for(reader, dict(source))
     finally:
         reader.close()
+    body = decode_content(response.payload, response.header("Content-Encoding"))
+    return _capture_from(source, response, body)
+
+
+def _capture_from(source: Mapping[str, Any], response: _Response, body: bytes) -> ArticleCapture:
+    """The ArticleCapture a metadata record and its archived response describe."""
     url = str(source["url"])
     warc = source["warc"]
     return ArticleCapture(
         site=str(source["site"]),
         url=url,
-        canonical_url=str(source.get("crawl_url") or url),
-        status=response.status,
+        canonical_url=str(source.get("crawl_url") or source.get("canonical_url") or url),
+        status=int(source.get("http_status") or response.status),
         headers=response.headers,
-        body=decode_content(response.payload, response.header("Content-Encoding")),
+        body=body,
         fetched_at=str(source["fetched_at"]),
         warc_filename=warc.get("filename"),
         warc_key=warc.get("key"),
@@ -415,23 +421,7 @@ def _reextract_one(
     if result is None:
         return EMPTY, "no article text"
     result = dataclasses.replace(result, extractor_version=version)
-    warc = source["warc"]
-    capture = ArticleCapture(
-        site=str(source["site"]),
-        url=url,
-        canonical_url=str(source.get("crawl_url") or source.get("canonical_url") or url),
-        status=int(source.get("http_status") or response.status),
-        headers=response.headers,
-        body=body,
-        fetched_at=str(source["fetched_at"]),
-        warc_filename=warc.get("filename"),
-        warc_key=warc.get("key"),
-        warc_offset=warc.get("offset"),
-        warc_record_id=warc.get("record_id"),
-        hint_title=source.get("feed_title"),
-        hint_date=source.get("feed_date"),
-        discovered_from=source.get("discovered_from"),
-    )
+    capture = _capture_from(source, response, body)
     store_extraction(
         reader.store,
         capture,

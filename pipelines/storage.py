@@ -12,7 +12,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
-from archive.store import Store, open_store
+from archive.store import AWS_OPTIONS, Store, open_store
 from config.stats import StatsKeys
 
 if TYPE_CHECKING:
@@ -30,17 +30,6 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{stamp}-{uuid.uuid4().hex[:8]}"
 
 
-_AWS_SETTINGS = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_REGION_NAME",
-    "AWS_USE_SSL",
-    "AWS_VERIFY",
-)
-
-
 def store_options(settings: BaseSettings, *, reader: bool = False) -> dict[str, Any]:
     """Options for `open_store` from settings: Scrapy's AWS_* names and STORAGE_S3_*.
 
@@ -50,7 +39,7 @@ def store_options(settings: BaseSettings, *, reader: bool = False) -> dict[str, 
     uri = settings.get("NEWSARCHIVE_STORE") or ""
     if not uri.startswith("s3://"):
         return {}
-    names = [*_AWS_SETTINGS, *(name for name in settings if name.startswith("STORAGE_S3_"))]
+    names = [*AWS_OPTIONS, *(name for name in settings if name.startswith("STORAGE_S3_"))]
     options = {name: settings.get(name) for name in names if settings.get(name) is not None}
     if reader:
         options["STORAGE_S3_DEGRADED_READS"] = False
