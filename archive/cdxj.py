@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 
 from cdxj_indexer.main import CDXJIndexer
 
-from archive.layout import INDEX_PREFIX, WARC_PREFIX, index_key, safe_segment
+from newsarchive.archive.layout import INDEX_PREFIX, WARC_PREFIX, index_key, safe_segment
 
 if TYPE_CHECKING:
-    from archive.store import Store
+    from newsarchive.archive.store import Store
 
 logger = logging.getLogger(__name__)
 

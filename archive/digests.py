@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Final
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.layout import DIGEST_PREFIX, digest_key, safe_segment
+from newsarchive.archive.layout import DIGEST_PREFIX, digest_key, safe_segment
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from archive.store import Store
+    from newsarchive.archive.store import Store
 
 logger = logging.getLogger(__name__)
 

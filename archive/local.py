@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Self
 from urllib.parse import unquote, urlsplit
 
-from archive.files import write_atomic
-from archive.layout import STATE_PREFIX, check_key
-from archive.store import ObjectInfo, Store, StoreError
+from newsarchive.archive.files import write_atomic
+from newsarchive.archive.layout import STATE_PREFIX, check_key
+from newsarchive.archive.store import ObjectInfo, Store, StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
 
-from archive.layout import safe_segment
+from newsarchive.archive.layout import safe_segment
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -36,9 +36,9 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from s3transfer.utils import ChunksizeAdjuster
 
-from archive.files import write_atomic
-from archive.layout import check_key
-from archive.store import AWS_OPTIONS, ObjectInfo, Store, StoreError, UploadReport
+from newsarchive.archive.files import write_atomic
+from newsarchive.archive.layout import check_key
+from newsarchive.archive.store import AWS_OPTIONS, ObjectInfo, Store, StoreError, UploadReport
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

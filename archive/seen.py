@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.layout import WARC_PREFIX, safe_segment
+from newsarchive.archive.layout import WARC_PREFIX, safe_segment
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from archive.store import Store
+    from newsarchive.archive.store import Store
 
 #: Request meta key the capture middleware reads: the last capture a revisit refers to.
 PREVIOUS_META = "newsarchive_previous"

@@ -130,7 +130,7 @@ def open_store(uri: str, **options: Any) -> Store:
         raise StoreError("empty store URI")
     if uri.startswith("s3://"):
         try:
-            from archive.s3 import S3Store  # noqa: PLC0415 - boto3 is only loaded for S3 stores
+            from newsarchive.archive.s3 import S3Store  # noqa: PLC0415 - boto3 is only loaded for S3 stores
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise StoreError(f"S3 store {uri} needs the S3 backend: {exc}") from exc
         return S3Store.from_uri(uri, **options)
@@ -139,6 +139,6 @@ def open_store(uri: str, **options: Any) -> Store:
         raise StoreError(
             f"unsupported store URI scheme {scheme!r} in {uri!r} (use a path, file:// or s3://)"
         )
-    from archive.local import LocalStore  # noqa: PLC0415 - keeps backends independent
+    from newsarchive.archive.local import LocalStore  # noqa: PLC0415 - keeps backends independent
 
     return LocalStore.from_uri(uri)

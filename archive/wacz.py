@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from archive.cdxj import open_warc
-from archive.layout import wacz_key
+from newsarchive.archive.cdxj import open_warc
+from newsarchive.archive.layout import wacz_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from archive.store import Store
+    from newsarchive.archive.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -23,14 +23,14 @@ from urllib.parse import urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.layout import WARC_PREFIX, check_key, safe_segment, warc_key
+from newsarchive.archive.layout import WARC_PREFIX, check_key, safe_segment, warc_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from pathlib import Path
     from types import TracebackType
 
-    from archive.store import Store
+    from newsarchive.archive.store import Store
 
 logger = logging.getLogger(__name__)
 

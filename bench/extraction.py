@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 import trafilatura  # noqa: E402
 
 from bench.metrics import PageScore, Scores, aggregate, page_precision_recall, score_page  # noqa: E402
-from pipelines.extraction import EXTRACTOR_VERSION, ArticleExtractor, decode_html  # noqa: E402
+from newsarchive.extraction import EXTRACTOR_VERSION, ArticleExtractor, decode_html  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -26,12 +26,12 @@ if str(ROOT) not in sys.path:
     # run as a script from anywhere: the repo root holds the packages
     sys.path.insert(0, str(ROOT))
 
-from archive.layout import meta_key, warc_key  # noqa: E402
-from archive.local import LocalStore  # noqa: E402
-from archive.warc import HttpExchange, WarcRecordWriter  # noqa: E402
 from bench.extraction import DEFAULT_DATA, load_dataset  # noqa: E402
-from pipelines.documents import ExtractOptions  # noqa: E402
-from pipelines.reextract import Summary, plan, run  # noqa: E402
+from newsarchive.archive.layout import meta_key, warc_key  # noqa: E402
+from newsarchive.archive.local import LocalStore  # noqa: E402
+from newsarchive.archive.warc import HttpExchange, WarcRecordWriter  # noqa: E402
+from newsarchive.extraction.documents import ExtractOptions  # noqa: E402
+from newsarchive.jobs.reextract import Summary, plan, run  # noqa: E402
 
 if TYPE_CHECKING:
     from bench.extraction import Page

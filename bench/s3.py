@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
     # run as a script from anywhere: the repo root holds the packages
     sys.path.insert(0, str(ROOT))
 
-from archive.s3 import S3Options, S3Store, make_client  # noqa: E402
+from newsarchive.archive.s3 import S3Options, S3Store, make_client  # noqa: E402
 from tests.s3server import SeaweedS3  # noqa: E402
 
 logger = logging.getLogger("bench.s3")

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from archive.layout import META_PREFIX, TEXT_PREFIX, WARC_PREFIX
-from archive.store import open_store
-from cli.crawl import CrawlOutcome, run_crawls, summary_line, summary_table
-from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
-from cli.settings import build_settings, parse_overrides
-from cli.upload import cmd_upload
-from config.exitcodes import combine
-from config.sites import (
+from newsarchive.archive.layout import META_PREFIX, TEXT_PREFIX, WARC_PREFIX
+from newsarchive.archive.store import open_store
+from newsarchive.cli.crawl import CrawlOutcome, run_crawls, summary_line, summary_table
+from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from newsarchive.cli.settings import build_settings, parse_overrides
+from newsarchive.cli.upload import cmd_upload
+from newsarchive.config.exitcodes import combine
+from newsarchive.config.sites import (
     BUNDLED_SITES_DIR,
     SiteConfig,
     SiteConfigError,
@@ -25,10 +25,10 @@ from config.sites import (
     parse_site,
     sites_dir,
 )
-from pipelines.documents import ExtractOptions, extract_document
-from pipelines.progress import human_bytes
-from pipelines.storage import store_options
-from spiders.news import adhoc_site
+from newsarchive.extraction.documents import ExtractOptions, extract_document
+from newsarchive.pipelines.extensions.progress import human_bytes
+from newsarchive.pipelines.extensions.storage import store_options
+from newsarchive.spiders.news import adhoc_site
 
 if TYPE_CHECKING:
     import argparse
@@ -78,7 +78,7 @@ def demo_site_config(base_url: str) -> SiteConfig:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from demo.server import DemoSite  # noqa: PLC0415 - only this command serves the demo
+    from newsarchive.demo.server import DemoSite  # noqa: PLC0415 - only this command serves the demo
 
     settings = build_settings(
         args.store,

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 
-from config.exitcodes import EXIT_LOCKED, LOCKED_REASON, run_exit_code, run_failed
-from config.stats import StatsKeys
-from pipelines.progress import human_bytes
-from pipelines.runlock import SiteLock
-from spiders.news import NewsSpider
+from newsarchive.config.exitcodes import EXIT_LOCKED, LOCKED_REASON, run_exit_code, run_failed
+from newsarchive.config.stats import StatsKeys
+from newsarchive.pipelines.extensions.progress import human_bytes
+from newsarchive.pipelines.extensions.runlock import SiteLock
+from newsarchive.spiders.news import NewsSpider
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings
 
-    from config.sites import SiteConfig
+    from newsarchive.config.sites import SiteConfig
 
 
 @dataclass(slots=True)

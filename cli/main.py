@@ -8,15 +8,15 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from archive.store import StoreError
+from newsarchive.archive.store import StoreError
 
 # Exit codes, documented in the README; config.exitcodes says what earns each. Re-exported.
-from config.exitcodes import EXIT_CONFIG as EXIT_CONFIG
-from config.exitcodes import EXIT_FAILED as EXIT_FAILED
-from config.exitcodes import EXIT_LOCKED as EXIT_LOCKED
-from config.exitcodes import EXIT_OK as EXIT_OK
-from config.exitcodes import EXIT_SPOOLED as EXIT_SPOOLED
-from config.sites import SiteConfigError
+from newsarchive.config.exitcodes import EXIT_CONFIG as EXIT_CONFIG
+from newsarchive.config.exitcodes import EXIT_FAILED as EXIT_FAILED
+from newsarchive.config.exitcodes import EXIT_LOCKED as EXIT_LOCKED
+from newsarchive.config.exitcodes import EXIT_OK as EXIT_OK
+from newsarchive.config.exitcodes import EXIT_SPOOLED as EXIT_SPOOLED
+from newsarchive.config.sites import SiteConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -27,9 +27,9 @@ logger = logging.getLogger(__name__)
 #: Commands kept in modules of their own: each module defines HELP (one line),
 #: add_arguments(parser) and run(args) -> exit code, and imports heavy packages inside run().
 MODULE_COMMANDS: dict[str, str] = {
-    "verify": "cli.verify",
-    "replay": "cli.replay",
-    "reextract": "cli.reextract",
+    "verify": "newsarchive.cli.verify",
+    "replay": "newsarchive.cli.replay",
+    "reextract": "newsarchive.cli.reextract",
 }
 
 
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from cli import commands  # noqa: PLC0415 - keeps `--help` fast: no Scrapy import for it
+    from newsarchive.cli import commands  # noqa: PLC0415 - keeps `--help` fast: no Scrapy import for it
 
     handler: Callable[[argparse.Namespace], int] = (
         getattr(args, "module_run", None) or (commands.HANDLERS[args.command])

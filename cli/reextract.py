@@ -10,8 +10,8 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pipelines.documents import ExtractOptions
-    from pipelines.reextract import Summary
+    from newsarchive.extraction.documents import ExtractOptions
+    from newsarchive.jobs.reextract import Summary
 
 HELP = "re-extract text and metadata from archived responses with the current extractor"
 
@@ -66,15 +66,15 @@ def _progress_line(summary: Summary) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archive.store import open_store  # noqa: PLC0415 - heavy imports only when run
-    from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_SPOOLED  # noqa: PLC0415
-    from cli.settings import build_settings, parse_overrides  # noqa: PLC0415
-    from config.sites import load_site_file, sites_dir  # noqa: PLC0415
-    from pipelines.documents import ExtractOptions  # noqa: PLC0415
-    from pipelines.extraction import EXTRACTOR_VERSION  # noqa: PLC0415
-    from pipelines.reextract import plan, replace_older  # noqa: PLC0415
-    from pipelines.reextract import run as reextract  # noqa: PLC0415
-    from pipelines.storage import store_options  # noqa: PLC0415
+    from newsarchive.archive.store import open_store  # noqa: PLC0415 - heavy imports only when run
+    from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_SPOOLED  # noqa: PLC0415
+    from newsarchive.cli.settings import build_settings, parse_overrides  # noqa: PLC0415
+    from newsarchive.config.sites import load_site_file, sites_dir  # noqa: PLC0415
+    from newsarchive.extraction import EXTRACTOR_VERSION  # noqa: PLC0415
+    from newsarchive.extraction.documents import ExtractOptions  # noqa: PLC0415
+    from newsarchive.jobs.reextract import plan, replace_older  # noqa: PLC0415
+    from newsarchive.jobs.reextract import run as reextract  # noqa: PLC0415
+    from newsarchive.pipelines.extensions.storage import store_options  # noqa: PLC0415
 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

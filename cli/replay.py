@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
     import argparse
@@ -45,11 +45,11 @@ def _stop(signum: int, frame: FrameType | None) -> NoReturn:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archive.pywb_env import PYWB_VERSION, PywbEnv, PywbEnvError, default_env_dir  # noqa: PLC0415 - keeps --help fast
-    from archive.replay import ReplayError, ReplayServer, prepare  # noqa: PLC0415 - see above
-    from archive.store import StoreError, open_store  # noqa: PLC0415 - see above
-    from cli.settings import build_settings, parse_overrides  # noqa: PLC0415 - see above
-    from pipelines.storage import store_options  # noqa: PLC0415 - see above
+    from newsarchive.archive.store import StoreError, open_store  # noqa: PLC0415 - see above
+    from newsarchive.cli.settings import build_settings, parse_overrides  # noqa: PLC0415 - see above
+    from newsarchive.pipelines.extensions.storage import store_options  # noqa: PLC0415 - see above
+    from newsarchive.replay.app import ReplayError, ReplayServer, prepare  # noqa: PLC0415 - see above
+    from newsarchive.replay.env import PYWB_VERSION, PywbEnv, PywbEnvError, default_env_dir  # noqa: PLC0415 - keeps --help fast
 
     err = sys.stderr.write
     try:

@@ -20,7 +20,7 @@ def build_settings(
     verbose: bool = False,
 ) -> Settings:
     settings = Settings()
-    settings.setmodule("config.settings", priority="project")
+    settings.setmodule("newsarchive.config.settings", priority="project")
     if store:
         settings.set("NEWSARCHIVE_STORE", store, priority="cmdline")
     if sites_dir:

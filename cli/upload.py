@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from archive.store import open_store
-from cli.main import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED
-from cli.settings import build_settings, parse_overrides
-from pipelines.progress import human_bytes
-from pipelines.storage import store_options
+from newsarchive.archive.store import open_store
+from newsarchive.cli.main import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED
+from newsarchive.cli.settings import build_settings, parse_overrides
+from newsarchive.pipelines.extensions.progress import human_bytes
+from newsarchive.pipelines.extensions.storage import store_options
 
 if TYPE_CHECKING:
     import argparse

@@ -21,10 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archive.store import StoreError, open_store  # noqa: PLC0415 - keeps --help fast
-    from archive.verify import verify_store  # noqa: PLC0415
-    from cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK  # noqa: PLC0415
-    from cli.settings import build_settings  # noqa: PLC0415
+    from newsarchive.archive.store import StoreError, open_store  # noqa: PLC0415 - keeps --help fast
+    from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK  # noqa: PLC0415
+    from newsarchive.cli.settings import build_settings  # noqa: PLC0415
+    from newsarchive.jobs.verify import verify_store  # noqa: PLC0415
 
     settings = build_settings(args.store, None, interactive=False)
     uri = settings.get("NEWSARCHIVE_STORE")

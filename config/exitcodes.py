@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from config.stats import StatsKeys
+from newsarchive.config.stats import StatsKeys
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

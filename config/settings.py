@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 BOT_NAME = "newsarchive"
-SPIDER_MODULES = ["spiders"]
-NEWSPIDER_MODULE = "spiders"
+SPIDER_MODULES = ["newsarchive.spiders"]
+NEWSPIDER_MODULE = "newsarchive.spiders"
 
 # --- newsarchive -----------------------------------------------------------------------------
 #: Where the archive lives: a folder path, file:///path or s3://bucket/prefix.
@@ -13,7 +13,6 @@ NEWSARCHIVE_STORE = "./archive-data"
 NEWSARCHIVE_SITES_DIR = ""
 #: Contact URL placed in the user agent when the site config names none.
 NEWSARCHIVE_CONTACT_URL = "https://github.com/newsarchive/newsarchive"
-NEWSARCHIVE_VERSION = "0.1.0"
 #: Live progress line on stderr; the CLI turns it on when stderr is a terminal.
 NEWSARCHIVE_PROGRESS = False
 NEWSARCHIVE_PROGRESS_INTERVAL = 1.0
@@ -109,7 +108,8 @@ EXTRACT_INCLUDE_COMMENTS = False
 # --- politeness -------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
 ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
-USER_AGENT = "newsarchive/0.1 (+https://github.com/newsarchive/newsarchive; news archiving crawler)"
+#: Replaced per crawl by "newsarchive/VERSION (+CONTACT_URL; news archiving crawler)" unless set.
+USER_AGENT = "newsarchive (+https://github.com/newsarchive/newsarchive; news archiving crawler)"
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 3
 DOWNLOAD_DELAY = 0.25
@@ -138,34 +138,34 @@ LOG_LEVEL = "INFO"
 DOWNLOADER_MIDDLEWARES = {
     # Honour Retry-After on 429/503 instead of Scrapy's fixed backoff.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "pipelines.retry.RetryAfterMiddleware": 550,
+    "newsarchive.pipelines.downloadermiddlewares.retry.RetryAfterMiddleware": 550,
     # Sees each 429/403 before the retry middleware asks again.
-    "pipelines.bans.BanGuardMiddleware": 560,
+    "newsarchive.pipelines.downloadermiddlewares.bans.BanGuardMiddleware": 560,
     # Below the capture middleware: adds validators before it records the request, and reads
     # the record it wrote when the response comes back.
-    "pipelines.incremental.ConditionalRequestMiddleware": 900,
+    "newsarchive.pipelines.incremental.ConditionalRequestMiddleware": 900,
     # Above HttpCompressionMiddleware (590) so bodies are archived still Content-Encoded,
     # and above the redirect middleware (600) so 3xx responses are archived too.
-    "pipelines.capture.WarcCaptureMiddleware": 950,
+    "newsarchive.pipelines.downloadermiddlewares.capture.WarcCaptureMiddleware": 950,
 }
 
 SPIDER_MIDDLEWARES = {
     # Tells the seen store which article captures the spider made no item of (no text to
     # expect), so only captures a killed run left unextracted are extracted at the next start.
-    "pipelines.incremental.CaptureTextMiddleware": 950,
+    "newsarchive.pipelines.incremental.CaptureTextMiddleware": 950,
 }
 
 ITEM_PIPELINES = {
-    "pipelines.article.ArticlePipeline": 300,
+    "newsarchive.pipelines.article.ArticlePipeline": 300,
 }
 
 EXTENSIONS = {
     # Before ArchiveStorage (100): its engine_stopped handler must run before the store closes.
-    "pipelines.report.RunReport": 90,
-    "pipelines.storage.ArchiveStorage": 100,
+    "newsarchive.pipelines.extensions.report.RunReport": 90,
+    "newsarchive.pipelines.extensions.storage.ArchiveStorage": 100,
     # After ArchiveStorage (its state folder), before any other component touches the archive.
-    "pipelines.runlock.SiteLock": 105,
-    "pipelines.incremental.SeenState": 150,
-    "pipelines.progress.ProgressReporter": 500,
-    "pipelines.packaging.ArchivePackager": 600,
+    "newsarchive.pipelines.extensions.runlock.SiteLock": 105,
+    "newsarchive.pipelines.incremental.SeenState": 150,
+    "newsarchive.pipelines.extensions.progress.ProgressReporter": 500,
+    "newsarchive.pipelines.extensions.packaging.ArchivePackager": 600,
 }

@@ -11,21 +11,21 @@ from typing import TYPE_CHECKING, Any, Self
 
 from scrapy.exceptions import DropItem, NotConfigured
 
-from archive.items import ArticleCapture
-from config.stats import StatsKeys
-from pipelines.documents import ExtractOptions, extract_document
+from newsarchive.archive.items import ArticleCapture
+from newsarchive.config.stats import StatsKeys
+from newsarchive.extraction.documents import ExtractOptions, extract_document
 
 # Re-exported: the record layout lives where re-extraction can use it without Scrapy.
-from pipelines.records import metadata_record as metadata_record
-from pipelines.records import store_extraction
-from pipelines.storage import crawler_storage
-from pipelines.workers import die_with_parent
+from newsarchive.extraction.records import metadata_record as metadata_record
+from newsarchive.extraction.records import store_extraction
+from newsarchive.extraction.workers import die_with_parent
+from newsarchive.pipelines.extensions.storage import crawler_storage
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-    from archive.store import Store
+    from newsarchive.archive.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from scrapy import signals
 from scrapy.exceptions import DropItem, IgnoreRequest, NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
-from archive.items import ArticleCapture
-from archive.seen import (
+from newsarchive.archive.items import ArticleCapture
+from newsarchive.archive.seen import (
     PREVIOUS_META,
     Fetch,
     Kind,
@@ -33,13 +33,13 @@ from archive.seen import (
     plan_article,
     reconcile_pending,
 )
-from archive.store import StoreError
-from archive.warc import payload_digest
-from config.stats import StatsKeys
-from pipelines.article import ArticlePipeline
-from pipelines.reextract import ReextractError, archived_capture
-from pipelines.runlock import locked_out
-from pipelines.storage import crawler_storage
+from newsarchive.archive.store import StoreError
+from newsarchive.archive.warc import payload_digest
+from newsarchive.config.stats import StatsKeys
+from newsarchive.jobs.reextract import ReextractError, archived_capture
+from newsarchive.pipelines.article import ArticlePipeline
+from newsarchive.pipelines.extensions.runlock import locked_out
+from newsarchive.pipelines.extensions.storage import crawler_storage
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from scrapy.statscollectors import StatsCollector
 
-    from archive.seen import SeenEntry
+    from newsarchive.archive.seen import SeenEntry
 
 logger = logging.getLogger(__name__)
 

@@ -16,14 +16,25 @@ from scrapy.exceptions import IgnoreRequest, UsageError
 from scrapy.http import TextResponse
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 
-from archive.items import ArticleCapture
-from config.sites import SiteConfig, load_site, sites_dir
-from config.stats import StatsKeys
-from spiders.feeds import Entry, looks_like_feed, parse_feed
-from spiders.pages import announced_feeds, next_page_links, page_kind, page_links
-from spiders.requisites import REQUISITE_META, RequisiteKind, RequisitePolicy, Requisites
-from spiders.sitemaps import parse_sitemap
-from spiders.urls import canonicalize, looks_like_article_url, looks_like_pagination, same_site
+from newsarchive import __version__
+from newsarchive.archive.items import ArticleCapture
+from newsarchive.config.sites import SiteConfig, load_site, sites_dir
+from newsarchive.config.stats import StatsKeys
+from newsarchive.spiders.feeds import Entry, looks_like_feed, parse_feed
+from newsarchive.spiders.pages import announced_feeds, next_page_links, page_kind, page_links
+from newsarchive.spiders.requisites import (
+    REQUISITE_META,
+    RequisiteKind,
+    RequisitePolicy,
+    Requisites,
+)
+from newsarchive.spiders.sitemaps import parse_sitemap
+from newsarchive.spiders.urls import (
+    canonicalize,
+    looks_like_article_url,
+    looks_like_pagination,
+    same_site,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
@@ -32,7 +43,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
-    from archive.seen import PendingRequest
+    from newsarchive.archive.seen import PendingRequest
 
 logger = logging.getLogger(__name__)
 
@@ -447,9 +458,8 @@ def _apply_site_settings(crawler: Crawler, site: SiteConfig) -> None:
     """Per-site politeness and the user agent, set before the settings freeze."""
     settings = crawler.settings
     contact = site.contact_url or settings.get("NEWSARCHIVE_CONTACT_URL")
-    version = settings.get("NEWSARCHIVE_VERSION", "0")
     if settings.getpriority("USER_AGENT") in (None, 0, 10, 20):
-        settings.set("USER_AGENT", user_agent(version, contact), priority="spider")
+        settings.set("USER_AGENT", user_agent(__version__, contact), priority="spider")
     polite = site.politeness
     if polite.download_delay is not None:
         settings.set("DOWNLOAD_DELAY", polite.download_delay, priority="spider")

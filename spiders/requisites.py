@@ -16,8 +16,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Final, Self
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from config.stats import StatsKeys
-from spiders.urls import same_site
+from newsarchive.config.stats import StatsKeys
+from newsarchive.spiders.urls import same_site
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 from scrapy.utils.gz import gunzip
 
-from spiders.feeds import Entry, parse_date, safe_xml_parser
+from newsarchive.spiders.feeds import Entry, parse_date, safe_xml_parser
 
 
 @dataclass(slots=True)

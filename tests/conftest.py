@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from demo.server import DemoSite
+from newsarchive.demo.server import DemoSite
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from archive.store import Store
+    from newsarchive.archive.store import Store
     from tests.s3server import SeaweedS3
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `newsarchive` command in a child process (no terminal: cron mode)."""
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "newsarchive.cli.main", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -107,7 +107,7 @@ class S3DemoCrawl:
 
     def open(self, state_dir: Path, uri: str | None = None) -> Store:
         """The store (or another prefix of the bucket), with a spool of the caller's own."""
-        from archive.store import open_store  # noqa: PLC0415 - only S3 tests load boto3
+        from newsarchive.archive.store import open_store  # noqa: PLC0415 - only S3 tests load boto3
 
         options = self.server.options(STORAGE_S3_STATE_DIR=str(state_dir))
         return open_store(uri or self.uri, **options)

@@ -18,9 +18,9 @@ from scrapy import Request
 from scrapy.http import Response
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.local import LocalStore
-from archive.warc import NOT_MODIFIED_PROFILE, RollingWarcWriter
-from pipelines.capture import (
+from newsarchive.archive.local import LocalStore
+from newsarchive.archive.warc import NOT_MODIFIED_PROFILE, RollingWarcWriter
+from newsarchive.pipelines.downloadermiddlewares.capture import (
     PreviousCapture,
     WarcCaptureMiddleware,
     exchange_from_response,
@@ -171,7 +171,7 @@ def test_host_header_as_twisted_sends_it() -> None:
 
 def _exchange_bytes(request: Request, response: Response) -> list[Any]:
     out = BytesIO()
-    from archive.warc import WarcRecordWriter  # noqa: PLC0415
+    from newsarchive.archive.warc import WarcRecordWriter  # noqa: PLC0415
 
     exchange = exchange_from_response(request, response, datetime(2026, 1, 2, tzinfo=UTC))
     WarcRecordWriter(out).write_exchange(exchange)

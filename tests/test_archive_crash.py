@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc import _complete_prefix
-from demo.server import DemoSite
+from newsarchive.archive.warc import _complete_prefix
+from newsarchive.demo.server import DemoSite
 from tests.conftest import REPO, run_cli, write_demo_config
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def test_sigkill_mid_crawl_then_repair_and_complete(tmp_path: Path) -> None:
     with DemoSite(delay=0.3) as site:
         sites = write_demo_config(tmp_path / "sites", site.base_url)
         child = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *args, "--sites-dir", str(sites)],
+            [sys.executable, "-m", "newsarchive.cli.main", *args, "--sites-dir", str(sites)],
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

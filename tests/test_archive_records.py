@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc import (
+from newsarchive.archive.warc import (
     CONFORMS_TO,
     REVISIT_PROFILE,
     HttpExchange,

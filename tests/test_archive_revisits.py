@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.cdxj import parse_cdxj
-from archive.local import LocalStore
-from archive.wacz import validate_wacz
-from archive.warc import REVISIT_PROFILE
-from config.stats import StatsKeys
-from demo.server import DEMO_ARTICLES, DemoSite
+from newsarchive.archive.cdxj import parse_cdxj
+from newsarchive.archive.local import LocalStore
+from newsarchive.archive.wacz import validate_wacz
+from newsarchive.archive.warc import REVISIT_PROFILE
+from newsarchive.config.stats import StatsKeys
+from newsarchive.demo.server import DEMO_ARTICLES, DemoSite
 from tests.conftest import run_cli, write_demo_config
 
 if TYPE_CHECKING:
@@ -248,7 +248,7 @@ def test_verify_fails_on_a_dangling_revisit(broken_store: Path, two_crawls: TwoC
 
 
 def test_verify_works_through_the_store_interface(two_crawls: TwoCrawls) -> None:
-    from archive.verify import verify_store  # noqa: PLC0415
+    from newsarchive.jobs.verify import verify_store  # noqa: PLC0415
 
     report = verify_store(LocalStore(two_crawls.store), "demo")
     assert report.ok, report.table()

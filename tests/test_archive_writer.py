@@ -16,20 +16,20 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-import archive.warc
-from archive.cdxj import index_warc
-from archive.digests import Capture, DigestIndex
-from archive.layout import safe_segment
-from archive.local import LocalStore
-from archive.seen import Kind, PendingRequest, SqliteSeenStore, reconcile_pending
-from archive.verify import verify_store
-from archive.warc import (
+import newsarchive.archive.warc
+from newsarchive.archive.cdxj import index_warc
+from newsarchive.archive.digests import Capture, DigestIndex
+from newsarchive.archive.layout import safe_segment
+from newsarchive.archive.local import LocalStore
+from newsarchive.archive.seen import Kind, PendingRequest, SqliteSeenStore, reconcile_pending
+from newsarchive.archive.warc import (
     HttpExchange,
     RecordLocation,
     RollingWarcWriter,
     payload_digest,
     recover_open_files,
 )
+from newsarchive.jobs.verify import verify_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -266,7 +266,7 @@ def test_failed_write_is_cut_back(
 ) -> None:
     writer = make_writer()
     writer.write_exchange(exchange(1))
-    real_write = archive.warc._CountingOutput.write
+    real_write = newsarchive.archive.warc._CountingOutput.write
     calls = {"n": 0}
 
     def failing_write(self: Any, data: bytes) -> None:
@@ -275,10 +275,10 @@ def test_failed_write_is_cut_back(
             raise OSError(28, "No space left on device")
         real_write(self, data)
 
-    monkeypatch.setattr(archive.warc._CountingOutput, "write", failing_write)
+    monkeypatch.setattr(newsarchive.archive.warc._CountingOutput, "write", failing_write)
     with pytest.raises(OSError, match="No space"):
         writer.write_exchange(exchange(2))
-    monkeypatch.setattr(archive.warc._CountingOutput, "write", real_write)
+    monkeypatch.setattr(newsarchive.archive.warc._CountingOutput, "write", real_write)
     writer.write_exchange(exchange(3))
     writer.close()
     (path,) = warc_files(store)
@@ -346,7 +346,7 @@ def test_recover_cuts_trailing_garbage(
     with open_path.open("ab") as fh:
         fh.write(b"\x1f\x8b\x08\x00garbage that is not a gzip member")
     committed: list[tuple[str, str]] = []
-    with caplog.at_level(logging.WARNING, logger="archive.warc"):
+    with caplog.at_level(logging.WARNING, logger="newsarchive.archive.warc"):
         keys = recover_open_files(store, on_close=lambda f, k: committed.append((f, k)))
     assert keys == [locations[0].key]
     assert committed == [(final.name, locations[0].key)]
@@ -476,7 +476,7 @@ def test_recover_deletes_file_without_captures(
             fh.truncate(locations[0].offset + 20)
     else:
         _cut_after_capture(open_path, locations[0], cut)
-    with caplog.at_level(logging.WARNING, logger="archive.warc"):
+    with caplog.at_level(logging.WARNING, logger="newsarchive.archive.warc"):
         assert recover_open_files(store) == []
     assert not open_path.exists()
     assert not final.exists()

@@ -16,7 +16,7 @@ from tests.conftest import REPO, run_cli, write_demo_config
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from demo.server import DemoSite
+    from newsarchive.demo.server import DemoSite
 
 
 def _closed_port() -> int:
@@ -53,7 +53,7 @@ def test_terminal_shows_progress_and_summary_table(demo_site: DemoSite, tmp_path
     primary, secondary = pty.openpty()
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "cli.main", "crawl", "--site", "demo",
+            sys.executable, "-m", "newsarchive.cli.main", "crawl", "--site", "demo",
             "--sites-dir", str(sites), "--store", str(tmp_path / "store"),
             "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
         ],

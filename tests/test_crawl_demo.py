@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from demo.server import DEMO_ARTICLES, DISALLOWED_PATH, OLD_ARTICLE, DemoArticle
+from newsarchive.demo.server import DEMO_ARTICLES, DISALLOWED_PATH, OLD_ARTICLE, DemoArticle
 from tests.conftest import DemoCrawl, run_cli
 
 if TYPE_CHECKING:
@@ -215,7 +215,7 @@ def test_bad_site_yaml_fails_naming_file_and_key(tmp_path: Path) -> None:
     ],
 )
 def test_site_validation_messages(tmp_path: Path, content: str, key: str) -> None:
-    from config.sites import SiteConfigError, load_site_file  # noqa: PLC0415
+    from newsarchive.config.sites import SiteConfigError, load_site_file  # noqa: PLC0415
 
     path = tmp_path / "x.yaml"
     path.write_text(content)

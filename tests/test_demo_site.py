@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from protego import Protego
 
-from demo.server import (
+from newsarchive.demo.server import (
     DEMO_ARTICLES,
     DISALLOWED_PATH,
     OLD_ARTICLE,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.extraction import EXTRACTOR_VERSION, Article, ArticleExtractor
-from pipelines.extraction.metadata import clean_title, split_authors
-from pipelines.extraction.rules import clean_lines, is_dateline
+from newsarchive.extraction import EXTRACTOR_VERSION, Article, ArticleExtractor
+from newsarchive.extraction.metadata import clean_title, split_authors
+from newsarchive.extraction.rules import clean_lines, is_dateline
 
 DATA = Path(__file__).parent / "data" / "extraction"
 

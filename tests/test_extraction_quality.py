@@ -9,7 +9,7 @@ import pytest
 
 from bench.extraction import load_dataset
 from bench.metrics import Scores, aggregate, score_page
-from pipelines.extraction import ArticleExtractor, decode_html
+from newsarchive.extraction import ArticleExtractor, decode_html
 
 # The repo is cloned beside shared/, which holds the dev set (not redistributed with the code).
 DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-dev"

@@ -24,10 +24,10 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.items import ArticleCapture
-from archive.layout import url_hash
-from archive.lock import LockHeld, site_lock
-from archive.seen import (
+from newsarchive.archive.items import ArticleCapture
+from newsarchive.archive.layout import url_hash
+from newsarchive.archive.lock import LockHeld, site_lock
+from newsarchive.archive.seen import (
     Fetch,
     Kind,
     PendingRequest,
@@ -38,9 +38,9 @@ from archive.seen import (
     WarcRef,
     plan_article,
 )
-from config.exitcodes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK
-from demo.server import DEMO_ARTICLES, SITE_ROOT, DemoSite, RequestRecord
-from pipelines.incremental import TRACK_META, CaptureTextMiddleware, SeenState
+from newsarchive.config.exitcodes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK
+from newsarchive.demo.server import DEMO_ARTICLES, SITE_ROOT, DemoSite, RequestRecord
+from newsarchive.pipelines.incremental import TRACK_META, CaptureTextMiddleware, SeenState
 from tests.conftest import REPO, run_cli, write_demo_config
 from tests.processes import children, wait_gone
 
@@ -259,7 +259,7 @@ def test_run_reports_match_the_server_log(scenario: Scenario) -> None:
     run_logs = sorted((scenario.store / "state" / "logs" / "demo").glob("*.log"))
     assert len(run_logs) == 3
     text = run_logs[-1].read_text(encoding="utf-8")
-    assert " INFO pipelines.report: demo: run " in text
+    assert " INFO newsarchive.pipelines.extensions.report: demo: run " in text
     assert "exit code 0" in text
     assert "Crawled (" not in text
     assert "DEBUG" not in text
@@ -268,8 +268,9 @@ def test_run_reports_match_the_server_log(scenario: Scenario) -> None:
 def _crawl_command(store: Path, sites: Path, *extra: str) -> list[str]:
     """A slow crawl (0.2 s between requests) with the default extraction worker processes."""
     return [
-        sys.executable, "-m", "cli.main", "crawl", "--site", "demo", "--sites-dir", str(sites),
-        "--store", str(store), "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.2",
+        sys.executable, "-m", "newsarchive.cli.main", "crawl", "--site", "demo",
+        "--sites-dir", str(sites), "--store", str(store),
+        "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.2",
         *extra,
     ]  # fmt: skip
 

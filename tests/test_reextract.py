@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.layout import META_PREFIX
-from archive.local import LocalStore
-from demo.server import DemoSite
-from pipelines.documents import ExtractOptions
-from pipelines.extraction import EXTRACTOR_VERSION
-from pipelines.reextract import FAILED, _older_key, decode_content, plan, replace_older, run
+from newsarchive.archive.layout import META_PREFIX
+from newsarchive.archive.local import LocalStore
+from newsarchive.demo.server import DemoSite
+from newsarchive.extraction import EXTRACTOR_VERSION
+from newsarchive.extraction.documents import ExtractOptions
+from newsarchive.jobs.reextract import FAILED, _older_key, decode_content, plan, replace_older, run
 from tests.conftest import run_cli, write_demo_config
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from archive.store import Store
+    from newsarchive.archive.store import Store
     from tests.conftest import DemoCrawl, S3DemoCrawl
 
 NEW_VERSION = "test-next"

@@ -28,11 +28,18 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from archive.local import LocalStore
-from archive.pywb_env import PYWB_ENV_VAR, PywbEnv
-from archive.replay import COLLECTION, Capture, ReplayServer, _mirror, list_captures, prepare
-from archive.store import open_store
-from demo.server import DEMO_ARTICLES, SITE_ROOT, DemoArticle, DemoSite
+from newsarchive.archive.local import LocalStore
+from newsarchive.archive.store import open_store
+from newsarchive.demo.server import DEMO_ARTICLES, SITE_ROOT, DemoArticle, DemoSite
+from newsarchive.replay.app import (
+    COLLECTION,
+    Capture,
+    ReplayServer,
+    _mirror,
+    list_captures,
+    prepare,
+)
+from newsarchive.replay.env import PYWB_ENV_VAR, PywbEnv
 from tests.conftest import REPO
 
 if TYPE_CHECKING:
@@ -70,7 +77,7 @@ def _start_replay(
     command = ["replay", "--store", str(store), "--port", "0", *args]
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *command],
+            [sys.executable, "-m", "newsarchive.cli.main", *command],
             cwd=REPO,
             stdout=out,
             stderr=err,

@@ -14,13 +14,13 @@ from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_f_from_coro_f
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.seen import SqliteSeenStore, seen_store_path
-from cli.commands import demo_site_config
-from cli.settings import build_settings
-from config.stats import StatsKeys
-from demo.server import DEMO_ARTICLES, SITE_ROOT, DemoSite
-from spiders.news import NewsSpider
-from spiders.requisites import (
+from newsarchive.archive.seen import SqliteSeenStore, seen_store_path
+from newsarchive.cli.commands import demo_site_config
+from newsarchive.cli.settings import build_settings
+from newsarchive.config.stats import StatsKeys
+from newsarchive.demo.server import DEMO_ARTICLES, SITE_ROOT, DemoSite
+from newsarchive.spiders.news import NewsSpider
+from newsarchive.spiders.requisites import (
     RequisiteKind,
     RequisitePolicy,
     Requisites,
@@ -32,7 +32,7 @@ from spiders.requisites import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from archive.items import ArticleCapture
+    from newsarchive.archive.items import ArticleCapture
     from tests.conftest import DemoCrawl
 
 #: What an article of the demo site needs: its stylesheet, the logo (an <img> and the icon),
@@ -131,7 +131,7 @@ def test_select_once_per_run_in_scope_and_capped() -> None:
 
 def test_policy_from_settings() -> None:
     defaults = Settings()
-    defaults.setmodule("config.settings")
+    defaults.setmodule("newsarchive.config.settings")
     assert RequisitePolicy.from_settings(defaults) == RequisitePolicy(30, "same-site")
     off = defaults.copy()
     off.set("ARCHIVE_PAGE_REQUISITES", False)

@@ -13,8 +13,8 @@ from scrapy import Request, Spider
 from scrapy.crawler import CrawlerRunner
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from cli.settings import build_settings
-from pipelines.retry import retry_after_seconds
+from newsarchive.cli.settings import build_settings
+from newsarchive.pipelines.downloadermiddlewares.retry import retry_after_seconds
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.s3 import S3Store
-from archive.store import open_store
-from demo.server import DEMO_ARTICLES, DemoSite
+from newsarchive.archive.s3 import S3Store
+from newsarchive.archive.store import open_store
+from newsarchive.demo.server import DEMO_ARTICLES, DemoSite
 from tests.conftest import REPO, run_cli, write_demo_config
 from tests.s3server import free_ports
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from archive.store import Store
+    from newsarchive.archive.store import Store
     from tests.s3server import SeaweedS3
 
 #: Crawl settings of the demo crawls (as conftest.demo_crawl uses).
@@ -126,7 +126,7 @@ def test_server_killed_mid_crawl_then_upload_sends_everything(
     with DemoSite(delay=0.05) as site:
         sites = write_demo_config(tmp_path / "sites", site.base_url)
         crawl = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *_crawl_args(sites, uri)],
+            [sys.executable, "-m", "newsarchive.cli.main", *_crawl_args(sites, uri)],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from archive.s3 import S3Options, S3Store, SpoolFullError, make_client
-from archive.store import StoreError, open_store
+from newsarchive.archive.s3 import S3Options, S3Store, SpoolFullError, make_client
+from newsarchive.archive.store import StoreError, open_store
 from tests.conftest import run_cli
 from tests.s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3, free_ports
 
@@ -114,7 +114,7 @@ def test_spooled_objects_are_readable_and_drained_later(
     with down.open_read("text/demo/4.txt") as fh:
         assert fh.read() == b"x4"
     assert down.exists("text/demo/0.txt")
-    with caplog.at_level(logging.INFO, logger="archive.s3"):
+    with caplog.at_level(logging.INFO, logger="newsarchive.archive.s3"):
         down.close()
     report = down.upload_report()
     assert report is not None

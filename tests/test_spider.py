@@ -8,17 +8,17 @@ from scrapy import signals
 from scrapy.crawler import CrawlerRunner
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from cli.commands import demo_site_config
-from cli.settings import build_settings
-from config.stats import StatsKeys
-from demo.server import DEMO_ARTICLES, OLD_ARTICLE
-from spiders.news import NewsSpider, adhoc_site
+from newsarchive.cli.commands import demo_site_config
+from newsarchive.cli.settings import build_settings
+from newsarchive.config.stats import StatsKeys
+from newsarchive.demo.server import DEMO_ARTICLES, OLD_ARTICLE
+from newsarchive.spiders.news import NewsSpider, adhoc_site
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from archive.items import ArticleCapture
-    from demo.server import DemoSite
+    from newsarchive.archive.items import ArticleCapture
+    from newsarchive.demo.server import DemoSite
 
 
 def _settings(store: Path, **extra: Any) -> Any:

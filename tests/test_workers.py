@@ -18,7 +18,7 @@ from tests.processes import children, wait_gone
 _PARENT = """
 import functools, multiprocessing, os, sys, time
 from concurrent.futures import ProcessPoolExecutor
-from pipelines.workers import die_with_parent
+from newsarchive.extraction.workers import die_with_parent
 
 pool = ProcessPoolExecutor(
     max_workers=1,

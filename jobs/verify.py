@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive.cdxj import parse_cdxj, warc_site_and_name
-from archive.layout import META_PREFIX, WARC_PREFIX, index_key, safe_segment
+from newsarchive.archive.cdxj import parse_cdxj, warc_site_and_name
+from newsarchive.archive.layout import META_PREFIX, WARC_PREFIX, index_key, safe_segment
 
 if TYPE_CHECKING:
-    from archive.store import Store
+    from newsarchive.archive.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
-from archive.store import AWS_OPTIONS, Store, open_store
-from config.stats import StatsKeys
+from newsarchive.archive.store import AWS_OPTIONS, Store, open_store
+from newsarchive.config.stats import StatsKeys
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from pipelines.extraction import EXTRACTOR_VERSION, ArticleExtractor, decode_html
+from newsarchive.extraction import EXTRACTOR_VERSION, ArticleExtractor, decode_html
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,15 +23,15 @@ from typing import IO, TYPE_CHECKING, Final, Self, cast
 
 import yaml
 
-from archive.files import atomic_file, write_atomic
-from archive.layout import META_PREFIX, WARC_PREFIX
-from archive.local import LocalStore
+from newsarchive.archive.files import atomic_file, write_atomic
+from newsarchive.archive.layout import META_PREFIX, WARC_PREFIX
+from newsarchive.archive.local import LocalStore
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from archive.pywb_env import PywbEnv
-    from archive.store import ObjectInfo, Store
+    from newsarchive.archive.store import ObjectInfo, Store
+    from newsarchive.replay.env import PywbEnv
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ REPLAY_DIR: Final = "replay"
 MIRROR_DIR: Final = "warcs"
 _MIRROR_STATE: Final = "mirror.json"
 _MIRROR_SAVE_EVERY: Final = 16
-_RUNNER: Final = Path(__file__).with_name("pywb_runner.py")
+_RUNNER: Final = Path(__file__).with_name("runner.py")
 _WARC_SUFFIXES: Final = (".warc.gz", ".warc")
 _START_TIMEOUT: Final = 60.0
 _STOP_TIMEOUT: Final = 10.0

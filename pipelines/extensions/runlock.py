@@ -9,15 +9,15 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from archive.lock import LockHeld, RunLock, site_lock
-from config.exitcodes import LOCKED_REASON
-from pipelines.storage import crawler_storage, storage_closed
+from newsarchive.archive.lock import LockHeld, RunLock, site_lock
+from newsarchive.config.exitcodes import LOCKED_REASON
+from newsarchive.pipelines.extensions.storage import crawler_storage, storage_closed
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
-    from archive.lock import LockOwner
+    from newsarchive.archive.lock import LockOwner
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 #: site locked leaves out every component of ours listed there: they would touch the archive
 #: or the seen store (repair the running crawl's open WARC, re-extract its captures).
 _COMPONENT_SETTINGS: Final = ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "ITEM_PIPELINES")
-_OURS: Final = "pipelines."
+_OURS: Final = "newsarchive.pipelines."
 
 
 class SiteLock:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, Final, Self
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from archive.files import write_atomic
-from archive.layout import report_key
-from config.exitcodes import run_exit_code
-from config.stats import StatsKeys
-from pipelines.runlock import locked_out
-from pipelines.storage import crawler_storage, storage_closed
+from newsarchive.archive.files import write_atomic
+from newsarchive.archive.layout import report_key
+from newsarchive.config.exitcodes import run_exit_code
+from newsarchive.config.stats import StatsKeys
+from newsarchive.pipelines.extensions.runlock import locked_out
+from newsarchive.pipelines.extensions.storage import crawler_storage, storage_closed
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -24,20 +24,20 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-    from archive.store import Store
-    from pipelines.storage import ArchiveStorage
+    from newsarchive.archive.store import Store
+    from newsarchive.pipelines.extensions.storage import ArchiveStorage
 
 logger = logging.getLogger(__name__)
 
 #: Loggers whose INFO lines are lifecycle (opened, rolled, uploaded, resumed, summary); every
 #: other logger only reaches the run log from WARNING up.
 LIFECYCLE_LOGGERS: Final = (
-    "pipelines.report",
-    "pipelines.incremental",
-    "pipelines.storage",
-    "pipelines.packaging",
-    "archive.warc",
-    "archive.lock",
+    "newsarchive.pipelines.extensions.report",
+    "newsarchive.pipelines.incremental",
+    "newsarchive.pipelines.extensions.storage",
+    "newsarchive.pipelines.extensions.packaging",
+    "newsarchive.archive.warc",
+    "newsarchive.archive.lock",
 )
 
 

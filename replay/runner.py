@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
         return index(argv[1])
     if argv[:1] == ["serve"] and len(argv) in (3, 4):
         return serve(argv[1], int(argv[2]), access_log=argv[3:] == ["access-log"])
-    sys.stderr.write("usage: pywb_runner.py index ROOT | serve HOST PORT [access-log]\n")
+    sys.stderr.write("usage: runner.py index ROOT | serve HOST PORT [access-log]\n")
     return 2
 
 

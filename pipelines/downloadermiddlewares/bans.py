@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Self
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
-from config.stats import StatsKeys
+from newsarchive.config.stats import StatsKeys
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -11,20 +11,20 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
-from archive.cdxj import index_warc, unindexed_warcs
-from archive.layout import META_PREFIX
-from archive.store import StoreError
-from archive.wacz import Page, WaczError, package_run
-from config.stats import StatsKeys
-from pipelines.capture import WarcCaptureMiddleware
-from pipelines.storage import crawler_storage
+from newsarchive.archive.cdxj import index_warc, unindexed_warcs
+from newsarchive.archive.layout import META_PREFIX
+from newsarchive.archive.store import StoreError
+from newsarchive.archive.wacz import Page, WaczError, package_run
+from newsarchive.config.stats import StatsKeys
+from newsarchive.pipelines.downloadermiddlewares.capture import WarcCaptureMiddleware
+from newsarchive.pipelines.extensions.storage import crawler_storage
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-    from archive.store import Store
-    from pipelines.storage import ArchiveStorage
+    from newsarchive.archive.store import Store
+    from newsarchive.pipelines.extensions.storage import ArchiveStorage
 
 logger = logging.getLogger(__name__)
 

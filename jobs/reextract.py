@@ -30,19 +30,25 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.digests import Capture
-from archive.items import ArticleCapture
-from archive.layout import DIGEST_PREFIX, META_PREFIX, TEXT_PREFIX, meta_key, safe_segment
-from archive.store import StoreError, open_store
-from pipelines.documents import ExtractOptions, extract_document
-from pipelines.extraction import EXTRACTOR_VERSION
-from pipelines.records import capture_time, store_extraction
-from pipelines.workers import die_with_parent
+from newsarchive.archive.digests import Capture
+from newsarchive.archive.items import ArticleCapture
+from newsarchive.archive.layout import (
+    DIGEST_PREFIX,
+    META_PREFIX,
+    TEXT_PREFIX,
+    meta_key,
+    safe_segment,
+)
+from newsarchive.archive.store import StoreError, open_store
+from newsarchive.extraction import EXTRACTOR_VERSION
+from newsarchive.extraction.documents import ExtractOptions, extract_document
+from newsarchive.extraction.records import capture_time, store_extraction
+from newsarchive.extraction.workers import die_with_parent
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
-    from archive.store import Store, UploadReport
+    from newsarchive.archive.store import Store, UploadReport
 
 logger = logging.getLogger(__name__)
 

@@ -9,14 +9,14 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from archive.layout import meta_key, text_key
+from newsarchive.archive.layout import meta_key, text_key
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from archive.items import ArticleCapture
-    from archive.store import Store
-    from pipelines.documents import Extraction
+    from newsarchive.archive.items import ArticleCapture
+    from newsarchive.archive.store import Store
+    from newsarchive.extraction.documents import Extraction
 
 
 def capture_time(fetched_at: str) -> datetime:

@@ -9,7 +9,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
-from config.stats import StatsKeys
+from newsarchive.config.stats import StatsKeys
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -19,9 +19,10 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
-from archive.digests import Capture, DigestIndex
-from archive.store import StoreError
-from archive.warc import (
+from newsarchive import __version__
+from newsarchive.archive.digests import Capture, DigestIndex
+from newsarchive.archive.store import StoreError
+from newsarchive.archive.warc import (
     NOT_MODIFIED_PROFILE,
     REVISIT_PROFILE,
     HttpExchange,
@@ -30,8 +31,8 @@ from archive.warc import (
     payload_digest,
     recover_open_files,
 )
-from config.stats import StatsKeys
-from pipelines.storage import crawler_storage
+from newsarchive.config.stats import StatsKeys
+from newsarchive.pipelines.extensions.storage import crawler_storage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -311,9 +312,8 @@ def _recovered_hook(digests: DigestIndex | None) -> Callable[[str, str], None]:
 
 def warcinfo_fields(crawler: Crawler, site: str, run_id: str) -> dict[str, str]:
     settings = crawler.settings
-    version = settings.get("NEWSARCHIVE_VERSION", "0")
     return {
-        "software": f"newsarchive/{version} (Scrapy, warcio)",
+        "software": f"newsarchive/{__version__} (Scrapy, warcio)",
         "isPartOf": f"{site}/{run_id}",
         "http-header-user-agent": settings.get("USER_AGENT", ""),
         "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",

@@ -16,9 +16,9 @@ from trafilatura.metadata import extract_metadata
 from trafilatura.settings import Document, Extractor, set_date_params
 from trafilatura.utils import load_html
 
-from pipelines.extraction import metadata as meta
-from pipelines.extraction.decode import decode_html
-from pipelines.extraction.rules import clean_lines
+from newsarchive.extraction import metadata as meta
+from newsarchive.extraction.decode import decode_html
+from newsarchive.extraction.rules import clean_lines
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
