@@ -129,3 +129,31 @@ def s3_demo_crawl(
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return S3DemoCrawl(uri, bucket, s3_server, demo_site, sites, env, result)
+
+
+#: Test modules whose tests drive real servers (SeaweedFS, pywb, Chromium) or whole crawls in
+#: child processes: marked `slow`, so `pytest -m "not slow"` runs the unit tests alone.
+SLOW_MODULES = frozenset(
+    {
+        "test_archive_crash",
+        "test_archive_revisits",
+        "test_cli",
+        "test_extraction_quality",
+        "test_incremental",
+        "test_reextract",
+        "test_replay",
+        "test_s3_crawl",
+        "test_s3_store",
+        "test_wheel",
+        "test_workers",
+    }
+)
+#: Fixtures that start a real server or crawl in a child process: any test using one is slow.
+SLOW_FIXTURES = frozenset({"s3_server", "own_s3_server", "s3_bucket", "s3_demo_crawl"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        if module in SLOW_MODULES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

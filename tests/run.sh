@@ -22,4 +22,9 @@ python3 -m venv .venv
 # pip 23 trips over two spellings of one extra (lxml[html_clean] vs [html-clean]) in our tree.
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+# The habits that keep the tree as STYLE.md draws it: import layers, lint, format, types.
+.venv/bin/lint-imports --no-cache
+.venv/bin/ruff check --quiet .
+.venv/bin/ruff format --check --quiet .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"
