@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Self
 from urllib.parse import unquote, urlsplit
 
-from newsarchive.archive.files import write_atomic
+from newsarchive.archive.files import move_file, write_atomic
 from newsarchive.archive.layout import STATE_PREFIX, check_key
 from newsarchive.archive.store import ObjectInfo, Store, StoreError
 
@@ -56,10 +56,7 @@ class LocalStore(Store):
         content_type: str,
         metadata: Mapping[str, str] | None = None,
     ) -> None:
-        target = self._path(key)
-        if path.resolve() != target:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            path.replace(target)
+        move_file(path, self._path(key))
 
     def get_bytes(self, key: str) -> bytes:
         try:
