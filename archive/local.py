@@ -36,11 +36,7 @@ class LocalStore(Store):
         return self.root.joinpath(*check_key(key).split("/"))
 
     def put_bytes(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str,
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> None:
         write_atomic(self._path(key), data)
 
@@ -50,11 +46,7 @@ class LocalStore(Store):
         return path
 
     def commit_file(
-        self,
-        key: str,
-        path: Path,
-        content_type: str,
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, path: Path, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> None:
         move_file(path, self._path(key))
 

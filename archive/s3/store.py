@@ -100,11 +100,7 @@ class S3Store(Store):
     # --- writing ------------------------------------------------------------------------------
 
     def put_bytes(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str,
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> None:
         path = self.spool.write(key, data)
         hashes = self.uploader.checksums(path, len(data), data)
@@ -115,11 +111,7 @@ class S3Store(Store):
         return self.spool.staging_path(key)
 
     def commit_file(
-        self,
-        key: str,
-        path: Path,
-        content_type: str,
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, path: Path, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> None:
         self.spool.adopt(key, path)
         self.spool.mark(key, content_type, metadata)
