@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import mimetypes
 import os
 import re
@@ -26,8 +25,6 @@ from newsarchive.archive.store import ObjectInfo
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
-
-logger = logging.getLogger(__name__)
 
 #: Environment variable naming the base folder of local S3 state (spool) for every store.
 STATE_DIR_ENV: Final = "NEWSARCHIVE_STATE_DIR"
