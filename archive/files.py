@@ -1,8 +1,9 @@
-"""Whole-file writes: a reader sees the old file or the new one, never half of either."""
+"""Whole-file writes and moves: a reader sees the old file or the new one, never half of either."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,3 +41,16 @@ def atomic_file(path: Path, *, fsync: bool = True, mode: int | None = None) -> I
 def write_atomic(path: Path, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
     with atomic_file(path, fsync=fsync, mode=mode) as fh:
         fh.write(data)
+
+
+def move_file(path: Path, target: Path) -> None:
+    """Move a finished file to `target` (nothing to do when it is there already), copying
+    when the two are on different file systems."""
+    if path.resolve() == target.resolve():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.replace(target)
+    except OSError:
+        shutil.copyfile(path, target)
+        path.unlink()

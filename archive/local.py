@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Self
 from urllib.parse import unquote, urlsplit
 
-from newsarchive.archive.files import write_atomic
+from newsarchive.archive.files import move_file, write_atomic
 from newsarchive.archive.layout import STATE_PREFIX, check_key
 from newsarchive.archive.store import ObjectInfo, Store, StoreError
 
@@ -36,11 +36,7 @@ class LocalStore(Store):
         return self.root.joinpath(*check_key(key).split("/"))
 
     def put_bytes(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str,
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> None:
         write_atomic(self._path(key), data)
 
@@ -50,16 +46,9 @@ class LocalStore(Store):
         return path
 
     def commit_file(
-        self,
-        key: str,
-        path: Path,
-        content_type: str,
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, path: Path, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> None:
-        target = self._path(key)
-        if path.resolve() != target:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            path.replace(target)
+        move_file(path, self._path(key))
 
     def get_bytes(self, key: str) -> bytes:
         try:

@@ -62,11 +62,7 @@ class Store(ABC):
 
     @abstractmethod
     def put_bytes(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str,
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> None:
         """Store a small object in one piece, atomically."""
 
@@ -76,11 +72,7 @@ class Store(ABC):
 
     @abstractmethod
     def commit_file(
-        self,
-        key: str,
-        path: Path,
-        content_type: str,
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, path: Path, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> None:
         """Hand over a finished local file (written at `staging_path(key)`) to the store."""
 

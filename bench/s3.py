@@ -57,8 +57,8 @@ def raw_upload(server: SeaweedS3, bucket: str, files: list[Path], tag: str) -> f
 def pipeline_upload(
     server: SeaweedS3, bucket: str, files: list[Path], tag: str, state: Path
 ) -> float:
-    options = S3Options()
-    client = make_client(server.options(), options, options.upload_threads)
+    options = S3Options.from_settings({})
+    client = make_client(server.options(), options)
     store = S3Store(bucket, f"pipe/{tag}", client, options, state_dir=state)
     for path in files:
         key = f"warcs/bench/{path.name}"

@@ -25,11 +25,13 @@ def run(args: argparse.Namespace) -> int:
     from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK  # noqa: PLC0415
     from newsarchive.cli.settings import build_settings  # noqa: PLC0415
     from newsarchive.jobs.verify import verify_store  # noqa: PLC0415
+    from newsarchive.pipelines.extensions.storage import store_options  # noqa: PLC0415
 
     settings = build_settings(args.store, None, interactive=False)
     uri = settings.get("NEWSARCHIVE_STORE")
     try:
-        store = open_store(uri)
+        # A reader: an unreachable store is an error, not a listing of the local spool only.
+        store = open_store(uri, **store_options(settings, reader=True))
     except StoreError as exc:
         sys.stderr.write(f"newsarchive: {exc}\n")
         return EXIT_CONFIG

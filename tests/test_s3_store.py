@@ -26,6 +26,13 @@ def _open(server: SeaweedS3, bucket: str, state: Path, **options: object) -> S3S
     return store
 
 
+def _idle(server: SeaweedS3, bucket: str, state: Path) -> S3Store:
+    """A store not started: it uploads nothing, so the spool keeps what it is given, queued."""
+    options = S3Options.from_settings({})
+    client = make_client(server.options(), options)
+    return S3Store(bucket, "arch", client, options, state_dir=state)
+
+
 def _dead_endpoint() -> str:
     return f"http://127.0.0.1:{free_ports(1)[0]}"
 
@@ -128,9 +135,7 @@ def test_spooled_objects_are_readable_and_drained_later(
     # A store that cannot upload yet still lists spooled objects beside uploaded ones.
     client = s3_server.client()
     client.put_object(Bucket=s3_bucket, Key="arch/text/demo/remote.txt", Body=b"r")
-    idle = S3Store(
-        s3_bucket, "arch", make_client(s3_server.options(), S3Options(), 1), state_dir=state
-    )  # not started: it uploads nothing, so the spool keeps its objects
+    idle = _idle(s3_server, s3_bucket, state)
     assert list(idle.list("text/demo")) == [
         *(f"text/demo/{n}.txt" for n in range(5)),
         "text/demo/remote.txt",
@@ -223,9 +228,7 @@ def test_delete_drops_spooled_copy_queued_upload_and_object(
     client = s3_server.client()
     client.put_object(Bucket=s3_bucket, Key="arch/text/demo/a.txt", Body=b"old")
     state = tmp_path / "state"
-    idle = S3Store(
-        s3_bucket, "arch", make_client(s3_server.options(), S3Options(), 1), state_dir=state
-    )  # not started: what it writes stays in the spool, queued
+    idle = _idle(s3_server, s3_bucket, state)
     idle.put_bytes("text/demo/a.txt", b"new", "text/plain")
     idle.put_bytes("text/demo/b.txt", b"b", "text/plain")
     assert idle.get_bytes("text/demo/a.txt") == b"new"
