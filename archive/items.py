@@ -32,8 +32,10 @@ class ArticleCapture:
     extra: dict[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
-        lowered = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lowered:
-                return value
-        return None
+        return header_value(self.headers, name)
+
+
+def header_value(headers: list[tuple[str, str]], name: str) -> str | None:
+    """The first value of header `name` (any case) in a list of received headers."""
+    lowered = name.lower()
+    return next((value for key, value in headers if key.lower() == lowered), None)

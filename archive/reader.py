@@ -10,18 +10,18 @@ import dataclasses
 import gzip
 import logging
 import zlib
+from contextlib import closing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, Self
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.archive.captures import CaptureRef, ref_from_json
-from newsarchive.archive.items import ArticleCapture
+from newsarchive.archive.items import ArticleCapture, header_value
 from newsarchive.archive.layout import DIGEST_PREFIX, safe_segment
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from types import TracebackType
 
     from newsarchive.archive.metadata import MetadataRecord
     from newsarchive.archive.store import Store
@@ -138,8 +138,7 @@ class ArchivedResponse:
     profile: str | None = None
 
     def header(self, name: str) -> str | None:
-        lowered = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lowered), None)
+        return header_value(self.headers, name)
 
     @property
     def body(self) -> bytes:
@@ -255,20 +254,10 @@ class ArchiveReader:
         return dataclasses.replace(response, payload=original.payload, record_type="response")
 
     def close(self) -> None:
+        """Close the open WARC (use with `contextlib.closing`); the reader stays usable."""
         if self._stream is not None:
             self._stream.close()
         self._stream, self._stream_key = None, None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # --- a capture, as the crawl handed it to extraction ---------------------------------------
@@ -300,5 +289,5 @@ def archived_capture(store: Store, record: MetadataRecord) -> ArticleCapture:
     ref = record.warc_ref
     if ref is None:
         raise ArchiveReadError("metadata has no WARC key and offset")
-    with ArchiveReader(store) as reader:
+    with closing(ArchiveReader(store)) as reader:
         return capture_from_record(record, reader.response(ref, record.site or ""))
