@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 
 from cdxj_indexer.main import CDXJIndexer
 
-from newsarchive.archive.layout import INDEX_PREFIX, WARC_PREFIX, index_key, safe_segment
+from newsarchive.archive.layout import (
+    INDEX_PREFIX,
+    WARC_PREFIX,
+    parse_warc_key,
+    safe_segment,
+    warc_index_key,
+)
 
 if TYPE_CHECKING:
     from newsarchive.archive.store import Store
@@ -48,14 +54,6 @@ def parse_cdxj(data: bytes) -> list[tuple[str, str, dict[str, str]]]:
     return lines
 
 
-def warc_site_and_name(warc_key: str) -> tuple[str, str]:
-    """Site and file name of a WARC key (``warcs/SITE/DAY/NAME``)."""
-    parts = warc_key.split("/")
-    if len(parts) != 4 or parts[0] != WARC_PREFIX:
-        raise ValueError(f"not a WARC key: {warc_key!r}")
-    return safe_segment(parts[1]), safe_segment(parts[3])
-
-
 def open_warc(store: Store, warc_key: str) -> BinaryIO:
     """A committed WARC, from its local staged copy while that exists, else from the store.
 
@@ -71,10 +69,9 @@ def open_warc(store: Store, warc_key: str) -> BinaryIO:
 
 def index_warc(store: Store, warc_key: str) -> str:
     """Index one stored WARC and store the index at `layout.index_key`; returns that key."""
-    site, filename = warc_site_and_name(warc_key)
     with open_warc(store, warc_key) as stream:
-        data = cdxj_index(stream, filename)
-    key = index_key(site, filename)
+        data = cdxj_index(stream, parse_warc_key(warc_key)[2])
+    key = warc_index_key(warc_key)
     store.put_bytes(key, data, CDXJ_CONTENT_TYPE, {"warc-key": warc_key})
     logger.info("Indexed %s: %d captures", warc_key, data.count(b"\n"))
     return key
@@ -86,6 +83,5 @@ def unindexed_warcs(store: Store, site: str) -> list[str]:
     return [
         key
         for key in store.list(f"{WARC_PREFIX}/{safe_segment(site)}")
-        if key.endswith((".warc.gz", ".warc"))
-        and index_key(*warc_site_and_name(key)) not in indexed
+        if key.endswith((".warc.gz", ".warc")) and warc_index_key(key) not in indexed
     ]

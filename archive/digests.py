@@ -11,16 +11,14 @@ them replay. Entries are never deleted, and neither are the WARCs they point int
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
-from warcio.archiveiterator import ArchiveIterator
-
+from newsarchive.archive.captures import CaptureRef, ref_from_json, ref_to_json
 from newsarchive.archive.layout import DIGEST_PREFIX, digest_key, safe_segment
+from newsarchive.archive.reader import iter_records
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -49,61 +47,15 @@ CREATE TABLE IF NOT EXISTS loaded (key TEXT PRIMARY KEY);
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Capture:
-    """One full response record: what a revisit refers to (an `OriginalCapture`)."""
-
-    payload_digest: str
-    target_uri: str
-    date: str
-    record_id: str
-    warc_key: str
-    filename: str
-    offset: int
-    length: int
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, line: str) -> Capture:
-        data = json.loads(line)
-        return cls(
-            payload_digest=str(data["payload_digest"]),
-            target_uri=str(data["target_uri"]),
-            date=str(data["date"]),
-            record_id=str(data["record_id"]),
-            warc_key=str(data["warc_key"]),
-            filename=str(data["filename"]),
-            offset=int(data["offset"]),
-            length=int(data["length"]),
-        )
-
-
-def captures_in_warc(stream: object, warc_key: str, filename: str) -> list[Capture]:
+def captures_in_warc(stream: BinaryIO, warc_key: str) -> list[CaptureRef]:
     """The full (non-truncated) response records of a WARC stream, read to the end."""
-    found = []
-    records = ArchiveIterator(stream)
-    for record in records:
-        headers = record.rec_headers
-        # Reading the record to its end is what gives the iterator its offset and length.
-        offset, length = records.get_record_offset(), records.get_record_length()
-        digest = headers.get_header("WARC-Payload-Digest")
-        if record.rec_type != "response" or not digest or headers.get_header("WARC-Truncated"):
-            continue
-        found.append(
-            Capture(
-                payload_digest=digest,
-                target_uri=headers.get_header("WARC-Target-URI"),
-                date=headers.get_header("WARC-Date"),
-                record_id=headers.get_header("WARC-Record-ID"),
-                warc_key=warc_key,
-                filename=filename,
-                offset=offset,
-                length=length,
-            )
-        )
-    return found
+    return [
+        ref
+        for ref, record in iter_records(stream, warc_key)
+        if record.rec_type == "response"
+        and ref.payload_digest
+        and not record.rec_headers.get_header("WARC-Truncated")
+    ]
 
 
 class DigestIndex:
@@ -124,7 +76,7 @@ class DigestIndex:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.executescript(_SCHEMA)
         #: Captures in WARCs still open, by file name; published when the file closes.
-        self._pending: dict[str, list[Capture]] = {}
+        self._pending: dict[str, list[CaptureRef]] = {}
 
     def sync(self) -> int:
         """Load the store's durable entries this working copy lacks; returns how many."""
@@ -136,7 +88,7 @@ class DigestIndex:
             if key in known or not key.endswith(".jsonl"):
                 continue
             lines = self.store.get_bytes(key).decode("utf-8").splitlines()
-            captures = [Capture.from_json(line) for line in lines if line.strip()]
+            captures = [ref_from_json(line) for line in lines if line.strip()]
             with self._lock:
                 self._insert(captures, key)
             added += len(captures)
@@ -144,7 +96,7 @@ class DigestIndex:
             logger.info("Digest index %s: loaded %d captures from the store", self.site, added)
         return added
 
-    def lookup(self, payload_digest: str, target_uri: str) -> Capture | None:
+    def lookup(self, payload_digest: str, target_uri: str) -> CaptureRef | None:
         """The earliest full capture of this URI with this payload, or None."""
         if payload_digest == EMPTY_PAYLOAD_DIGEST:
             return None
@@ -157,14 +109,14 @@ class DigestIndex:
                     ):
                         return capture
             row = self._db.execute(
-                "SELECT payload_digest, target_uri, date, record_id, warc_key, filename, "
-                "offset, length FROM captures WHERE payload_digest = ? AND target_uri = ? "
+                "SELECT target_uri, date, record_id, warc_key, offset, length, payload_digest "
+                "FROM captures WHERE payload_digest = ? AND target_uri = ? "
                 "ORDER BY date LIMIT 1",
                 (payload_digest, target_uri),
             ).fetchone()
-        return Capture(*row) if row else None
+        return CaptureRef(*row) if row else None
 
-    def add(self, capture: Capture) -> None:
+    def add(self, capture: CaptureRef) -> None:
         """Remember a capture just written; usable at once, published when its file closes."""
         with self._lock:
             self._pending.setdefault(capture.filename, []).append(capture)
@@ -178,20 +130,20 @@ class DigestIndex:
     def index_warc(self, filename: str, warc_key: str) -> int:
         """Publish the captures of a WARC this process did not write (a recovered file)."""
         with self.store.open_read(warc_key) as stream:
-            captures = captures_in_warc(stream, warc_key, filename)
+            captures = captures_in_warc(stream, warc_key)
         self._publish(captures, filename, warc_key)
         return len(captures)
 
-    def _publish(self, captures: list[Capture], filename: str, warc_key: str) -> None:
+    def _publish(self, captures: list[CaptureRef], filename: str, warc_key: str) -> None:
         if not captures:
             return
         key = digest_key(self.site, filename)
-        body = "".join(capture.to_json() + "\n" for capture in captures).encode("utf-8")
+        body = "".join(ref_to_json(capture) + "\n" for capture in captures).encode("utf-8")
         self.store.put_bytes(key, body, DIGEST_CONTENT_TYPE, {"warc-key": warc_key})
         with self._lock:
             self._insert(captures, key)
 
-    def _insert(self, captures: list[Capture], key: str) -> None:
+    def _insert(self, captures: list[CaptureRef], key: str) -> None:
         self._db.execute("BEGIN")
         try:
             self._db.executemany(

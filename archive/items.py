@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from newsarchive.archive.captures import CaptureRef
 
 
 @dataclass(slots=True)
@@ -17,11 +21,10 @@ class ArticleCapture:
     headers: list[tuple[str, str]]
     #: Body after content-decoding (what a browser would parse), still undecoded bytes.
     body: bytes
+    #: WARC-Date of the capture (an ISO time when nothing was archived).
     fetched_at: str
-    warc_filename: str | None = None
-    warc_key: str | None = None
-    warc_offset: int | None = None
-    warc_record_id: str | None = None
+    #: The response (or revisit) record the capture middleware wrote, if any.
+    warc: CaptureRef | None = None
     #: Title and date announced by the feed or sitemap, kept as hints.
     hint_title: str | None = None
     hint_date: str | None = None
@@ -29,8 +32,10 @@ class ArticleCapture:
     extra: dict[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
-        lowered = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lowered:
-                return value
-        return None
+        return header_value(self.headers, name)
+
+
+def header_value(headers: list[tuple[str, str]], name: str) -> str | None:
+    """The first value of header `name` (any case) in a list of received headers."""
+    lowered = name.lower()
+    return next((value for key, value in headers if key.lower() == lowered), None)

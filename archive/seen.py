@@ -15,22 +15,19 @@ import json
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from warcio.archiveiterator import ArchiveIterator
-
-from newsarchive.archive.layout import WARC_PREFIX, safe_segment
+from newsarchive.archive.captures import CaptureRef
+from newsarchive.archive.layout import WARC_PREFIX, parse_warc_key, safe_segment
+from newsarchive.archive.reader import iter_records
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from newsarchive.archive.store import Store
-
-#: Request meta key the capture middleware reads: the last capture a revisit refers to.
-PREVIOUS_META = "newsarchive_previous"
 
 #: Statuses that settle a URL for good: a capture to keep, a redirect, or a page that is gone.
 #: Anything else (5xx, 403, 429, network errors) leaves the URL to be tried again next run.
@@ -53,17 +50,6 @@ class Plan(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class WarcRef:
-    """The WARC response record holding a URL's last payload (what a revisit refers to)."""
-
-    target_uri: str
-    date: str
-    record_id: str
-    key: str
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
 class Fetch:
     """What one fetch of a URL gave."""
 
@@ -74,7 +60,7 @@ class Fetch:
     etag: str | None = None
     last_modified: str | None = None
     payload_digest: str | None = None
-    warc: WarcRef | None = None
+    warc: CaptureRef | None = None
     #: True when the payload differs from the last one (or there was none): a new capture.
     changed: bool = True
 
@@ -90,7 +76,7 @@ class SeenEntry:
     etag: str | None = None
     last_modified: str | None = None
     payload_digest: str | None = None
-    warc: WarcRef | None = None
+    warc: CaptureRef | None = None
     #: The text version extracted from `warc`: None while extraction has not ended (a killed
     #: run's capture, to extract at the next start), "" when the capture gave no text.
     text_key: str | None = None
@@ -101,16 +87,11 @@ class SeenEntry:
         """Fetched with an answer that settles it (see FINAL_STATUSES)."""
         return self.fetched_at is not None and self.status in FINAL_STATUSES
 
-    def previous_capture(self) -> dict[str, str] | None:
-        """The last capture as the capture middleware wants it for a revisit, if any."""
+    def previous_capture(self) -> CaptureRef | None:
+        """The last capture, with its payload digest: what a revisit of it refers to."""
         if self.warc is None or not self.payload_digest:
             return None
-        return {
-            "target_uri": self.warc.target_uri,
-            "date": self.warc.date,
-            "record_id": self.warc.record_id,
-            "payload_digest": self.payload_digest,
-        }
+        return replace(self.warc, payload_digest=self.payload_digest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,12 +252,14 @@ class SqliteSeenStore(SeenStore):
     def _entry(row: sqlite3.Row) -> SeenEntry:
         warc = None
         if row["warc_record_id"]:
-            warc = WarcRef(
+            # No length column: the offset is all a reader needs.
+            warc = CaptureRef(
                 target_uri=row["warc_target_uri"],
                 date=row["warc_date"],
                 record_id=row["warc_record_id"],
-                key=row["warc_key"],
+                warc_key=row["warc_key"],
                 offset=row["warc_offset"],
+                payload_digest=row["payload_digest"],
             )
         return SeenEntry(
             url=row["url"],
@@ -385,7 +368,7 @@ class SqliteSeenStore(SeenStore):
                         warc.target_uri if warc else None,
                         warc.date if warc else None,
                         warc.record_id if warc else None,
-                        warc.key if warc else None,
+                        warc.warc_key if warc else None,
                         warc.offset if warc else None,
                         fetch.url,
                     ),
@@ -457,40 +440,31 @@ def reconcile_pending(seen: SeenStore, store: Store, site: str) -> int:
     first_day = since.strftime("%Y-%m-%d")
     found = 0
     for key in store.list(f"{WARC_PREFIX}/{safe_segment(site)}"):
-        day = key.rsplit("/", 2)[-2]
-        if day < first_day or not key.endswith((".warc.gz", ".warc")):
+        if not key.endswith((".warc.gz", ".warc")):
+            continue
+        _site, day, _name = parse_warc_key(key)
+        if day < first_day:
             continue
         with store.open_read(key) as fh:
-            records = ArchiveIterator(fh)
-            for record in records:
-                if record.rec_type != "response":
+            for ref, record in iter_records(fh, key):
+                if record.rec_type != "response" or ref.target_uri not in pending:
                     continue
-                uri = record.rec_headers.get_header("WARC-Target-URI")
-                if uri not in pending:
-                    continue
-                date = record.rec_headers.get_header("WARC-Date")
-                when = datetime.fromisoformat(date.replace("Z", "+00:00"))
+                when = datetime.fromisoformat(ref.date.replace("Z", "+00:00"))
                 if when < since.replace(microsecond=0) - timedelta(seconds=1):
                     continue
                 http = record.http_headers
                 seen.record_fetch(
                     Fetch(
-                        url=uri,
+                        url=ref.target_uri,
                         kind=Kind.ARTICLE,
                         status=int(http.get_statuscode()),
                         fetched_at=when,
                         etag=http.get_header("ETag"),
                         last_modified=http.get_header("Last-Modified"),
-                        payload_digest=record.rec_headers.get_header("WARC-Payload-Digest"),
-                        warc=WarcRef(
-                            target_uri=uri,
-                            date=date,
-                            record_id=record.rec_headers.get_header("WARC-Record-ID"),
-                            key=key,
-                            offset=records.get_record_offset(),
-                        ),
+                        payload_digest=ref.payload_digest,
+                        warc=ref,
                     )
                 )
-                del pending[uri]
+                del pending[ref.target_uri]
                 found += 1
     return found

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from newsarchive.archive.captures import CaptureRef
 from newsarchive.archive.layout import WARC_PREFIX, check_key, safe_segment, warc_key
 
 if TYPE_CHECKING:
@@ -64,22 +65,6 @@ class Writable(Protocol):
     def write(self, data: bytes, /) -> int | None: ...
 
 
-class OriginalCapture(Protocol):
-    """The capture a revisit points at (what the digest index remembers)."""
-
-    @property
-    def target_uri(self) -> str: ...
-    @property
-    def date(self) -> str:
-        """WARC-Date of the original response record."""
-        ...
-
-    @property
-    def record_id(self) -> str: ...
-    @property
-    def payload_digest(self) -> str: ...
-
-
 @dataclass(frozen=True, slots=True)
 class HttpExchange:
     """One HTTP request and its response, as seen on the wire.
@@ -113,28 +98,6 @@ class HttpExchange:
             raise ValueError(f"unknown truncation reason {self.truncated!r}")
         if not 100 <= self.status <= 999:
             raise ValueError(f"invalid HTTP status {self.status}")
-
-
-@dataclass(frozen=True, slots=True)
-class WrittenRecord:
-    """Where a record landed in a stream (offsets count from the writer's start offset)."""
-
-    offset: int
-    length: int
-    record_id: str
-    payload_digest: str
-    date: str
-
-
-@dataclass(frozen=True, slots=True)
-class RecordLocation:
-    filename: str
-    key: str
-    offset: int
-    length: int
-    record_id: str
-    payload_digest: str
-    date: str
 
 
 def payload_digest(data: bytes) -> str:
@@ -293,8 +256,11 @@ class WarcRecordWriter:
         gzip: bool = True,
         offset: int = 0,
         id_factory: Callable[[], str] = make_record_id,
+        warc_key: str = "",
     ) -> None:
         self._out = _CountingOutput(out, offset)
+        #: Store key of the file `out` writes, for the `CaptureRef`s returned.
+        self.warc_key = warc_key
         self._gzip = gzip
         self._new_id = id_factory
         # Only used to build records and lay out their headers; the bytes go through _MemberSink.
@@ -307,7 +273,7 @@ class WarcRecordWriter:
 
     def write_warcinfo(
         self, fields: Mapping[str, str], *, filename: str | None, date: datetime
-    ) -> WrittenRecord:
+    ) -> None:
         body = b"".join(f"{k}: {v}\r\n".encode() for k, v in fields.items())
         record_id = self._new_id()
         warc_date = format_warc_date(date)
@@ -323,10 +289,9 @@ class WarcRecordWriter:
             warc_headers_dict=headers,
             warc_content_type="application/warc-fields",
         )
-        offset, length = self._write(record)
-        return WrittenRecord(offset, length, record_id, "", warc_date)
+        self._write(record)
 
-    def write_exchange(self, exchange: HttpExchange) -> WrittenRecord:
+    def write_exchange(self, exchange: HttpExchange) -> CaptureRef:
         """Response then request (warcio's and pywb's order); returns the response's place."""
         response_id, request_id = self._new_id(), self._new_id()
         warc_date = format_warc_date(exchange.date)
@@ -346,20 +311,24 @@ class WarcRecordWriter:
         request = self._request_record(exchange, request_id, warc_date, response_id)
         offset, length = self._write(response)
         self._write(request)
-        return WrittenRecord(offset, length, response_id, digest, warc_date)
+        return CaptureRef(
+            exchange.url, warc_date, response_id, self.warc_key, offset, length, digest
+        )
 
     def write_revisit(
         self,
         exchange: HttpExchange,
-        original: OriginalCapture,
+        original: CaptureRef,
         *,
         profile: str = REVISIT_PROFILE,
-    ) -> WrittenRecord:
+    ) -> CaptureRef:
         """A revisit plus its request; only the HTTP head is stored.
 
         `REVISIT_PROFILE` needs the exchange's payload to be the original's; `NOT_MODIFIED_PROFILE`
         needs a 304 answer (no payload), and the original is the capture the request revalidated.
         """
+        if not original.payload_digest:
+            raise ValueError(f"revisit of {exchange.url}: the original {original} has no digest")
         if profile == REVISIT_PROFILE:
             digest = payload_digest(exchange.payload)
             if digest.lower() != original.payload_digest.lower():
@@ -400,7 +369,15 @@ class WarcRecordWriter:
         request = self._request_record(exchange, request_id, warc_date, revisit_id)
         offset, length = self._write(revisit)
         self._write(request)
-        return WrittenRecord(offset, length, revisit_id, original.payload_digest, warc_date)
+        return CaptureRef(
+            exchange.url,
+            warc_date,
+            revisit_id,
+            self.warc_key,
+            offset,
+            length,
+            original.payload_digest,
+        )
 
     @staticmethod
     def _capture_headers(
@@ -541,7 +518,7 @@ class RollingWarcWriter:
     def current_size(self) -> int:
         return self._file.writer.offset if self._file else 0
 
-    def write_exchange(self, exchange: HttpExchange) -> RecordLocation:
+    def write_exchange(self, exchange: HttpExchange) -> CaptureRef:
         """Write the response and request records; roll once the file reaches `max_size`."""
         with self._lock:
             return self._write(lambda w: w.write_exchange(exchange))
@@ -549,10 +526,10 @@ class RollingWarcWriter:
     def write_revisit(
         self,
         exchange: HttpExchange,
-        original: OriginalCapture,
+        original: CaptureRef,
         *,
         profile: str = REVISIT_PROFILE,
-    ) -> RecordLocation:
+    ) -> CaptureRef:
         with self._lock:
             return self._write(lambda w: w.write_revisit(exchange, original, profile=profile))
 
@@ -576,7 +553,7 @@ class RollingWarcWriter:
         stamp = when.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
         return f"{self.prefix}-{stamp}-{serial:05d}-{self._host}.warc.gz"
 
-    def _write(self, op: Callable[[WarcRecordWriter], WrittenRecord]) -> RecordLocation:
+    def _write(self, op: Callable[[WarcRecordWriter], CaptureRef]) -> CaptureRef:
         current = self._file or self._open()
         start = current.writer.offset
         try:
@@ -587,18 +564,9 @@ class RollingWarcWriter:
         current.records += 2
         self.records_written += 2
         self.bytes_written += current.writer.offset - start
-        location = RecordLocation(
-            filename=current.filename,
-            key=current.key,
-            offset=written.offset,
-            length=written.length,
-            record_id=written.record_id,
-            payload_digest=written.payload_digest,
-            date=written.date,
-        )
         if current.writer.offset >= self.max_size:
             self._close_current()
-        return location
+        return written
 
     def _open(self) -> _OpenWarc:
         when = self._clock()
@@ -612,7 +580,7 @@ class RollingWarcWriter:
         fh = open_path.open("xb", buffering=0)
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            writer = WarcRecordWriter(fh, id_factory=self._id_factory)
+            writer = WarcRecordWriter(fh, id_factory=self._id_factory, warc_key=key)
             writer.write_warcinfo(self.warcinfo, filename=filename, date=when)
         except BaseException:
             fh.close()
@@ -636,7 +604,9 @@ class RollingWarcWriter:
             self._file = None
             current.fh.close()
             return
-        current.writer = WarcRecordWriter(current.fh, offset=offset, id_factory=self._id_factory)
+        current.writer = WarcRecordWriter(
+            current.fh, offset=offset, id_factory=self._id_factory, warc_key=current.key
+        )
 
     def _close_current(self) -> None:
         current = self._file

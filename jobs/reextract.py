@@ -2,10 +2,10 @@
 
 The work list is the store's metadata objects (`meta/SITE/DAY/URLHASH-TIME.VERSION.json`): one
 capture per URL hash and capture time, whatever versions it already has. Each worker opens the
-store itself, reads the source metadata and the WARC record it links to, undoes the
-Content-Encoding as the crawl's HttpCompressionMiddleware did, runs the same `extract_document`
-the crawl runs, and writes text + metadata with `store_extraction`. Only object keys cross
-process boundaries. No Scrapy import.
+store itself, reads the source metadata and the response it links to through `archive.reader`
+(revisits resolved, Content-Encoding undone as the crawl's HttpCompressionMiddleware did), runs
+the same `extract_document` the crawl runs, and writes text + metadata with `store_extraction`.
+Only object keys cross process boundaries. No Scrapy import.
 
 Older versions stay unless `replace_older` is run after `run`: it deletes the other versions'
 text and metadata of each capture whose new version reads back intact, and nothing else.
@@ -14,35 +14,30 @@ text and metadata of each capture whose new version reads back intact, and nothi
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
-import json
 import logging
 import multiprocessing
 import os
-import re
 import time
-import zlib
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from warcio.archiveiterator import ArchiveIterator
-
-from newsarchive.archive.digests import Capture
-from newsarchive.archive.items import ArticleCapture
 from newsarchive.archive.layout import (
-    DIGEST_PREFIX,
     META_PREFIX,
     TEXT_PREFIX,
-    meta_key,
+    parse_meta_key,
+    parse_text_key,
+    parse_versioned_key,
     safe_segment,
 )
+from newsarchive.archive.metadata import MetadataError, read_metadata
+from newsarchive.archive.reader import ArchiveReader, ArchiveReadError, capture_from_record
 from newsarchive.archive.store import StoreError, open_store
 from newsarchive.extraction import EXTRACTOR_VERSION
 from newsarchive.extraction.documents import ExtractOptions, extract_document
-from newsarchive.extraction.records import capture_time, store_extraction
+from newsarchive.extraction.records import store_extraction
 from newsarchive.extraction.workers import die_with_parent
 
 if TYPE_CHECKING:
@@ -52,14 +47,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_META_NAME: Final = re.compile(
-    r"^(?P<site>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})/"
-    r"(?P<stem>[0-9a-f]{16}-\d{8}T\d{6}Z)\.(?P<version>[^/]+)\.json$"
-)
-_TEXT_NAME: Final = re.compile(
-    r"^(?P<site>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})/"
-    r"(?P<stem>[0-9a-f]{16}-\d{8}T\d{6}Z)\.(?P<version>[^/]+)\.txt$"
-)
 #: Tasks per chunk handed to a worker: large enough that pickling and scheduling cost nothing
 #: beside extraction (~20 ms a page), small enough that 2 workers finish close together.
 _MAX_CHUNK: Final = 32
@@ -98,7 +85,7 @@ class ChunkResult:
 
 
 @dataclass(slots=True)
-class Plan:
+class ReextractPlan:
     """Captures to re-extract, and how many already have the target version."""
 
     tasks: list[Task]
@@ -139,24 +126,6 @@ class Summary:
         )
 
 
-def parse_meta_key(key: str) -> dict[str, str] | None:
-    """Site, day, capture stem and version of a metadata key; None for any other object."""
-    prefix = META_PREFIX + "/"
-    if not key.startswith(prefix):
-        return None
-    match = _META_NAME.match(key[len(prefix) :])
-    return match.groupdict() if match else None
-
-
-def parse_text_key(key: str) -> dict[str, str] | None:
-    """Site, day, capture stem and version of a text key; None for any other object."""
-    prefix = TEXT_PREFIX + "/"
-    if not key.startswith(prefix):
-        return None
-    match = _TEXT_NAME.match(key[len(prefix) :])
-    return match.groupdict() if match else None
-
-
 def plan(
     store: Store,
     version: str,
@@ -164,7 +133,7 @@ def plan(
     *,
     site: str | None = None,
     since: date | None = None,
-) -> Plan:
+) -> ReextractPlan:
     """Group the store's metadata objects by capture; keep the captures lacking `version`.
 
     `since` compares with the capture's UTC day (the day folder of its keys).
@@ -176,10 +145,9 @@ def plan(
         parts = parse_meta_key(key)
         if parts is None:
             continue
-        if since is not None and parts["day"] < since.isoformat():
+        if since is not None and parts.day < since.isoformat():
             continue
-        ident = (parts["site"], parts["day"], parts["stem"])
-        captures.setdefault(ident, []).append((parts["version"], key))
+        captures.setdefault(parts.capture, []).append((parts.version, key))
     tasks: list[Task] = []
     done = 0
     sites: set[str] = set()
@@ -193,253 +161,40 @@ def plan(
         sites.add(site_name)
         # Every version links to the same WARC record; the first key is as good as any.
         tasks.append(Task(source_key=min(k for _, k in versions), options=options[site_name]))
-    return Plan(tasks=tasks, done=done, sites=sites)
-
-
-# --- reading the archived response -------------------------------------------------------
-
-
-def _decoders() -> dict[str, Callable[[bytes], bytes]]:
-    def inflate(data: bytes) -> bytes:
-        try:
-            return zlib.decompress(data)
-        except zlib.error:
-            # Some servers send raw deflate without the zlib header; browsers and Scrapy accept it.
-            return zlib.decompress(data, -zlib.MAX_WBITS)
-
-    found: dict[str, Callable[[bytes], bytes]] = {
-        "gzip": gzip.decompress,
-        "x-gzip": gzip.decompress,
-        "deflate": inflate,
-    }
-    try:
-        # optional, as it is for Scrapy; brotli ships no type hints
-        import brotli  # type: ignore[import-untyped]  # noqa: PLC0415
-
-        found["br"] = brotli.decompress
-    except ImportError:
-        pass
-    try:
-        from backports import zstd  # noqa: PLC0415 - optional, as it is for Scrapy
-
-        found["zstd"] = zstd.decompress
-    except ImportError:
-        pass
-    return found
-
-
-_DECODERS: Final = _decoders()
-
-
-def decode_content(payload: bytes, content_encoding: str | None) -> bytes:
-    """Undo Content-Encoding, last coding first, as HttpCompressionMiddleware does.
-
-    Decoding stops at a coding this install cannot undo, leaving the body as Scrapy would have
-    handed it to the spider.
-    """
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
-    body = payload
-    for coding in reversed(codings):
-        if coding == "identity":
-            continue
-        decoder = _DECODERS.get(coding)
-        if decoder is None:
-            logger.warning("Content-Encoding %r not supported here; body left encoded", coding)
-            break
-        try:
-            body = decoder(body)
-        except (OSError, EOFError, zlib.error, ValueError) as exc:
-            raise ReextractError(f"cannot undo Content-Encoding {coding}: {exc}") from exc
-    return body
-
-
-@dataclass(frozen=True, slots=True)
-class _Response:
-    record_id: str
-    record_type: str
-    headers: list[tuple[str, str]]
-    status: int
-    payload: bytes
-    refers_to: str | None
-    profile: str | None
-
-    def header(self, name: str) -> str | None:
-        lowered = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lowered), None)
-
-
-def _read_record(stream: BinaryIO, offset: int, where: str) -> _Response:
-    stream.seek(offset)
-    try:
-        record = next(iter(ArchiveIterator(stream)), None)
-        if record is None:
-            raise ReextractError(f"{where}: no WARC record at this offset")
-        rec_headers = record.rec_headers
-        http = record.http_headers
-        payload = record.raw_stream.read()
-    except ReextractError:
-        raise
-    except Exception as exc:  # warcio raises many types (ArchiveLoadFailed, zlib, EOF...)
-        raise ReextractError(f"{where}: unreadable WARC record: {exc!r}") from exc
-    if http is None:
-        raise ReextractError(f"{where}: {record.rec_type} record without an HTTP head")
-    try:
-        status = int(http.get_statuscode())
-    except (TypeError, ValueError) as exc:
-        raise ReextractError(f"{where}: bad HTTP status line {http.statusline!r}") from exc
-    return _Response(
-        record_id=rec_headers.get_header("WARC-Record-ID") or "",
-        record_type=record.rec_type,
-        headers=list(http.headers),
-        status=status,
-        payload=payload,
-        refers_to=rec_headers.get_header("WARC-Refers-To"),
-        profile=rec_headers.get_header("WARC-Profile"),
-    )
-
-
-class _Reader:
-    """A worker's view of the store: the store, open WARC streams, the digest index."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._stream_key: str | None = None
-        self._stream: BinaryIO | None = None
-        self._originals: dict[str, dict[str, tuple[str, int]]] = {}
-
-    def record(self, warc_key: str, offset: int) -> _Response:
-        if self._stream_key != warc_key or self._stream is None:
-            self.close()
-            try:
-                self._stream = self.store.open_read(warc_key)
-            except KeyError:
-                raise ReextractError(f"WARC {warc_key} is not in the store") from None
-            self._stream_key = warc_key
-        return _read_record(self._stream, offset, f"{warc_key}@{offset}")
-
-    def original(self, site: str, record_id: str) -> tuple[str, int]:
-        """WARC key and offset of the response a revisit refers to, from the digest index."""
-        if site not in self._originals:
-            # The durable copy of the digest index: every published original response.
-            found: dict[str, tuple[str, int]] = {}
-            for key in self.store.list(f"{DIGEST_PREFIX}/{safe_segment(site)}"):
-                for line in self.store.get_bytes(key).decode("utf-8").splitlines():
-                    if line.strip():
-                        capture = Capture.from_json(line)
-                        found[capture.record_id] = (capture.warc_key, capture.offset)
-            self._originals[site] = found
-        try:
-            return self._originals[site][record_id]
-        except KeyError:
-            raise ReextractError(
-                f"revisit refers to {record_id}, which the digest index of {site} lacks"
-            ) from None
-
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-        self._stream, self._stream_key = None, None
-
-
-def _response_for(reader: _Reader, source: dict[str, Any]) -> _Response:
-    """The archived response of a capture, a revisit resolved to its original's payload."""
-    warc = source.get("warc") or {}
-    warc_key, offset, record_id = warc.get("key"), warc.get("offset"), warc.get("record_id")
-    if not isinstance(warc_key, str) or not isinstance(offset, int):
-        raise ReextractError("metadata has no WARC key and offset")
-    response = reader.record(warc_key, offset)
-    if record_id and response.record_id != record_id:
-        raise ReextractError(
-            f"{warc_key}@{offset} holds {response.record_id or 'no record ID'}, "
-            f"the metadata says {record_id}"
-        )
-    if response.record_type == "response":
-        return response
-    if response.record_type != "revisit" or not response.refers_to:
-        raise ReextractError(f"{warc_key}@{offset} is a {response.record_type} record")
-    original_key, original_offset = reader.original(str(source["site"]), response.refers_to)
-    original = reader.record(original_key, original_offset)
-    if original.record_type != "response" or original.record_id != response.refers_to:
-        raise ReextractError(
-            f"revisit {response.record_id} refers to {response.refers_to}, "
-            f"not found at {original_key}@{original_offset}"
-        )
-    if response.profile and response.profile.endswith("/server-not-modified"):
-        # A 304 head says little (often no Content-Type): the original's head describes the body.
-        return original
-    # Identical payload: the revisit's own head came with this payload.
-    return dataclasses.replace(response, payload=original.payload, record_type="response")
-
-
-def archived_capture(store: Store, source: Mapping[str, Any]) -> ArticleCapture:
-    """The capture as the crawl handed it to extraction, read back from its WARC record.
-
-    `source` is shaped like a metadata record: `url`, `site`, `fetched_at` and `warc` (`key`,
-    `offset`, `record_id`, `filename`), optionally `crawl_url`, `feed_title`, `feed_date`,
-    `discovered_from`. The crawl uses it for captures a killed run archived before their text
-    was written. Raises ReextractError when the record cannot give the response.
-    """
-    reader = _Reader(store)
-    try:
-        response = _response_for(reader, dict(source))
-    finally:
-        reader.close()
-    body = decode_content(response.payload, response.header("Content-Encoding"))
-    return _capture_from(source, response, body)
-
-
-def _capture_from(source: Mapping[str, Any], response: _Response, body: bytes) -> ArticleCapture:
-    """The ArticleCapture a metadata record and its archived response describe."""
-    url = str(source["url"])
-    warc = source["warc"]
-    return ArticleCapture(
-        site=str(source["site"]),
-        url=url,
-        canonical_url=str(source.get("crawl_url") or source.get("canonical_url") or url),
-        status=int(source.get("http_status") or response.status),
-        headers=response.headers,
-        body=body,
-        fetched_at=str(source["fetched_at"]),
-        warc_filename=warc.get("filename"),
-        warc_key=warc.get("key"),
-        warc_offset=warc.get("offset"),
-        warc_record_id=warc.get("record_id"),
-        hint_title=source.get("feed_title"),
-        hint_date=source.get("feed_date"),
-        discovered_from=source.get("discovered_from"),
-    )
+    return ReextractPlan(tasks=tasks, done=done, sites=sites)
 
 
 def _reextract_one(
-    reader: _Reader, task: Task, version: str, reextracted_at: str
+    reader: ArchiveReader, task: Task, version: str, reextracted_at: str
 ) -> tuple[str, str]:
     try:
-        source = json.loads(reader.store.get_bytes(task.source_key))
+        source = read_metadata(reader.store, task.source_key)
     except KeyError:
         raise ReextractError("metadata object vanished") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except MetadataError as exc:
         raise ReextractError(f"unreadable metadata: {exc}") from exc
-    response = _response_for(reader, source)
-    body = decode_content(response.payload, response.header("Content-Encoding"))
-    content_type = response.header("Content-Type")
-    url = str(source["url"])
-    result = extract_document(body, content_type, url, task.options)
+    ref = source.warc_ref
+    if ref is None:
+        raise ReextractError("metadata has no WARC key and offset")
+    response = reader.response(ref, source.site or "")
+    capture = capture_from_record(source, response)
+    result = extract_document(
+        capture.body, response.header("Content-Type"), source.url, task.options
+    )
     if result is None:
         return EMPTY, "no article text"
     result = dataclasses.replace(result, extractor_version=version)
-    capture = _capture_from(source, response, body)
-    store_extraction(
+    record = store_extraction(
         reader.store,
         capture,
         result,
         extra={"reextracted_at": reextracted_at, "source_metadata": task.source_key},
     )
-    when = capture_time(capture.fetched_at)
-    return OK, meta_key(capture.site, capture.canonical_url, when, version)
+    return OK, record.key
 
 
 def _run_tasks(
-    reader: _Reader, tasks: list[Task], version: str, reextracted_at: str
+    reader: ArchiveReader, tasks: list[Task], version: str, reextracted_at: str
 ) -> ChunkResult:
     started = time.process_time()
     outcomes = []
@@ -447,7 +202,7 @@ def _run_tasks(
         for task in tasks:
             try:
                 status, detail = _reextract_one(reader, task, version, reextracted_at)
-            except ReextractError as exc:
+            except (ReextractError, ArchiveReadError) as exc:
                 status, detail = FAILED, str(exc)
             except Exception as exc:  # any extractor or store bug must cost one capture only
                 logger.warning("Re-extraction of %s failed", task.source_key, exc_info=True)
@@ -459,7 +214,7 @@ def _run_tasks(
 
 
 #: One reader per worker process and store, so its digest index is read once per process.
-_WORKER_READERS: dict[str, _Reader] = {}
+_WORKER_READERS: dict[str, ArchiveReader] = {}
 
 
 def run_chunk(
@@ -472,7 +227,7 @@ def run_chunk(
     """Worker entry point: re-extract a chunk of captures; one failure costs one capture."""
     reader = _WORKER_READERS.get(store_uri)
     if reader is None:
-        reader = _WORKER_READERS[store_uri] = _Reader(open_store(store_uri, **store_options))
+        reader = _WORKER_READERS[store_uri] = ArchiveReader(open_store(store_uri, **store_options))
     return _run_tasks(reader, tasks, version, reextracted_at)
 
 
@@ -518,7 +273,7 @@ def run(
             progress(summary)
 
     if workers <= 0:
-        reader = _Reader(open_store(store_uri, **options))
+        reader = ArchiveReader(open_store(store_uri, **options))
         try:
             for chunk in _chunks(todo, 1):
                 collect(_run_tasks(reader, chunk, version, stamp))
@@ -584,18 +339,17 @@ class Cleanup:
 def _check_version(store: Store, key: str, ident: tuple[str, str, str], version: str) -> None:
     """The metadata at `key` and the text it names read back, and the text matches its hash."""
     try:
-        record = json.loads(store.get_bytes(key))
-        text_key = str(record["text_key"])
-        expected = str(record["text_sha256"])
+        record = read_metadata(store, key)
     except KeyError as exc:
         raise ReextractError(f"new metadata lacks {exc}") from None
-    except (UnicodeDecodeError, ValueError, TypeError) as exc:
+    except MetadataError as exc:
         raise ReextractError(f"new metadata unreadable: {exc}") from exc
+    text_key, expected = record.text_key, record.text_sha256
+    if text_key is None or expected is None:
+        missing = "'text_key'" if text_key is None else "'text_sha256'"
+        raise ReextractError(f"new metadata lacks {missing}")
     parts = parse_text_key(text_key)
-    if parts is None or (parts["site"], parts["day"], parts["stem"], parts["version"]) != (
-        *ident,
-        version,
-    ):
+    if parts is None or (parts.capture, parts.version) != (ident, version):
         raise ReextractError(f"new metadata names text {text_key!r}, not this capture's")
     try:
         data = store.get_bytes(text_key)
@@ -611,8 +365,8 @@ def _older_key(key: str, version: str) -> str:
 
     The one gate every deletion passes: WARCs, indexes, digests and reports never do.
     """
-    parts = parse_meta_key(key) or parse_text_key(key)
-    if parts is None or parts["version"] == version:
+    parts = parse_versioned_key(key)
+    if parts is None or parts.version == version:
         raise ValueError(f"refusing to delete {key!r}: not an older text or metadata version")
     return key
 
@@ -637,10 +391,10 @@ def replace_older(
     for prefix, parse in ((META_PREFIX, parse_meta_key), (TEXT_PREFIX, parse_text_key)):
         for key in store.list(prefix + scope):
             parts = parse(key)
-            if parts is None or (since is not None and parts["day"] < since.isoformat()):
+            if parts is None or (since is not None and parts.day < since.isoformat()):
                 continue
-            versions = captures.setdefault((parts["site"], parts["day"], parts["stem"]), {})
-            versions.setdefault(parts["version"], []).append(key)
+            versions = captures.setdefault(parts.capture, {})
+            versions.setdefault(parts.version, []).append(key)
     cleanup = Cleanup()
     for ident, versions in sorted(captures.items()):
         new_meta = [k for k in versions.get(version, []) if k.startswith(META_PREFIX + "/")]

@@ -6,24 +6,28 @@ store as it checks a local folder.
 
 from __future__ import annotations
 
-import json
 import logging
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from newsarchive.archive.cdxj import parse_cdxj, warc_site_and_name
-from newsarchive.archive.layout import META_PREFIX, WARC_PREFIX, index_key, safe_segment
+from newsarchive.archive.cdxj import parse_cdxj
+from newsarchive.archive.layout import (
+    META_PREFIX,
+    WARC_PREFIX,
+    parse_warc_key,
+    safe_segment,
+    warc_index_key,
+)
+from newsarchive.archive.metadata import MetadataError, read_metadata
+from newsarchive.archive.reader import CAPTURE_TYPES, iter_records
 
 if TYPE_CHECKING:
     from newsarchive.archive.store import Store
 
 logger = logging.getLogger(__name__)
-
-_CAPTURES = ("response", "revisit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +99,8 @@ class _Scan:
         requests: dict[str, str] = {}  # request id -> WARC-Concurrent-To
         try:
             with self.store.open_read(key) as stream:
-                records = ArchiveIterator(stream, check_digests=True)
-                for record in records:
-                    # Reading to the end is what runs the digest check and gives the offset.
-                    offset = records.get_record_offset()
-                    self._record(report, key, offset, record, captures, requests)
+                for ref, record in iter_records(stream, key, check_digests=True):
+                    self._record(report, key, ref.offset, record, captures, requests)
         except (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError) as exc:
             report.problems.append(f"unreadable after {report.records} records: {exc}")
         paired = set(requests.values())
@@ -137,7 +138,7 @@ class _Scan:
             headers.get_header("WARC-Target-URI") or "",
             headers.get_header("WARC-Payload-Digest") or "",
         )
-        if rec_type in _CAPTURES:
+        if rec_type in CAPTURE_TYPES:
             captures[record_id] = offset
             if rec_type == "response":
                 report.responses += 1
@@ -155,11 +156,11 @@ class _Scan:
             requests[record_id] = headers.get_header("WARC-Concurrent-To") or ""
 
     def _check_index(self, report: FileReport, key: str, offsets: set[int]) -> None:
-        site, filename = warc_site_and_name(key)
+        _site, _day, filename = parse_warc_key(key)
         try:
-            lines = parse_cdxj(self.store.get_bytes(index_key(site, filename)))
+            lines = parse_cdxj(self.store.get_bytes(warc_index_key(key)))
         except KeyError:
-            report.problems.append(f"no CDXJ index at {index_key(site, filename)}")
+            report.problems.append(f"no CDXJ index at {warc_index_key(key)}")
             return
         except (ValueError, UnicodeDecodeError) as exc:
             report.problems.append(f"unreadable CDXJ index: {exc}")
@@ -195,19 +196,22 @@ class _Scan:
                 continue
             report.records += 1
             try:
-                warc = json.loads(self.store.get_bytes(key))["warc"]
-                record = self.records.get(str(warc["record_id"]))
-            except (KeyError, TypeError, ValueError) as exc:
+                warc = read_metadata(self.store, key).warc
+            except (KeyError, MetadataError) as exc:
                 report.problems.append(f"{key}: no WARC pointer ({exc!r})")
                 continue
+            if warc is None:
+                report.problems.append(f"{key}: no WARC pointer")
+                continue
+            record = self.records.get(str(warc.record_id))
             if record is None:
-                report.problems.append(f"{key}: record {warc['record_id']} not in any WARC")
-            elif (record.key, record.offset) != (warc.get("key"), warc.get("offset")):
+                report.problems.append(f"{key}: record {warc.record_id} not in any WARC")
+            elif (record.key, record.offset) != (warc.key, warc.offset):
                 report.problems.append(
-                    f"{key}: points at {warc.get('key')}@{warc.get('offset')}, the record is at "
+                    f"{key}: points at {warc.key}@{warc.offset}, the record is at "
                     f"{record.key}@{record.offset}"
                 )
-            elif record.rec_type not in _CAPTURES:
+            elif record.rec_type not in CAPTURE_TYPES:
                 report.problems.append(f"{key}: points at a {record.rec_type} record")
         return report
 

@@ -14,9 +14,6 @@ from scrapy.exceptions import DropItem, NotConfigured
 from newsarchive.archive.items import ArticleCapture
 from newsarchive.config.stats import StatsKeys
 from newsarchive.extraction.documents import ExtractOptions, extract_document
-
-# Re-exported: the record layout lives where re-extraction can use it without Scrapy.
-from newsarchive.extraction.records import metadata_record as metadata_record
 from newsarchive.extraction.records import store_extraction
 from newsarchive.extraction.workers import die_with_parent
 from newsarchive.pipelines.extensions.storage import crawler_storage
@@ -111,7 +108,7 @@ class ArticlePipeline:
         self.stats.inc_value(StatsKeys.STORAGE_OBJECTS, 2)
         # The seen store (pipelines.incremental) records which text version a capture gave;
         # a storage failure leaves none, so the next run extracts the capture again.
-        item.extra["text_key"] = record["text_key"]
+        item.extra["text_key"] = record.text_key or ""
         return item
 
     def close_spider(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 
@@ -19,16 +20,17 @@ from scrapy import signals
 from scrapy.exceptions import DropItem, IgnoreRequest, NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
+from newsarchive.archive.captures import CaptureRef
 from newsarchive.archive.items import ArticleCapture
+from newsarchive.archive.metadata import MetadataRecord, WarcPointer
+from newsarchive.archive.reader import ArchiveReadError, archived_capture
 from newsarchive.archive.seen import (
-    PREVIOUS_META,
     Fetch,
     Kind,
     PendingRequest,
     Plan,
     RefetchPolicy,
     SeenStore,
-    WarcRef,
     open_seen_store,
     plan_article,
     reconcile_pending,
@@ -36,8 +38,8 @@ from newsarchive.archive.seen import (
 from newsarchive.archive.store import StoreError
 from newsarchive.archive.warc import payload_digest
 from newsarchive.config.stats import StatsKeys
-from newsarchive.jobs.reextract import ReextractError, archived_capture
 from newsarchive.pipelines.article import ArticlePipeline
+from newsarchive.pipelines.downloadermiddlewares.capture import PREVIOUS_META, RECORD_META
 from newsarchive.pipelines.extensions.runlock import locked_out
 from newsarchive.pipelines.extensions.storage import crawler_storage
 
@@ -58,8 +60,6 @@ logger = logging.getLogger(__name__)
 TRACK_META: Final = "newsarchive_track"
 FETCH_META: Final = "_newsarchive_fetch"
 UNCHANGED_META: Final = "newsarchive_unchanged"
-#: Set by the capture middleware: where the response (or revisit) record was written.
-_RECORD_META: Final = "warc_record"
 _VALIDATORS: Final = (b"If-None-Match", b"If-Modified-Since")
 
 
@@ -216,7 +216,7 @@ class SeenState:
         for entry in entries:
             try:
                 capture = await run_in_thread(archived_capture, store, _capture_source(site, entry))
-            except ReextractError as exc:
+            except ArchiveReadError as exc:
                 # The archive cannot give this response (a record lost with a killed WARC's
                 # tail, say): said once, not tried at every start.
                 logger.warning("Cannot extract %s from the archive: %s", entry.url, exc)
@@ -244,22 +244,16 @@ class SeenState:
         self._seen = None
 
 
-def _capture_source(site: str, entry: SeenEntry) -> dict[str, Any]:
+def _capture_source(site: str, entry: SeenEntry) -> MetadataRecord:
     """What `archived_capture` reads a capture by, from its seen store entry."""
     assert entry.warc is not None
-    key = entry.warc.key
-    return {
-        "url": entry.url,
-        "site": site,
-        "fetched_at": entry.warc.date,
-        "feed_date": entry.announced.isoformat() if entry.announced else None,
-        "warc": {
-            "key": key,
-            "offset": entry.warc.offset,
-            "record_id": entry.warc.record_id,
-            "filename": key.rsplit("/", 1)[-1],
-        },
-    }
+    return MetadataRecord(
+        url=entry.url,
+        site=site,
+        fetched_at=entry.warc.date,
+        feed_date=entry.announced.isoformat() if entry.announced else None,
+        warc=WarcPointer.of(entry.warc),
+    )
 
 
 def crawler_seen_state(crawler: Crawler) -> SeenState:
@@ -327,16 +321,10 @@ class ConditionalRequestMiddleware:
             changed = entry is None or entry.payload_digest != digest
         if not changed:
             request.meta[UNCHANGED_META] = True
-        location = request.meta.get(_RECORD_META)
+        location = request.meta.get(RECORD_META)
         warc = None
-        if changed and location is not None:
-            warc = WarcRef(
-                target_uri=request.url,
-                date=location.date,
-                record_id=location.record_id,
-                key=location.key,
-                offset=location.offset,
-            )
+        if changed and isinstance(location, CaptureRef):
+            warc = replace(location, target_uri=request.url)
         fetch = Fetch(
             url=request.url,
             kind=kind,

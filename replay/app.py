@@ -17,17 +17,18 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final, Self, cast
 
 import yaml
 
 from newsarchive.archive.files import atomic_file, write_atomic
-from newsarchive.archive.layout import META_PREFIX, WARC_PREFIX
+from newsarchive.archive.layout import META_PREFIX, WARC_PREFIX, key_site
 from newsarchive.archive.local import LocalStore
+from newsarchive.archive.metadata import MetadataError, read_metadata
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from types import TracebackType
 
     from newsarchive.archive.store import ObjectInfo, Store
@@ -53,8 +54,8 @@ class ReplayError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Capture:
-    """One captured article, as its metadata record in `meta/` describes it."""
+class ReplayArticle:
+    """One captured article on the home page, as its metadata record in `meta/` describes it."""
 
     site: str
     url: str
@@ -71,30 +72,29 @@ class Capture:
         return f"/{collection}/{self.timestamp}/{self.url}"
 
 
-def list_captures(store: Store) -> list[Capture]:
+def list_captures(store: Store) -> list[ReplayArticle]:
     """Every captured article in the store, by site then newest capture first.
 
     A capture re-extracted has one metadata record per extractor version; the newest
     extraction (latest `reextracted_at`, the crawl's own record having none) describes it.
     """
-    found: dict[tuple[str, str, datetime], tuple[str, Capture]] = {}
+    found: dict[tuple[str, str, datetime], tuple[str, ReplayArticle]] = {}
     for key in store.list(META_PREFIX):
         if not key.endswith(".json"):
             continue
         try:
-            record = json.loads(store.get_bytes(key))
-            fetched = datetime.fromisoformat(str(record["fetched_at"]).replace("Z", "+00:00"))
-            capture = Capture(
-                site=str(record.get("site") or key.split("/")[1]),
-                url=str(record["url"]),
-                title=str(record.get("title") or record["url"]),
-                captured=fetched.astimezone(UTC),
-                published=record.get("published"),
+            record = read_metadata(store, key)
+            capture = ReplayArticle(
+                site=record.site or key_site(key),
+                url=record.url,
+                title=record.title or record.url,
+                captured=record.captured,
+                published=record.published,
             )
-            extracted = str(record.get("reextracted_at") or "")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (MetadataError, KeyError, ValueError) as exc:
             logger.warning("Skipping unreadable metadata record %s: %s", key, exc)
             continue
+        extracted = record.reextracted_at or ""
         ident = (capture.site, capture.url, capture.captured)
         if ident not in found or found[ident][0] < extracted:
             found[ident] = (extracted, capture)
@@ -108,7 +108,7 @@ def _esc(value: str) -> str:
     return html.escape(value, quote=True).replace("{", "&#123;").replace("}", "&#125;")
 
 
-def article_list_html(captures: list[Capture], collection: str = COLLECTION) -> str:
+def article_list_html(captures: list[ReplayArticle], collection: str = COLLECTION) -> str:
     """The home page: captured articles grouped by site, each linking to its replay."""
     sections = []
     for site in sorted({c.site for c in captures}):
@@ -152,7 +152,7 @@ class ReplaySite:
     workdir: Path
     warcs: int
     indexed: int  # WARCs (re)indexed this time; the others reused their CDXJ
-    captures: list[Capture]
+    captures: list[ReplayArticle]
 
 
 def prepare(

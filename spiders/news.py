@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self, runtime_checkable
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
@@ -20,6 +20,7 @@ from newsarchive import __version__
 from newsarchive.archive.items import ArticleCapture
 from newsarchive.config.sites import SiteConfig, load_site, sites_dir
 from newsarchive.config.stats import StatsKeys
+from newsarchive.pipelines.downloadermiddlewares.capture import RECORD_META
 from newsarchive.spiders.feeds import Entry, looks_like_feed, parse_feed
 from newsarchive.spiders.pages import announced_feeds, next_page_links, page_kind, page_links
 from newsarchive.spiders.requisites import (
@@ -46,6 +47,16 @@ if TYPE_CHECKING:
     from newsarchive.archive.seen import PendingRequest
 
 logger = logging.getLogger(__name__)
+
+#: request.meta keys of this spider's requests (kept in the seen store's pending frontier, so
+#: their values never change): an article's canonical URL, the title and date its feed or
+#: sitemap announced, the page it was found on; a listing page's number and page limit.
+CANONICAL_URL_META: Final = "canonical_url"
+HINT_TITLE_META: Final = "hint_title"
+HINT_DATE_META: Final = "hint_date"
+DISCOVERED_FROM_META: Final = "discovered_from"
+SECTION_PAGE_META: Final = "section_page"
+SECTION_MAX_PAGES_META: Final = "section_max_pages"
 
 
 def adhoc_site(url: str) -> SiteConfig:
@@ -163,8 +174,10 @@ class NewsSpider(Spider):
             request = None
             if pending.kind == "article":
                 meta = pending.meta
-                entry = Entry(url=pending.url, date=pending.announced, title=meta.get("hint_title"))
-                source = meta.get("discovered_from") or "resumed"
+                entry = Entry(
+                    url=pending.url, date=pending.announced, title=meta.get(HINT_TITLE_META)
+                )
+                source = meta.get(DISCOVERED_FROM_META) or "resumed"
                 request = self._article_request(entry, source, trusted=True)
             elif callback is not None and pending.callback in _PAGE_STATS:
                 stat = _PAGE_STATS[pending.callback]
@@ -189,8 +202,7 @@ class NewsSpider(Spider):
             url,
             self.parse_listing,
             StatsKeys.DISCOVERY_SECTIONS,
-            section_page=page,
-            section_max_pages=max_pages,
+            **{SECTION_PAGE_META: page, SECTION_MAX_PAGES_META: max_pages},
         )
 
     def _matches(self, patterns: list[re.Pattern[str]], url: str) -> bool:
@@ -225,10 +237,10 @@ class NewsSpider(Spider):
             self._inc(StatsKeys.DISCOVERY_SKIPPED_LIMIT)
             return None
         meta = {
-            "canonical_url": url,
-            "hint_title": entry.title,
-            "hint_date": entry.date.isoformat() if entry.date else None,
-            "discovered_from": source,
+            CANONICAL_URL_META: url,
+            HINT_TITLE_META: entry.title,
+            HINT_DATE_META: entry.date.isoformat() if entry.date else None,
+            DISCOVERED_FROM_META: source,
         }
         # Archived articles are skipped before the limit counts them, unless due again. A
         # skipped one is not marked seen: another feed or sitemap may announce it newer.
@@ -322,8 +334,8 @@ class NewsSpider(Spider):
                     request = self._page_request(feed, self.parse_feed, StatsKeys.DISCOVERY_FEEDS)
                     if request is not None:
                         requests.append(request)
-        page = int(response.meta.get("section_page", 1))
-        max_pages = int(response.meta.get("section_max_pages", 1))
+        page = int(response.meta.get(SECTION_PAGE_META, 1))
+        max_pages = int(response.meta.get(SECTION_MAX_PAGES_META, 1))
         next_pages = set(map(canonicalize, next_page_links(response)))
         candidates = []
         for link in page_links(response):
@@ -358,18 +370,18 @@ class NewsSpider(Spider):
         declared = response.css('link[rel="canonical"]::attr(href)').get()
         if declared:
             page_canonical = canonicalize(response.urljoin(declared.strip()))
-            requested = meta.get("canonical_url")
+            requested = meta.get(CANONICAL_URL_META)
             if page_canonical != requested and same_site(page_canonical, self.hosts):
                 # Two URLs, one article (a tracking variant, an alias): keep the first capture.
                 if page_canonical in self._seen_articles:
                     self._inc(StatsKeys.DISCOVERY_SKIPPED_DUPLICATE)
                     return
                 self._seen_articles.add(page_canonical)
-        warc = meta.get("warc_record")
+        warc = meta.get(RECORD_META)
         yield ArticleCapture(
             site=self.site.name,
             url=response.url,
-            canonical_url=meta.get("canonical_url") or canonicalize(response.url),
+            canonical_url=meta.get(CANONICAL_URL_META) or canonicalize(response.url),
             status=response.status,
             headers=[
                 (k.decode("latin-1"), v.decode("latin-1"))
@@ -377,14 +389,11 @@ class NewsSpider(Spider):
                 for v in values
             ],
             body=response.body,
-            fetched_at=meta.get("fetched_at") or datetime.now(UTC).isoformat(),
-            warc_filename=getattr(warc, "filename", None),
-            warc_key=getattr(warc, "key", None),
-            warc_offset=getattr(warc, "offset", None),
-            warc_record_id=getattr(warc, "record_id", None),
-            hint_title=meta.get("hint_title"),
-            hint_date=meta.get("hint_date"),
-            discovered_from=meta.get("discovered_from"),
+            fetched_at=warc.date if warc is not None else datetime.now(UTC).isoformat(),
+            warc=warc,
+            hint_title=meta.get(HINT_TITLE_META),
+            hint_date=meta.get(HINT_DATE_META),
+            discovered_from=meta.get(DISCOVERED_FROM_META),
         )
         if self.requisites is not None:
             for url, kind in self.requisites.of_page(response):
@@ -399,7 +408,7 @@ class NewsSpider(Spider):
             url,
             callback=self.parse_requisite,
             errback=self.requisite_failed,
-            meta={REQUISITE_META: kind.value, "discovered_from": source},
+            meta={REQUISITE_META: kind.value, DISCOVERED_FROM_META: source},
         )
 
     def parse_requisite(self, response: Response) -> Iterable[Request]:

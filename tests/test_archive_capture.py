@@ -18,10 +18,10 @@ from scrapy import Request
 from scrapy.http import Response
 from warcio.archiveiterator import ArchiveIterator
 
+from newsarchive.archive.captures import CaptureRef
 from newsarchive.archive.local import LocalStore
 from newsarchive.archive.warc import NOT_MODIFIED_PROFILE, RollingWarcWriter
 from newsarchive.pipelines.downloadermiddlewares.capture import (
-    PreviousCapture,
     WarcCaptureMiddleware,
     exchange_from_response,
     host_header,
@@ -223,10 +223,12 @@ def test_not_modified_becomes_server_not_modified_revisit(tmp_path: Path) -> Non
         store, site="t", warcinfo={"isPartOf": "t/r", "http-header-user-agent": "ua"}
     )
     mw = WarcCaptureMiddleware(writer, stats=None, digests=None)  # type: ignore[arg-type]
-    previous = PreviousCapture(
+    previous = CaptureRef(
         target_uri="http://news.example/a",
         date="2026-01-01T00:00:00.000000Z",
         record_id="<urn:uuid:00000000-0000-4000-8000-000000000001>",
+        warc_key="warcs/t/2026-01-01/a.warc.gz",
+        offset=0,
         payload_digest="sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     )
     request = Request("http://news.example/a", headers={"If-None-Match": '"x"'})
@@ -235,7 +237,7 @@ def test_not_modified_becomes_server_not_modified_revisit(tmp_path: Path) -> Non
     written = mw.write(exchange, previous)
     writer.close()
     assert written.revisit == NOT_MODIFIED_PROFILE
-    with store.open_read(written.location.key) as fh:
+    with store.open_read(written.location.warc_key) as fh:
         fh.seek(written.location.offset)
         record = next(iter(ArchiveIterator(fh)))
     headers = record.rec_headers
@@ -255,7 +257,7 @@ def test_not_modified_profile_refuses_a_body(tmp_path: Path, status: int) -> Non
     )
     response = Response("http://news.example/a", status=status, body=b"body")
     exchange = exchange_from_response(Request("http://news.example/a"), response, datetime.now(UTC))
-    previous = PreviousCapture("http://news.example/a", "d", "<urn:uuid:x>", "sha1:A")
+    previous = CaptureRef("http://news.example/a", "d", "<urn:uuid:x>", "k", 0, None, "sha1:A")
     with pytest.raises(ValueError, match="304"):
         writer.write_revisit(exchange, previous, profile=NOT_MODIFIED_PROFILE)
     writer.close()

@@ -18,13 +18,12 @@ from warcio.archiveiterator import ArchiveIterator
 
 import newsarchive.archive.warc
 from newsarchive.archive.cdxj import index_warc
-from newsarchive.archive.digests import Capture, DigestIndex
+from newsarchive.archive.digests import DigestIndex
 from newsarchive.archive.layout import safe_segment
 from newsarchive.archive.local import LocalStore
 from newsarchive.archive.seen import Kind, PendingRequest, SqliteSeenStore, reconcile_pending
 from newsarchive.archive.warc import (
     HttpExchange,
-    RecordLocation,
     RollingWarcWriter,
     payload_digest,
     recover_open_files,
@@ -34,6 +33,8 @@ from newsarchive.jobs.verify import verify_store
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
+
+    from newsarchive.archive.captures import CaptureRef
 
 DATE = datetime(2026, 2, 17, 13, 15, 0, 123456, tzinfo=UTC)
 WARCINFO = {"isPartOf": "bbc-news/run-1", "http-header-user-agent": "newsarchive-test/1"}
@@ -120,8 +121,8 @@ def warcio_check(*paths: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def record_at(store: LocalStore, location: RecordLocation) -> Any:
-    with store.open_read(location.key) as fh:
+def record_at(store: LocalStore, location: CaptureRef) -> Any:
+    with store.open_read(location.warc_key) as fh:
         fh.seek(location.offset)
         record = next(iter(ArchiveIterator(fh)))
         record.payload = record.content_stream().read()
@@ -158,7 +159,7 @@ def test_writes_one_committed_file(
     assert found[0].rec_headers.get_header("WARC-Date") == "2026-02-17T13:15:00.124456Z"
     for n, location in enumerate(locations):
         assert location.filename == name
-        assert location.key == key
+        assert location.warc_key == key
         record = record_at(store, location)
         assert record.rec_headers.get_header("WARC-Record-ID") == location.record_id
         assert record.rec_headers.get_header("WARC-Date") == location.date
@@ -231,7 +232,7 @@ def test_revisit_through_rolling_writer(
     assert record.rec_type == "revisit"
     assert record.rec_headers.get_header("WARC-Refers-To") == first.record_id
     assert record.payload == b""
-    path = store.path_for(revisit.key)
+    path = store.path_for(revisit.warc_key)
     assert [r.rec_type for r in read_all(path)] == [
         "warcinfo",
         "response",
@@ -325,12 +326,12 @@ def test_threads_share_one_writer(
 
 def leave_open(
     store: LocalStore, make_writer: Callable[..., RollingWarcWriter], count: int
-) -> tuple[Path, Path, list[RecordLocation]]:
+) -> tuple[Path, Path, list[CaptureRef]]:
     """A finished file turned back into the `.open` leftover of a crashed run."""
     writer = make_writer()
     locations = [writer.write_exchange(exchange(n)) for n in range(count)]
     writer.close()
-    final = store.path_for(locations[0].key)
+    final = store.path_for(locations[0].warc_key)
     open_path = final.with_name(final.name + ".open")
     final.replace(open_path)
     return final, open_path, locations
@@ -348,8 +349,8 @@ def test_recover_cuts_trailing_garbage(
     committed: list[tuple[str, str]] = []
     with caplog.at_level(logging.WARNING, logger="newsarchive.archive.warc"):
         keys = recover_open_files(store, on_close=lambda f, k: committed.append((f, k)))
-    assert keys == [locations[0].key]
-    assert committed == [(final.name, locations[0].key)]
+    assert keys == [locations[0].warc_key]
+    assert committed == [(final.name, locations[0].warc_key)]
     assert not open_path.exists()
     assert final.stat().st_size == size
     assert len(read_all(final)) == 7
@@ -364,14 +365,14 @@ def test_recover_cuts_mid_record(
     last = locations[-1]
     with open_path.open("r+b") as fh:
         fh.truncate(last.offset + last.length // 2)
-    assert recover_open_files(store) == [last.key]
+    assert recover_open_files(store) == [last.warc_key]
     found = read_all(final)
     assert [r.rec_type for r in found] == ["warcinfo"] + ["response", "request"] * 2
     assert final.stat().st_size == last.offset
     warcio_check(final)
 
 
-def _cut_after_capture(open_path: Path, capture: RecordLocation, cut: str) -> None:
+def _cut_after_capture(open_path: Path, capture: CaptureRef, cut: str) -> None:
     """Leave `capture` whole and its request record missing or half-written."""
     end = capture.offset + capture.length + (0 if cut == "after-capture" else 10)
     with open_path.open("r+b") as fh:
@@ -391,12 +392,12 @@ def test_recover_drops_response_whose_request_was_cut(
     final, open_path, locations = leave_open(store, make_writer, 3)
     last = locations[-1]
     _cut_after_capture(open_path, last, cut)
-    assert recover_open_files(store) == [last.key]
+    assert recover_open_files(store) == [last.warc_key]
     found = read_all(final)
     assert [r.rec_type for r in found] == ["warcinfo"] + ["response", "request"] * 2
     assert final.stat().st_size == last.offset
     warcio_check(final)
-    _index_and_verify(store, last.key)
+    _index_and_verify(store, last.warc_key)
 
 
 @pytest.mark.parametrize("cut", ["after-capture", "mid-request"])
@@ -405,24 +406,20 @@ def test_recover_drops_revisit_whose_request_was_cut(
 ) -> None:
     writer = make_writer()
     first = writer.write_exchange(exchange(1))
-    original = Capture(
-        first.payload_digest, exchange(1).url, first.date, first.record_id,
-        first.key, first.filename, first.offset, first.length,
-    )  # fmt: skip
-    kept = writer.write_revisit(exchange(1), original)
-    cut_revisit = writer.write_revisit(exchange(1), original)
+    kept = writer.write_revisit(exchange(1), first)
+    cut_revisit = writer.write_revisit(exchange(1), first)
     writer.close()
-    final = store.path_for(first.key)
+    final = store.path_for(first.warc_key)
     open_path = final.with_name(final.name + ".open")
     final.replace(open_path)
     _cut_after_capture(open_path, cut_revisit, cut)
-    assert recover_open_files(store) == [first.key]
+    assert recover_open_files(store) == [first.warc_key]
     found = read_all(final)
     assert [r.rec_type for r in found] == ["warcinfo", "response", "request", "revisit", "request"]
     assert final.stat().st_size == cut_revisit.offset
     assert record_at(store, kept).rec_type == "revisit"
     warcio_check(final)
-    _index_and_verify(store, first.key)
+    _index_and_verify(store, first.warc_key)
 
 
 def test_recover_keeps_only_whole_exchanges_out_of_the_seen_store_and_digest_index(
@@ -438,13 +435,13 @@ def test_recover_keeps_only_whole_exchanges_out_of_the_seen_store_and_digest_ind
     writer = make_writer(clock=lambda: datetime.now(UTC))
     locations = [writer.write_exchange(ex) for ex in exchanges]
     writer.close()
-    final = store.path_for(locations[0].key)
+    final = store.path_for(locations[0].warc_key)
     open_path = final.with_name(final.name + ".open")
     final.replace(open_path)
     _cut_after_capture(open_path, locations[1], "after-capture")
 
     digests = DigestIndex(store, "bbc-news", tmp_path / "digests.sqlite3")
-    assert recover_open_files(store, on_close=digests.index_warc) == [locations[0].key]
+    assert recover_open_files(store, on_close=digests.index_warc) == [locations[0].warc_key]
     kept, dropped = exchanges
     assert digests.lookup(payload_digest(kept.payload), kept.url) is not None
     assert digests.lookup(payload_digest(dropped.payload), dropped.url) is None

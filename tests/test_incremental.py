@@ -24,6 +24,7 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
+from newsarchive.archive.captures import CaptureRef
 from newsarchive.archive.items import ArticleCapture
 from newsarchive.archive.layout import url_hash
 from newsarchive.archive.lock import LockHeld, site_lock
@@ -35,7 +36,6 @@ from newsarchive.archive.seen import (
     RefetchPolicy,
     SeenEntry,
     SqliteSeenStore,
-    WarcRef,
     plan_article,
 )
 from newsarchive.config.exitcodes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK
@@ -441,7 +441,7 @@ def test_capture_left_without_text_is_extracted_at_next_start(tmp_path: Path) ->
     assert (store / entry.text_key).read_bytes() == text
     record = json.loads(meta.read_bytes())
     assert record["warc"]["record_id"] == entry.warc.record_id
-    assert record["warc"]["key"] == entry.warc.key
+    assert record["warc"]["key"] == entry.warc.warc_key
     report = _reports(store)[-1]
     assert report["texts_recovered"] == 1
     assert report["texts"] == 1
@@ -558,7 +558,10 @@ def test_seen_store_keeps_the_original_capture_on_unchanged_fetches(tmp_path: Pa
     seen.add_pending(PendingRequest(url, Kind.ARTICLE, "parse_article", {"x": 1}))
     assert [p.url for p in seen.pending()] == [url]
     first = datetime(2026, 1, 1, tzinfo=UTC)
-    ref = WarcRef(url, "2026-01-01T00:00:00.000000Z", "<urn:uuid:1>", "warcs/a.warc.gz", 10)
+    ref = CaptureRef(
+        url, "2026-01-01T00:00:00.000000Z", "<urn:uuid:1>", "warcs/a.warc.gz", 10,
+        payload_digest="sha1:A",
+    )  # fmt: skip
     seen.record_fetch(Fetch(url, Kind.ARTICLE, 200, first, '"e1"', None, "sha1:A", ref))
     assert seen.pending() == []
     seen.record_text(url, "text/x.txt")
@@ -570,12 +573,8 @@ def test_seen_store_keeps_the_original_capture_on_unchanged_fetches(tmp_path: Pa
     assert entry.first_fetched_at == first
     assert entry.warc == ref
     assert entry.text_key == "text/x.txt"
-    assert entry.previous_capture() == {
-        "target_uri": url,
-        "date": ref.date,
-        "record_id": ref.record_id,
-        "payload_digest": "sha1:A",
-    }
+    assert entry.previous_capture() == ref
+    assert entry.previous_capture().payload_digest == "sha1:A"
     seen.close()
 
 
@@ -586,7 +585,7 @@ def test_capture_the_spider_makes_no_item_of_is_not_taken_for_a_killed_one(
     when = datetime(2026, 1, 1, tzinfo=UTC)
     urls = ["https://example.org/listing.html", "https://example.org/story.html"]
     for n, url in enumerate(urls):
-        ref = WarcRef(url, "2026-01-01T00:00:00Z", f"<urn:uuid:{n}>", "warcs/a.warc.gz", n)
+        ref = CaptureRef(url, "2026-01-01T00:00:00Z", f"<urn:uuid:{n}>", "warcs/a.warc.gz", n)
         seen.record_fetch(Fetch(url, Kind.ARTICLE, 200, when, None, None, f"sha1:{n}", ref))
     assert [e.url for e in seen.without_text()] == urls
     crawler = get_crawler()

@@ -14,10 +14,11 @@ from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.archive.layout import META_PREFIX
 from newsarchive.archive.local import LocalStore
+from newsarchive.archive.reader import decode_content
 from newsarchive.demo.server import DemoSite
 from newsarchive.extraction import EXTRACTOR_VERSION
 from newsarchive.extraction.documents import ExtractOptions
-from newsarchive.jobs.reextract import FAILED, _older_key, decode_content, plan, replace_older, run
+from newsarchive.jobs.reextract import FAILED, _older_key, plan, replace_older, run
 from tests.conftest import run_cli, write_demo_config
 
 if TYPE_CHECKING:

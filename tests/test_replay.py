@@ -33,7 +33,7 @@ from newsarchive.archive.store import open_store
 from newsarchive.demo.server import DEMO_ARTICLES, SITE_ROOT, DemoArticle, DemoSite
 from newsarchive.replay.app import (
     COLLECTION,
-    Capture,
+    ReplayArticle,
     ReplayServer,
     _mirror,
     list_captures,
@@ -133,7 +133,7 @@ def live_site(demo_crawl: DemoCrawl) -> Iterator[DemoSite]:
         yield site
 
 
-def _captures(crawl: DemoCrawl) -> dict[str, Capture]:
+def _captures(crawl: DemoCrawl) -> dict[str, ReplayArticle]:
     store = open_store(str(crawl.store))
     return {urlsplit(c.url).path: c for c in list_captures(store)}
 

@@ -58,7 +58,7 @@ async def test_demo_crawl_stats(demo_site: DemoSite, tmp_path: Path) -> None:
     archived = stats[StatsKeys.ARCHIVE_RESPONSES] + stats.get(StatsKeys.ARCHIVE_REVISITS, 0)
     assert archived == stats["downloader/response_count"]
     assert stats[StatsKeys.ARCHIVE_FILES] == 1
-    assert all(i.warc_record_id and i.warc_key for i in items)
+    assert all(i.warc is not None and i.warc.record_id and i.warc.warc_key for i in items)
 
 
 @deferred_f_from_coro_f

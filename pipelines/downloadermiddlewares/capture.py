@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Final, Self
 from urllib.parse import urlsplit
 
 from scrapy import signals
@@ -20,13 +20,13 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
 from newsarchive import __version__
-from newsarchive.archive.digests import Capture, DigestIndex
+from newsarchive.archive.captures import CaptureRef
+from newsarchive.archive.digests import DigestIndex
 from newsarchive.archive.store import StoreError
 from newsarchive.archive.warc import (
     NOT_MODIFIED_PROFILE,
     REVISIT_PROFILE,
     HttpExchange,
-    RecordLocation,
     RollingWarcWriter,
     payload_digest,
     recover_open_files,
@@ -45,44 +45,23 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_DATE_META = "_warc_date"
-#: request.meta key the incremental-crawl middleware sets on a conditional request: the last
-#: capture of the URL (target_uri, date, record_id, payload_digest), referred to by a 304.
+#: request.meta keys of this middleware. Read here: when the request left (set here too), and
+#: the capture a conditional request revalidates (a `CaptureRef` with its payload digest, set
+#: by the incremental-crawl middleware), referred to by a 304. Set here: the `CaptureRef` of
+#: the response (or revisit) record written; its date is the capture's WARC-Date.
+_DATE_META: Final = "_warc_date"
 PREVIOUS_META: Final = "newsarchive_previous"
-#: request.meta keys set here: where the response (or revisit) record is, and for a revisit
-#: the original capture (`archive.digests.Capture`) holding the payload.
 RECORD_META: Final = "warc_record"
-ORIGINAL_META: Final = "warc_original"
 REVISIT_MODES: Final = ("identical", "off")
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
-class PreviousCapture:
-    """The capture a conditional request revalidated (an `archive.warc.OriginalCapture`)."""
-
-    target_uri: str
-    date: str
-    record_id: str
-    payload_digest: str
-
-    @classmethod
-    def from_meta(cls, value: Any) -> PreviousCapture:
-        if not isinstance(value, dict):
-            raise TypeError(f"{PREVIOUS_META} must be a dict, got {type(value).__name__}")
-        return cls(
-            target_uri=str(value["target_uri"]),
-            date=str(value["date"]),
-            record_id=str(value["record_id"]),
-            payload_digest=str(value["payload_digest"]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class Written:
-    location: RecordLocation
+    location: CaptureRef
     revisit: str | None = None  # the WARC-Profile of a revisit
-    original: Capture | PreviousCapture | None = None
+    #: The capture a revisit refers to.
+    original: CaptureRef | None = None
 
 
 def host_header(url: str) -> str:
@@ -216,9 +195,6 @@ class WarcCaptureMiddleware:
             return response
         location = written.location
         request.meta[RECORD_META] = location
-        request.meta["fetched_at"] = location.date
-        if written.original is not None:
-            request.meta[ORIGINAL_META] = written.original
         self.stats.inc_value(StatsKeys.ARCHIVE_RECORDS, 2)
         if written.revisit == NOT_MODIFIED_PROFILE:
             self.stats.inc_value(StatsKeys.ARCHIVE_REVISITS_NOT_MODIFIED)
@@ -226,29 +202,28 @@ class WarcCaptureMiddleware:
             self.stats.inc_value(StatsKeys.ARCHIVE_REVISITS)
         else:
             self.stats.inc_value(StatsKeys.ARCHIVE_RESPONSES)
-        self.stats.inc_value(StatsKeys.ARCHIVE_BYTES, location.length)
+        self.stats.inc_value(StatsKeys.ARCHIVE_BYTES, location.length or 0)
         return response
 
-    def _previous(self, request: Request, exchange: HttpExchange) -> PreviousCapture | None:
+    def _previous(self, request: Request, exchange: HttpExchange) -> CaptureRef | None:
         value = request.meta.get(PREVIOUS_META)
         if value is None or self.digests is None or exchange.status != HTTPStatus.NOT_MODIFIED:
             return None
-        try:
-            return PreviousCapture.from_meta(value)
-        except (KeyError, TypeError):
+        if not isinstance(value, CaptureRef) or not value.payload_digest:
             logger.warning(
-                "Ignoring bad %s on %s; the 304 is archived as a response",
+                "Ignoring bad %s on %s (%r); the 304 is archived as a response",
                 PREVIOUS_META,
                 request.url,
-                exc_info=True,
+                value,
             )
             return None
+        return value
 
-    def write(self, exchange: HttpExchange, previous: PreviousCapture | None = None) -> Written:
+    def write(self, exchange: HttpExchange, previous: CaptureRef | None = None) -> Written:
         """Write one exchange as a response or a revisit (blocking: call it in a thread)."""
         if previous is not None and not exchange.payload:
             location = self.writer.write_revisit(exchange, previous, profile=NOT_MODIFIED_PROFILE)
-            if self.digests is not None:
+            if self.digests is not None and previous.payload_digest:
                 known = self.digests.lookup(previous.payload_digest, previous.target_uri)
                 if known is not None and known.record_id == previous.record_id:
                     self.original_keys.add(known.warc_key)
@@ -263,18 +238,7 @@ class WarcCaptureMiddleware:
             return Written(location, REVISIT_PROFILE, original)
         location = self.writer.write_exchange(exchange)
         if not exchange.truncated:
-            self.digests.add(
-                Capture(
-                    payload_digest=location.payload_digest,
-                    target_uri=exchange.url,
-                    date=location.date,
-                    record_id=location.record_id,
-                    warc_key=location.key,
-                    filename=location.filename,
-                    offset=location.offset,
-                    length=location.length,
-                )
-            )
+            self.digests.add(location)
         return Written(location)
 
     def _file_closed(self, filename: str, key: str) -> None:
@@ -323,7 +287,7 @@ def warcinfo_fields(crawler: Crawler, site: str, run_id: str) -> dict[str, str]:
 
 __all__ = [
     "PREVIOUS_META",
-    "PreviousCapture",
+    "RECORD_META",
     "WarcCaptureMiddleware",
     "exchange_from_response",
     "host_header",

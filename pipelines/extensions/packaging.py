@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Self
@@ -13,6 +12,7 @@ from scrapy.utils.asyncio import run_in_thread
 
 from newsarchive.archive.cdxj import index_warc, unindexed_warcs
 from newsarchive.archive.layout import META_PREFIX
+from newsarchive.archive.metadata import read_metadata
 from newsarchive.archive.store import StoreError
 from newsarchive.archive.wacz import Page, WaczError, package_run
 from newsarchive.config.stats import StatsKeys
@@ -36,15 +36,10 @@ def run_pages(store: Store, site: str, warc_keys: set[str], since: datetime) -> 
     last = datetime.now(UTC).date()
     while day <= last:
         for key in store.list(f"{META_PREFIX}/{site}/{day.isoformat()}"):
-            record = json.loads(store.get_bytes(key))
-            warc = record.get("warc") or {}
-            if warc.get("key") in warc_keys:
+            record = read_metadata(store, key)
+            if record.warc is not None and record.warc.key in warc_keys:
                 pages.append(
-                    Page(
-                        url=str(record["url"]),
-                        date=str(record["fetched_at"]),
-                        title=str(record.get("title") or record["url"]),
-                    )
+                    Page(url=record.url, date=record.fetched_at, title=record.title or record.url)
                 )
         day += timedelta(days=1)
     return sorted(pages, key=lambda p: (p.date, p.url))
