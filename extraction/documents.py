@@ -64,7 +64,7 @@ def _extractor(options: ExtractOptions) -> ArticleExtractor:
 def extract_document(
     body: bytes, content_type: str | None, url: str | None, options: ExtractOptions
 ) -> Extraction | None:
-    """Decode (HTTP charset, BOM, meta, detection) then extract; None when no article text."""
+    """Decode (BOM, HTTP charset, meta, detection) then extract; None when no article text."""
     html, encoding = decode_html(body, content_type)
     article = _extractor(options).extract(html, url)
     if article is None or not article.text.strip():
