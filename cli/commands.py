@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 import yaml
 
 from newsarchive.archive.layout import META_PREFIX, TEXT_PREFIX, WARC_PREFIX
-from newsarchive.archive.store import open_store
+from newsarchive.archive.run import open_options_store
 from newsarchive.cli.crawl import CrawlOutcome, run_crawls, summary_line, summary_table
-from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
-from newsarchive.cli.settings import build_settings, parse_overrides
+from newsarchive.cli.main import EXIT_FAILED, EXIT_OK
+from newsarchive.cli.settings import options_from_args, settings_from_args
 from newsarchive.cli.upload import cmd_upload
 from newsarchive.config.exitcodes import combine
+from newsarchive.config.options import Options
 from newsarchive.config.sites import (
     BUNDLED_SITES_DIR,
     SiteConfig,
@@ -23,11 +24,9 @@ from newsarchive.config.sites import (
     load_site,
     load_sites,
     parse_site,
-    sites_dir,
 )
 from newsarchive.extraction.documents import ExtractOptions, extract_document
 from newsarchive.pipelines.extensions.progress import human_bytes
-from newsarchive.pipelines.extensions.storage import store_options
 from newsarchive.spiders.news import adhoc_site
 
 if TYPE_CHECKING:
@@ -51,13 +50,9 @@ def _report(outcomes: list[CrawlOutcome], interactive: bool) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    try:
-        overrides = parse_overrides(args.set)
-    except ValueError as exc:
-        sys.stderr.write(f"newsarchive: {exc}\n")
-        return EXIT_CONFIG
-    settings = build_settings(args.store, args.sites_dir, overrides, verbose=args.verbose)
-    directory = sites_dir(settings.get("NEWSARCHIVE_SITES_DIR"))
+    settings = settings_from_args(args)
+    options = Options.from_settings(settings)
+    directory = options.sites_dir
     if args.url:
         sites = [adhoc_site(args.url)]
     elif args.all:
@@ -67,9 +62,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     else:
         sites = [load_site(directory, name) for name in args.site]
     # Fail early on a bad store URI or refused credentials.
-    open_store(settings.get("NEWSARCHIVE_STORE"), **store_options(settings)).close()
+    open_options_store(options).close()
     outcomes = run_crawls(sites, settings)
-    return _report(outcomes, settings.getbool("NEWSARCHIVE_PROGRESS"))
+    return _report(outcomes, options.progress)
 
 
 def demo_site_config(base_url: str) -> SiteConfig:
@@ -80,18 +75,13 @@ def demo_site_config(base_url: str) -> SiteConfig:
 def cmd_demo(args: argparse.Namespace) -> int:
     from newsarchive.demo.server import DemoSite  # noqa: PLC0415 - only this command serves the demo
 
-    settings = build_settings(
-        args.store,
-        None,
-        {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0},
-        verbose=args.verbose,
-    )
-    store_uri = settings.get("NEWSARCHIVE_STORE")
+    settings = settings_from_args(args, {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0})
+    options = Options.from_settings(settings)
     with DemoSite() as site:
-        _out(f"Demo news site served at {site.base_url}; crawling it into {store_uri} ...")
+        _out(f"Demo news site served at {site.base_url}; crawling it into {options.store} ...")
         outcomes = run_crawls([demo_site_config(site.base_url)], settings)
     code = _report(outcomes, interactive=True)
-    store = open_store(store_uri, **store_options(settings))
+    store = open_options_store(options)
     warcs = list(store.list(f"{WARC_PREFIX}/demo"))
     texts = list(store.list(f"{TEXT_PREFIX}/demo"))
     metas = list(store.list(f"{META_PREFIX}/demo"))
@@ -115,14 +105,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_extract_file(args: argparse.Namespace) -> int:
-    options = ExtractOptions()
-    if args.site:
-        site = load_site(sites_dir(args.sites_dir), args.site)
-        options = ExtractOptions(
-            language_hint=site.language,
-            body_xpath=site.extraction.body_xpath,
-            drop_xpaths=tuple(site.extraction.drop_xpaths),
-        )
+    settings = options_from_args(args, interactive=False)
+    site = load_site(settings.sites_dir, args.site) if args.site else None
+    options = ExtractOptions.build(settings, site)
     failed = 0
     for raw in args.paths:
         path = Path(raw)
@@ -157,7 +142,7 @@ def cmd_extract_file(args: argparse.Namespace) -> int:
 
 
 def cmd_sites(args: argparse.Namespace) -> int:
-    directory = sites_dir(args.sites_dir)
+    directory = options_from_args(args, interactive=False).sites_dir
     sites = load_sites(directory)
     for site in sites.values():
         sources = []

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 
+from newsarchive.config.errors import error_count
 from newsarchive.config.exitcodes import EXIT_LOCKED, LOCKED_REASON, run_exit_code, run_failed
+from newsarchive.config.options import SITE_SETTING
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.extensions.progress import human_bytes
-from newsarchive.pipelines.extensions.runlock import SiteLock
+from newsarchive.pipelines.extensions.run import RunAddon
 from newsarchive.spiders.news import NewsSpider
 
 if TYPE_CHECKING:
@@ -43,18 +45,7 @@ class CrawlOutcome:
 
     @property
     def errors(self) -> int:
-        return sum(
-            v
-            for k, v in self.stats.items()
-            if isinstance(v, int)
-            and (
-                (
-                    k.startswith("downloader/exception_type_count/")
-                    and not k.endswith("IgnoreRequest")
-                )
-                or k == "log_count/ERROR"
-            )
-        )
+        return error_count(self.stats)
 
     @property
     def spooled(self) -> int:
@@ -75,9 +66,9 @@ def _watch(crawler: Crawler, outcome: CrawlOutcome) -> None:
         outcome.reason = reason
         assert crawler.stats is not None
         outcome.stats = dict(crawler.stats.get_stats())
-        lock = crawler.get_extension(SiteLock)
-        if reason == LOCKED_REASON and lock is not None:
-            outcome.locked = lock.holder
+        addon = crawler.get_addon(RunAddon)
+        if reason == LOCKED_REASON and addon is not None:
+            outcome.locked = addon.run.holder
             sys.stderr.write(
                 f"newsarchive: {outcome.site}: not crawled, another crawl is running "
                 f"({outcome.locked})\n"
@@ -89,8 +80,9 @@ def _watch(crawler: Crawler, outcome: CrawlOutcome) -> None:
 def run_crawls(sites: list[SiteConfig], settings: Settings) -> list[CrawlOutcome]:
     """Crawl the sites concurrently (each with its own WARC writer and run id); blocks.
 
-    Each crawl locks its site for the run (pipelines.runlock); a site another crawl still
-    holds is not crawled (its outcome says `locked`), the others run.
+    Each crawl locks its site for the run (archive.run); a site another crawl still holds is
+    not crawled (its outcome says `locked`), the others run. Each crawler has its own copy of
+    the settings, so each gets its own NEWSARCHIVE_SITE.
     """
     process = CrawlerProcess(settings)
     outcomes = []
@@ -99,12 +91,13 @@ def run_crawls(sites: list[SiteConfig], settings: Settings) -> list[CrawlOutcome
         outcome = CrawlOutcome(site=site.name)
         outcomes.append(outcome)
         crawler = process.create_crawler(NewsSpider)
+        crawler.settings.set(SITE_SETTING, site, priority="cmdline")
         _watch(crawler, outcome)
-        process.crawl(crawler, site_config=site)
+        process.crawl(crawler)
         crawlers.append((crawler, outcome))
     process.start()
     for crawler, outcome in crawlers:
-        # Storage reports its upload outcome when the engine stops, after spider_closed.
+        # The run counts its upload outcome when the engine stops, after spider_closed.
         if crawler.stats is not None and outcome.reason != "not started":
             outcome.stats = dict(crawler.stats.get_stats())
     return outcomes

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from newsarchive.archive.store import StoreError
+from newsarchive.cli.args import OverrideError, add_settings, add_store
 
 # Exit codes, documented in the README; config.exitcodes says what earns each. Re-exported.
 from newsarchive.config.exitcodes import EXIT_CONFIG as EXIT_CONFIG
@@ -33,14 +34,6 @@ MODULE_COMMANDS: dict[str, str] = {
 }
 
 
-def _add_store(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store",
-        metavar="URI",
-        help="archive location: folder, file:// or s3://bucket/prefix (default ./archive-data)",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsarchive",
@@ -57,12 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--all", action="store_true", help="every site in the sites folder")
     target.add_argument("--url", help="ad hoc: discover articles from this URL's site")
     crawl.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")
-    crawl.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a Scrapy setting")  # fmt: skip
-    _add_store(crawl)
+    add_settings(crawl)
+    add_store(crawl)
 
     demo = commands.add_parser("demo", help="serve the bundled demo news site and crawl it")
-    _add_store(demo)
+    add_settings(demo)
+    add_store(demo)
 
     extract = commands.add_parser("extract-file", help="extract article text from saved HTML files")
     extract.add_argument("paths", nargs="+", metavar="PATH")
@@ -71,16 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--site", help="apply this site's extraction overrides")
     extract.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")
     extract.add_argument("--jsonl", action="store_true", help="one JSON line per file")
+    add_settings(extract)
 
     upload = commands.add_parser(
         "upload", help="upload what an s3:// store's local spool holds (after an outage)"
     )
-    upload.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a setting (AWS_*, STORAGE_S3_*)")  # fmt: skip
-    _add_store(upload)
+    add_settings(upload)
+    add_store(upload)
 
     sites = commands.add_parser("sites", help="list and validate the site configs")
     sites.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")
+    add_settings(sites)
 
     for name, module_name in MODULE_COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -99,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return handler(args)
+    except OverrideError as exc:
+        sys.stderr.write(f"newsarchive: {exc}\n")
+        return EXIT_CONFIG
     except SiteConfigError as exc:
         sys.stderr.write(f"newsarchive: configuration error: {exc}\n")
         return EXIT_CONFIG

@@ -9,6 +9,8 @@ import sys
 from datetime import date
 from typing import TYPE_CHECKING
 
+from newsarchive.cli.args import add_settings, add_store
+
 if TYPE_CHECKING:
     from newsarchive.extraction.documents import ExtractOptions
     from newsarchive.jobs.reextract import Summary
@@ -26,11 +28,7 @@ def _day(value: str) -> date:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store",
-        metavar="URI",
-        help="archive location: folder, file:// or s3://bucket/prefix (default ./archive-data)",
-    )
+    add_store(parser)
     parser.add_argument("--site", metavar="NAME", help="only this site's captures")
     parser.add_argument(
         "--since", type=_day, metavar="DATE", help="only captures made on or after DATE (UTC)"
@@ -51,8 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="once a capture's new version reads back intact, delete its other text and "
         "metadata versions (WARCs are never deleted)",
     )
-    parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a setting (AWS_*, STORAGE_S3_*, EXTRACT_*)")  # fmt: skip
+    add_settings(parser)
     # Tests and benchmarks tag output with another version, as a newer extractor would.
     parser.add_argument("--version-tag", help=argparse.SUPPRESS)
 
@@ -66,50 +63,38 @@ def _progress_line(summary: Summary) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from newsarchive.archive.store import open_store  # noqa: PLC0415 - heavy imports only when run
+    from newsarchive.archive.run import open_options_store, store_options  # noqa: PLC0415 - heavy imports only when run
     from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_SPOOLED  # noqa: PLC0415
-    from newsarchive.cli.settings import build_settings, parse_overrides  # noqa: PLC0415
-    from newsarchive.config.sites import load_site_file, sites_dir  # noqa: PLC0415
+    from newsarchive.cli.settings import options_from_args  # noqa: PLC0415
+    from newsarchive.config.sites import load_site_file  # noqa: PLC0415
     from newsarchive.extraction import EXTRACTOR_VERSION  # noqa: PLC0415
     from newsarchive.extraction.documents import ExtractOptions  # noqa: PLC0415
     from newsarchive.jobs.reextract import plan, replace_older  # noqa: PLC0415
     from newsarchive.jobs.reextract import run as reextract  # noqa: PLC0415
-    from newsarchive.pipelines.extensions.storage import store_options  # noqa: PLC0415
 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    try:
-        overrides = parse_overrides(args.set)
-    except ValueError as exc:
-        sys.stderr.write(f"newsarchive: {exc}\n")
-        return EXIT_CONFIG
     if args.workers < 0:
         sys.stderr.write("newsarchive: --workers must be 0 or more\n")
         return EXIT_CONFIG
-    settings = build_settings(args.store, args.sites_dir, overrides, verbose=args.verbose)
-    interactive = settings.getbool("NEWSARCHIVE_PROGRESS")
-    uri = settings.get("NEWSARCHIVE_STORE")
+    settings = options_from_args(args)
+    interactive = settings.progress
+    uri = settings.store
     options = store_options(settings, reader=True)
-    directory = sites_dir(settings.get("NEWSARCHIVE_SITES_DIR"))
+    directory = settings.sites_dir
     version = args.version_tag or EXTRACTOR_VERSION
 
     def options_for(site: str) -> ExtractOptions:
-        # As the crawl builds them (ArticlePipeline.from_crawler): settings, then the site file.
+        # As the crawl builds them: the EXTRACT_* settings, then the site file.
         path = directory / f"{site}.yaml"
         config = load_site_file(path) if path.is_file() else None
         if config is None:
             logger.info("No site file %s: default extraction options for %s", path, site)
-        return ExtractOptions(
-            favor_precision=settings.getbool("EXTRACT_FAVOR_PRECISION"),
-            include_comments=settings.getbool("EXTRACT_INCLUDE_COMMENTS"),
-            language_hint=config.language if config else None,
-            body_xpath=config.extraction.body_xpath if config else None,
-            drop_xpaths=tuple(config.extraction.drop_xpaths) if config else (),
-        )
+        return ExtractOptions.build(settings, config)
 
-    store = open_store(uri, **options)
+    store = open_options_store(settings, reader=True)
     try:
         work = plan(store, version, options_for, site=args.site, since=args.since)
     finally:
@@ -137,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             f"(`newsarchive upload --store {uri}`, then run again)"
         )
     elif args.replace_older:
-        store = open_store(uri, **options)
+        store = open_options_store(settings, reader=True)
         try:
             cleanup = replace_older(store, version, site=args.site, since=args.since)
         finally:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from newsarchive.cli.args import add_settings, add_store
 from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
@@ -18,11 +19,9 @@ DEFAULT_PORT = 8080
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store",
-        metavar="URI",
-        help="archive location: folder, file:// or s3://bucket/prefix (default ./archive-data); "
-        "an S3 store's WARCs are mirrored into its state folder, only new ones on later runs",
+    add_store(
+        parser,
+        "; an S3 store's WARCs are mirrored into its state folder, only new ones on later runs",
     )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT,
@@ -36,8 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="virtual environment for pywb, created on first use (default $NEWSARCHIVE_PYWB_ENV, "
         "else ~/.cache/newsarchive/pywb-VERSION-pyXY)",
     )  # fmt: skip
-    parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a setting (AWS_*, STORAGE_S3_*)")  # fmt: skip
+    add_settings(parser)
 
 
 def _stop(signum: int, frame: FrameType | None) -> NoReturn:
@@ -45,22 +43,16 @@ def _stop(signum: int, frame: FrameType | None) -> NoReturn:
 
 
 def run(args: argparse.Namespace) -> int:
-    from newsarchive.archive.store import StoreError, open_store  # noqa: PLC0415 - see above
-    from newsarchive.cli.settings import build_settings, parse_overrides  # noqa: PLC0415 - see above
-    from newsarchive.pipelines.extensions.storage import store_options  # noqa: PLC0415 - see above
+    from newsarchive.archive.run import open_options_store  # noqa: PLC0415 - see above
+    from newsarchive.archive.store import StoreError  # noqa: PLC0415 - see above
+    from newsarchive.cli.settings import options_from_args  # noqa: PLC0415 - see above
     from newsarchive.replay.app import ReplayError, ReplayServer, prepare  # noqa: PLC0415 - see above
     from newsarchive.replay.env import PYWB_VERSION, PywbEnv, PywbEnvError, default_env_dir  # noqa: PLC0415 - keeps --help fast
 
     err = sys.stderr.write
+    options = options_from_args(args)
     try:
-        overrides = parse_overrides(args.set)
-    except ValueError as exc:
-        err(f"newsarchive replay: {exc}\n")
-        return EXIT_CONFIG
-    settings = build_settings(args.store, None, overrides, verbose=args.verbose)
-    uri = settings.get("NEWSARCHIVE_STORE")
-    try:
-        store = open_store(uri, **store_options(settings, reader=True))
+        store = open_options_store(options, reader=True)
     except StoreError as exc:
         err(f"newsarchive replay: {exc}\n")
         return EXIT_CONFIG

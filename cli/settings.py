@@ -1,4 +1,5 @@
-"""Scrapy settings for CLI runs, built without needing scrapy.cfg in the current folder."""
+"""The settings of a CLI run, built without needing scrapy.cfg in the current folder: Scrapy's
+settings object for crawls, and from it the one typed `Options` every command reads."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from typing import TYPE_CHECKING
 
 from scrapy.settings import Settings
 
+from newsarchive.cli.args import parse_overrides
+from newsarchive.config.options import Options
+
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Mapping
 
 
@@ -35,12 +40,25 @@ def build_settings(
     return settings
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, str]:
-    """`-s NAME=VALUE` pairs, as `scrapy crawl -s` takes them."""
-    result = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise ValueError(f"-s expects NAME=VALUE, got {pair!r}")
-        result[name] = value
-    return result
+def settings_from_args(
+    args: argparse.Namespace,
+    defaults: Mapping[str, object] | None = None,
+    *,
+    interactive: bool | None = None,
+) -> Settings:
+    """A command's settings: the project's, then `defaults`, then --store, --sites-dir and -s.
+
+    Raises OverrideError for a malformed -s."""
+    overrides = {**(defaults or {}), **parse_overrides(getattr(args, "set", []))}
+    return build_settings(
+        getattr(args, "store", None),
+        getattr(args, "sites_dir", None),
+        overrides,
+        interactive=interactive,
+        verbose=getattr(args, "verbose", False),
+    )
+
+
+def options_from_args(args: argparse.Namespace, *, interactive: bool | None = None) -> Options:
+    """The typed settings of a command that runs no crawl."""
+    return Options.from_settings(settings_from_args(args, interactive=interactive))

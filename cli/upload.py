@@ -5,29 +5,23 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from newsarchive.archive.store import open_store
+from newsarchive.archive.run import open_options_store
 from newsarchive.cli.main import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED
-from newsarchive.cli.settings import build_settings, parse_overrides
+from newsarchive.cli.settings import options_from_args
 from newsarchive.pipelines.extensions.progress import human_bytes
-from newsarchive.pipelines.extensions.storage import store_options
 
 if TYPE_CHECKING:
     import argparse
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    try:
-        overrides = parse_overrides(args.set)
-    except ValueError as exc:
-        sys.stderr.write(f"newsarchive: {exc}\n")
-        return 2
-    settings = build_settings(args.store, None, overrides, interactive=False, verbose=args.verbose)
-    uri = settings.get("NEWSARCHIVE_STORE")
+    options = options_from_args(args, interactive=False)
+    uri = options.store
     if not uri.startswith("s3://"):
         sys.stderr.write(f"newsarchive: {uri} is not an s3:// store; nothing to upload\n")
         return EXIT_FAILED
     # Opening the store aborts stale multipart uploads and queues the spool; close drains it.
-    store = open_store(uri, **store_options(settings))
+    store = open_options_store(options)
     store.close()
     report = store.upload_report()
     assert report is not None

@@ -19,7 +19,7 @@ EXIT_SPOOLED = 3
 #: Another crawl of the same site still runs (its lock is held); nothing was done.
 EXIT_LOCKED = 4
 
-#: The finish_reason of a crawl that found its site locked by another (pipelines.runlock).
+#: The finish_reason of a crawl that found its site locked by another (archive.run).
 LOCKED_REASON = "locked"
 
 #: When several sites end differently, the exit code is the first of these that occurred.

@@ -11,6 +11,10 @@ NEWSPIDER_MODULE = "newsarchive.spiders"
 NEWSARCHIVE_STORE = "./archive-data"
 #: Folder of per-site YAML files; empty means the bundled config/sites.
 NEWSARCHIVE_SITES_DIR = ""
+#: The site a crawl archives: a site name from NEWSARCHIVE_SITES_DIR (or a SiteConfig object,
+#: as `newsarchive crawl` and ad-hoc `--url` crawls pass it). `scrapy crawl news -a site=NAME`
+#: sets it from the spider argument.
+NEWSARCHIVE_SITE = ""
 #: Contact URL placed in the user agent when the site config names none.
 NEWSARCHIVE_CONTACT_URL = "https://github.com/newsarchive/newsarchive"
 #: Live progress line on stderr; the CLI turns it on when stderr is a terminal.
@@ -126,6 +130,8 @@ DOWNLOAD_FAIL_ON_DATALOSS = False
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+#: Longest Retry-After (seconds) honoured on 429/503; a longer wait gives the request up.
+RETRY_AFTER_MAX = 60.0
 #: 4xx/5xx responses reach the spider, which counts them; they are archived either way.
 HTTPERROR_ALLOW_ALL = True
 COOKIES_ENABLED = False
@@ -143,7 +149,7 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.pipelines.downloadermiddlewares.bans.BanGuardMiddleware": 560,
     # Below the capture middleware: adds validators before it records the request, and reads
     # the record it wrote when the response comes back.
-    "newsarchive.pipelines.incremental.ConditionalRequestMiddleware": 900,
+    "newsarchive.pipelines.downloadermiddlewares.conditional.ConditionalRequestMiddleware": 900,
     # Above HttpCompressionMiddleware (590) so bodies are archived still Content-Encoded,
     # and above the redirect middleware (600) so 3xx responses are archived too.
     "newsarchive.pipelines.downloadermiddlewares.capture.WarcCaptureMiddleware": 950,
@@ -152,20 +158,23 @@ DOWNLOADER_MIDDLEWARES = {
 SPIDER_MIDDLEWARES = {
     # Tells the seen store which article captures the spider made no item of (no text to
     # expect), so only captures a killed run left unextracted are extracted at the next start.
-    "newsarchive.pipelines.incremental.CaptureTextMiddleware": 950,
+    "newsarchive.pipelines.spidermiddlewares.capturetext.CaptureTextMiddleware": 950,
 }
 
 ITEM_PIPELINES = {
     "newsarchive.pipelines.article.ArticlePipeline": 300,
 }
 
+# The crawl run (pipelines.extensions.run): built before every other component, it opens the
+# store and takes the site lock; components ask it for what they need, and it ends the run in
+# one fixed order (archive.run.CrawlRun.finish), so the numbers below order nothing that matters.
+ADDONS = {
+    "newsarchive.pipelines.extensions.run.RunAddon": 0,
+}
+
 EXTENSIONS = {
-    # Before ArchiveStorage (100): its engine_stopped handler must run before the store closes.
-    "newsarchive.pipelines.extensions.report.RunReport": 90,
-    "newsarchive.pipelines.extensions.storage.ArchiveStorage": 100,
-    # After ArchiveStorage (its state folder), before any other component touches the archive.
-    "newsarchive.pipelines.extensions.runlock.SiteLock": 105,
-    "newsarchive.pipelines.incremental.SeenState": 150,
+    "newsarchive.pipelines.extensions.report.RunReport": 100,
+    "newsarchive.pipelines.extensions.seen.SeenState": 150,
     "newsarchive.pipelines.extensions.progress.ProgressReporter": 500,
     "newsarchive.pipelines.extensions.packaging.ArchivePackager": 600,
 }

@@ -45,7 +45,7 @@ class StatsKeys:
     STORAGE_UNAVAILABLE = "storage/unavailable"
     STORAGE_MULTIPART_ABORTED = "storage/multipart_aborted"
 
-    #: Incremental runs (pipelines.incremental): conditional requests sent and 304s received;
+    #: Incremental runs (pipelines.extensions.seen): conditional requests sent, 304s received;
     #: articles by what their fetch gave; discovery decisions taken from the seen store.
     INCREMENTAL_CONDITIONAL = "incremental/conditional_requests"
     INCREMENTAL_NOT_MODIFIED = "incremental/not_modified"

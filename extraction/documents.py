@@ -6,9 +6,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from newsarchive.extraction import EXTRACTOR_VERSION, ArticleExtractor, decode_html
+
+if TYPE_CHECKING:
+    from newsarchive.config.options import Options
+    from newsarchive.config.sites import SiteConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +24,17 @@ class ExtractOptions:
     language_hint: str | None = None
     body_xpath: str | None = None
     drop_xpaths: tuple[str, ...] = ()
+
+    @classmethod
+    def build(cls, options: Options, site: SiteConfig | None = None) -> Self:
+        """The one way options are made: EXTRACT_* settings, then the site's overrides."""
+        return cls(
+            favor_precision=options.extract_favor_precision,
+            include_comments=options.extract_include_comments,
+            language_hint=site.language if site else None,
+            body_xpath=site.extraction.body_xpath if site else None,
+            drop_xpaths=tuple(site.extraction.drop_xpaths) if site else (),
+        )
 
 
 @dataclass(slots=True)
@@ -49,7 +64,7 @@ def _extractor(options: ExtractOptions) -> ArticleExtractor:
 def extract_document(
     body: bytes, content_type: str | None, url: str | None, options: ExtractOptions
 ) -> Extraction | None:
-    """Decode (HTTP charset, BOM, meta, detection) then extract; None when no article text."""
+    """Decode (BOM, HTTP charset, meta, detection) then extract; None when no article text."""
     html, encoding = decode_html(body, content_type)
     article = _extractor(options).extract(html, url)
     if article is None or not article.text.strip():

@@ -16,7 +16,7 @@ from newsarchive.config.stats import StatsKeys
 from newsarchive.extraction.documents import ExtractOptions, extract_document
 from newsarchive.extraction.records import store_extraction
 from newsarchive.extraction.workers import die_with_parent
-from newsarchive.pipelines.extensions.storage import crawler_storage
+from newsarchive.pipelines.extensions.run import crawl_run
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -55,23 +55,14 @@ class ArticlePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        settings = crawler.settings
-        if not settings.getbool("EXTRACT_ENABLED"):
+        run = crawl_run(crawler)
+        if not run.options.extract:
             raise NotConfigured("EXTRACT_ENABLED is off")
-        site = getattr(crawler.spider, "site", None)
-        overrides = getattr(site, "extraction", None)
-        options = ExtractOptions(
-            favor_precision=settings.getbool("EXTRACT_FAVOR_PRECISION"),
-            include_comments=settings.getbool("EXTRACT_INCLUDE_COMMENTS"),
-            language_hint=getattr(site, "language", None),
-            body_xpath=getattr(overrides, "body_xpath", None),
-            drop_xpaths=tuple(getattr(overrides, "drop_xpaths", ()) or ()),
-        )
         assert crawler.stats is not None
         return cls(
-            crawler_storage(crawler).store,
-            options,
-            settings.getint("EXTRACT_WORKERS"),
+            run.store,
+            ExtractOptions.build(run.options, run.site),
+            run.options.extract_workers,
             crawler.stats,
         )
 
@@ -106,7 +97,7 @@ class ArticlePipeline:
             raise DropItem(f"storage failed: {exc!r}") from exc
         self.stats.inc_value(StatsKeys.EXTRACT_OK)
         self.stats.inc_value(StatsKeys.STORAGE_OBJECTS, 2)
-        # The seen store (pipelines.incremental) records which text version a capture gave;
+        # The seen store (pipelines.extensions.seen) records which text version a capture gave;
         # a storage failure leaves none, so the next run extracts the capture again.
         item.extra["text_key"] = record.text_key or ""
         return item

@@ -63,7 +63,7 @@ PYWB_CONSTRAINTS: Final = (
     "zope.event==6.2",
     "zope.interface==8.7",
 )
-#: Environment variable naming the pywb venv folder (the REPLAY_PYWB_ENV setting wins over it).
+#: Environment variable naming the pywb venv folder (`newsarchive replay --pywb-env` wins over it).
 PYWB_ENV_VAR: Final = "NEWSARCHIVE_PYWB_ENV"
 #: Written last by a complete install; a folder without it (killed install) is rebuilt.
 _MARKER: Final = "newsarchive-pywb.txt"

@@ -18,7 +18,8 @@ from scrapy.utils.sitemap import sitemap_urls_from_robots
 
 from newsarchive import __version__
 from newsarchive.archive.items import ArticleCapture
-from newsarchive.config.sites import SiteConfig, load_site, sites_dir
+from newsarchive.config.options import SITE_SETTING, resolve_site
+from newsarchive.config.sites import SiteConfig
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import RECORD_META
 from newsarchive.spiders.feeds import Entry, looks_like_feed, parse_feed
@@ -72,7 +73,7 @@ def user_agent(version: str, contact: str) -> str:
 
 @runtime_checkable
 class Frontier(Protocol):
-    """What the spider asks of incremental state (pipelines.incremental.SeenState): which
+    """What the spider asks of incremental state (pipelines.extensions.seen.SeenState): which
     articles to fetch, which requests a killed run left pending, whether a page changed."""
 
     def plan_article(self, url: str, announced: datetime | None, meta: dict[str, Any]) -> bool:
@@ -121,17 +122,21 @@ class NewsSpider(Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        # The site is a setting (NEWSARCHIVE_SITE): spider arguments set it before the
+        # settings freeze, so every component reads the same site from the crawl's run.
         site_config = kwargs.pop("site_config", None)
         site_name = kwargs.pop("site", None)
         url = kwargs.pop("url", None)
+        given = site_config or (adhoc_site(url) if url else site_name)
+        if given:
+            crawler.settings.set(SITE_SETTING, given, priority="cmdline")
+        site_config = resolve_site(crawler.settings)
         if site_config is None:
-            if url:
-                site_config = adhoc_site(url)
-            elif site_name:
-                directory = sites_dir(crawler.settings.get("NEWSARCHIVE_SITES_DIR"))
-                site_config = load_site(directory, site_name)
-            else:
-                raise UsageError("give -a site=NAME or -a url=URL")
+            raise UsageError("give -a site=NAME or -a url=URL")
+        # Resolved once: the components see the validated config, not the name again.
+        crawler.settings.set(
+            SITE_SETTING, site_config, priority=crawler.settings.getpriority(SITE_SETTING) or 0
+        )
         _apply_site_settings(crawler, site_config)
         spider = super().from_crawler(crawler, site_config, *args, **kwargs)
         if crawler.settings.getbool("ROBOTSTXT_OBEY") and site_config.robots_sitemaps:

@@ -40,7 +40,8 @@ from newsarchive.archive.seen import (
 )
 from newsarchive.config.exitcodes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK
 from newsarchive.demo.server import DEMO_ARTICLES, SITE_ROOT, DemoSite, RequestRecord
-from newsarchive.pipelines.incremental import TRACK_META, CaptureTextMiddleware, SeenState
+from newsarchive.pipelines.extensions.seen import TRACK_META, SeenState
+from newsarchive.pipelines.spidermiddlewares.capturetext import CaptureTextMiddleware
 from tests.conftest import REPO, run_cli, write_demo_config
 from tests.processes import children, wait_gone
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -36,8 +37,15 @@ def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
+    # setuptools builds in the source tree (build/, *.egg-info): build from a copy of it.
+    source = tmp_path_factory.mktemp("source") / "newsarchive"
+    skip = shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", "*_cache", "archive-data"
+    )
+    shutil.copytree(REPO, source, symlinks=True, ignore=skip)
     # Build isolation brings the setuptools pyproject.toml asks for (the venv's may be older).
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(REPO)], REPO)
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(source)],
+         source)  # fmt: skip
     (path,) = out.glob("newsarchive-*.whl")
     return path
 

@@ -15,13 +15,11 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Final, Self
 from urllib.parse import urlsplit
 
-from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
 from newsarchive import __version__
 from newsarchive.archive.captures import CaptureRef
-from newsarchive.archive.digests import DigestIndex
 from newsarchive.archive.store import StoreError
 from newsarchive.archive.warc import (
     NOT_MODIFIED_PROFILE,
@@ -32,7 +30,7 @@ from newsarchive.archive.warc import (
     recover_open_files,
 )
 from newsarchive.config.stats import StatsKeys
-from newsarchive.pipelines.extensions.storage import crawler_storage
+from newsarchive.pipelines.extensions.run import crawl_run
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,6 +39,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.statscollectors import StatsCollector
+
+    from newsarchive.archive.digests import DigestIndex
 
 
 logger = logging.getLogger(__name__)
@@ -138,39 +138,39 @@ class WarcCaptureMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        settings = crawler.settings
-        if not settings.getbool("ARCHIVE_ENABLED"):
+        run = crawl_run(crawler)
+        if not run.options.archive:
             raise NotConfigured("ARCHIVE_ENABLED is off")
-        revisits = settings.get("ARCHIVE_REVISITS", "identical")
+        revisits = run.options.revisits
         if revisits not in REVISIT_MODES:
             # Logged as an error too: a typo must not silently cost the run its archive.
             logger.error("ARCHIVE_REVISITS must be one of %s, got %r", REVISIT_MODES, revisits)
             raise NotConfigured(f"ARCHIVE_REVISITS must be one of {REVISIT_MODES}")
-        storage = crawler_storage(crawler)
-        site = getattr(getattr(crawler.spider, "site", None), "name", None) or "default"
+        site = run.site.name
         assert crawler.stats is not None
         stats = crawler.stats
-        digests = DigestIndex(storage.store, site) if revisits == "identical" else None
+        digests = run.digests if revisits == "identical" else None
         if digests is not None:
             try:
                 stats.set_value(StatsKeys.ARCHIVE_DIGESTS_LOADED, digests.sync())
             except (StoreError, OSError, ValueError) as exc:
                 # The local working copy still serves; a store that is down costs revisits only.
                 logger.warning("Digest index not refreshed from the store: %s", exc)
-        repaired = recover_open_files(storage.store, site=site, on_close=_recovered_hook(digests))
+        repaired = recover_open_files(run.store, site=site, on_close=_recovered_hook(digests))
         for name in repaired:
             logger.warning("Repaired WARC left open by an interrupted run: %s", name)
         stats.set_value(StatsKeys.ARCHIVE_RECOVERED, len(repaired))
         writer = RollingWarcWriter(
-            storage.store,
+            run.store,
             site=site,
-            prefix=settings.get("ARCHIVE_WARC_PREFIX"),
-            max_size=settings.getint("ARCHIVE_WARC_MAX_SIZE"),
-            warcinfo=warcinfo_fields(crawler, site, storage.run_id),
+            prefix=run.options.warc_prefix,
+            max_size=run.options.warc_max_size,
+            warcinfo=warcinfo_fields(crawler, site, run.run_id),
         )
         mw = cls(writer, stats, digests)
         writer.on_close = mw._file_closed
-        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
+        # The run closes the writer first when it finishes, and packages what it wrote.
+        run.steps.close_writer = mw.close_writer
         return mw
 
     def process_request(self, request: Request) -> None:
@@ -250,16 +250,11 @@ class WarcCaptureMiddleware:
             logger.error("Could not publish digests of %s", key, exc_info=True)
             self.stats.inc_value(StatsKeys.ARCHIVE_DIGESTS_FAILED)
 
-    async def close_writer(self) -> list[str]:
-        """Close the current WARC (idempotent); returns the keys of every file this run closed."""
-        await run_in_thread(self.writer.close)
-        return list(self.writer.keys_closed)
-
-    async def spider_closed(self) -> None:
-        await self.close_writer()
+    def close_writer(self) -> list[str]:
+        """Close the current WARC (blocking); returns the keys of every file this run closed."""
+        self.writer.close()
         self.stats.set_value(StatsKeys.ARCHIVE_FILES, len(self.writer.files_closed))
-        if self.digests is not None:
-            self.digests.close()
+        return list(self.writer.keys_closed)
 
 
 def _recovered_hook(digests: DigestIndex | None) -> Callable[[str, str], None]:

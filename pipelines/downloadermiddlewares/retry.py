@@ -48,7 +48,7 @@ class RetryAfterMiddleware(RetryMiddleware):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         mw = super().from_crawler(crawler)
-        mw.max_wait = crawler.settings.getfloat("RETRY_AFTER_MAX", 60.0)
+        mw.max_wait = crawler.settings.getfloat("RETRY_AFTER_MAX")
         return mw
 
     async def process_response(  # type: ignore[override]

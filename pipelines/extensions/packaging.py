@@ -1,4 +1,4 @@
-"""Extension that indexes (CDXJ) and packages (WACZ) the run's WARCs when the spider closes."""
+"""Extension that indexes (CDXJ) and packages (WACZ) the run's WARCs as the run finishes."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Self
 
-from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.asyncio import run_in_thread
 
 from newsarchive.archive.cdxj import index_warc, unindexed_warcs
 from newsarchive.archive.layout import META_PREFIX
@@ -17,14 +15,14 @@ from newsarchive.archive.store import StoreError
 from newsarchive.archive.wacz import Page, WaczError, package_run
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import WarcCaptureMiddleware
-from newsarchive.pipelines.extensions.storage import crawler_storage
+from newsarchive.pipelines.extensions.run import crawl_run
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
+    from newsarchive.archive.run import CrawlRun
     from newsarchive.archive.store import Store
-    from newsarchive.pipelines.extensions.storage import ArchiveStorage
 
 logger = logging.getLogger(__name__)
 
@@ -46,45 +44,43 @@ def run_pages(store: Store, site: str, warc_keys: set[str], since: datetime) -> 
 
 
 class ArchivePackager:
-    """At spider close: CDXJ for every unindexed WARC of the site, a WACZ of this run's WARCs.
+    """When the run finishes (`CrawlRun.finish`, right after the WARC writer closed): CDXJ for
+    every unindexed WARC of the site, a WACZ of this run's WARCs.
 
     Settings: ARCHIVE_ENABLED, ARCHIVE_CDXJ_ENABLED, ARCHIVE_WACZ_ENABLED.
     """
 
-    def __init__(self, crawler: Crawler, cdxj: bool, wacz: bool) -> None:
+    def __init__(self, crawler: Crawler, run: CrawlRun, cdxj: bool, wacz: bool) -> None:
         assert crawler.stats is not None
         self.crawler = crawler
         self.stats: StatsCollector = crawler.stats
+        self.run = run
         self.cdxj = cdxj
         self.wacz = wacz
         self.started = datetime.now(UTC)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        settings = crawler.settings
-        if not settings.getbool("ARCHIVE_ENABLED"):
+        run = crawl_run(crawler)
+        options = run.options
+        if not options.archive:
             raise NotConfigured("ARCHIVE_ENABLED is off")
-        cdxj = settings.getbool("ARCHIVE_CDXJ_ENABLED")
-        wacz = settings.getbool("ARCHIVE_WACZ_ENABLED")
-        if not cdxj and not wacz:
+        if not options.cdxj and not options.wacz:
             raise NotConfigured("ARCHIVE_CDXJ_ENABLED and ARCHIVE_WACZ_ENABLED are off")
-        ext = cls(crawler, cdxj, wacz)
-        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        ext = cls(crawler, run, options.cdxj, options.wacz)
+        run.steps.package = ext.package
         return ext
 
-    async def spider_closed(self) -> None:
+    def package(self, keys: list[str]) -> None:
+        """Index and package the WARCs this run closed (blocking)."""
         capture = self.crawler.get_downloader_middleware(WarcCaptureMiddleware)
         if capture is None:
             return
-        # The capture middleware closes its file on spider_closed too; handlers run
-        # concurrently, so close it here first (idempotent) before reading the file list.
-        keys = await capture.close_writer()
-        storage = crawler_storage(self.crawler)
-        site = capture.writer.site
+        site = self.run.site.name
         if self.cdxj:
-            await run_in_thread(self._index, storage.store, site, keys)
+            self._index(self.run.store, site, keys)
         if self.wacz and keys:
-            await run_in_thread(self._package, storage, site, keys, sorted(capture.original_keys))
+            self._package(site, keys, sorted(capture.original_keys))
 
     def _index(self, store: Store, site: str, run_keys: list[str]) -> None:
         """This run's WARCs first (from their local copies), then any older unindexed ones."""
@@ -108,19 +104,18 @@ class ArchivePackager:
                 continue
             self.stats.inc_value(StatsKeys.PACKAGE_CDXJ)
 
-    def _package(
-        self, storage: ArchiveStorage, site: str, keys: list[str], original_keys: list[str]
-    ) -> None:
+    def _package(self, site: str, keys: list[str], original_keys: list[str]) -> None:
+        store, run_id = self.run.store, self.run.run_id
         try:
-            pages = run_pages(storage.store, site, set(keys), self.started)
+            pages = run_pages(store, site, set(keys), self.started)
             # Originals of this run's revisits go in too, so the package replays on its own.
-            package_run(storage.store, site, storage.run_id, keys + original_keys, pages)
+            package_run(store, site, run_id, keys + original_keys, pages)
         except StoreError as exc:
-            logger.error("Could not package run %s of %s: %s", storage.run_id, site, exc)
+            logger.error("Could not package run %s of %s: %s", run_id, site, exc)
             self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
             return
         except (OSError, ValueError, WaczError):
-            logger.error("Could not package run %s of %s", storage.run_id, site, exc_info=True)
+            logger.error("Could not package run %s of %s", run_id, site, exc_info=True)
             self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
             return
         self.stats.inc_value(StatsKeys.PACKAGE_WACZ)

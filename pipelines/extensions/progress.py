@@ -9,7 +9,9 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
+from newsarchive.config.errors import error_count
 from newsarchive.config.stats import StatsKeys
+from newsarchive.pipelines.extensions.run import run_addon
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -29,17 +31,9 @@ def progress_line(stats: dict[str, object], site: str) -> str:
         value = stats.get(key, 0)
         return value if isinstance(value, int) else 0
 
-    # IgnoreRequest is robots.txt or a filter saying no, which is the crawler being polite.
-    errors = sum(
-        v
-        for k, v in stats.items()
-        if isinstance(v, int)
-        and k.startswith("downloader/exception_type_count/")
-        and not k.endswith("IgnoreRequest")
-    )
     return (
         f"{site}: {num('response_received_count')} pages, "
-        f"{num(StatsKeys.EXTRACT_OK)} articles, {errors} errors, "
+        f"{num(StatsKeys.EXTRACT_OK)} articles, {error_count(stats)} errors, "
         f"{human_bytes(num(StatsKeys.ARCHIVE_BYTES))} archived"
     )
 
@@ -60,18 +54,13 @@ class ProgressReporter:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        if not crawler.settings.getbool("NEWSARCHIVE_PROGRESS"):
+        run = run_addon(crawler).run
+        if not run.options.progress:
             # No message: an argument-less NotConfigured keeps Scrapy from warning about it,
             # and a cron run without a terminal is the normal case, not a misconfiguration.
             raise NotConfigured
-        site = getattr(getattr(crawler.spider, "site", None), "name", "crawl")
         assert crawler.stats is not None
-        ext = cls(
-            crawler.stats,
-            site,
-            crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL", 1.0),
-            sys.stderr,
-        )
+        ext = cls(crawler.stats, run.site.name, run.options.progress_interval, sys.stderr)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from scrapy import signals
@@ -13,19 +12,19 @@ from scrapy.exceptions import NotConfigured
 
 from newsarchive.archive.files import write_atomic
 from newsarchive.archive.layout import report_key
+from newsarchive.config.errors import counts_by_suffix, error_kinds
 from newsarchive.config.exitcodes import run_exit_code
 from newsarchive.config.stats import StatsKeys
-from newsarchive.pipelines.extensions.runlock import locked_out
-from newsarchive.pipelines.extensions.storage import crawler_storage, storage_closed
+from newsarchive.pipelines.extensions.run import crawl_run
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-    from newsarchive.archive.store import Store
-    from newsarchive.pipelines.extensions.storage import ArchiveStorage
+    from newsarchive.archive.run import CrawlRun
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +32,9 @@ logger = logging.getLogger(__name__)
 #: other logger only reaches the run log from WARNING up.
 LIFECYCLE_LOGGERS: Final = (
     "newsarchive.pipelines.extensions.report",
-    "newsarchive.pipelines.incremental",
-    "newsarchive.pipelines.extensions.storage",
+    "newsarchive.pipelines.extensions.seen",
     "newsarchive.pipelines.extensions.packaging",
+    "newsarchive.archive.run",
     "newsarchive.archive.warc",
     "newsarchive.archive.lock",
 )
@@ -44,39 +43,6 @@ LIFECYCLE_LOGGERS: Final = (
 def _int(stats: Mapping[str, Any], key: str) -> int:
     value = stats.get(key, 0)
     return value if isinstance(value, int) else 0
-
-
-def _suffixed(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
-    return {
-        key[len(prefix) :]: value
-        for key, value in sorted(stats.items())
-        if key.startswith(prefix) and isinstance(value, int) and value
-    }
-
-
-def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
-    """Errors by kind: download exceptions by class, HTTP error statuses, write and extraction
-    failures, ERROR log lines. IgnoreRequest is robots.txt or a ban saying no, not an error."""
-    kinds: dict[str, int] = {}
-    for name, count in _suffixed(stats, "downloader/exception_type_count/").items():
-        short = name.rsplit(".", 1)[-1]
-        if short not in ("IgnoreRequest", "BannedRequest"):
-            kinds[short] = kinds.get(short, 0) + count
-    for status, count in _suffixed(stats, "downloader/response_status_count/").items():
-        if status.isdigit() and int(status) >= 400:
-            kinds[f"http_{status}"] = count
-    for label, key in (
-        ("archive_write_failed", StatsKeys.ARCHIVE_ERRORS),
-        ("extract_failed", StatsKeys.EXTRACT_FAILED),
-        ("extract_empty_text", StatsKeys.EXTRACT_EMPTY),
-        ("text_recovery_failed", StatsKeys.INCREMENTAL_TEXTS_RECOVER_FAILED),
-        ("log_error", "log_count/ERROR"),
-    ):
-        if _int(stats, key):
-            kinds[label] = _int(stats, key)
-    for name, count in _suffixed(stats, StatsKeys.STORAGE_FAILED + "/").items():
-        kinds[f"storage_write_failed_{name}"] = count
-    return kinds
 
 
 def build_report(
@@ -134,7 +100,7 @@ def build_report(
         "updated": updated,
         "unchanged": unchanged,
         "other_status": _int(stats, StatsKeys.INCREMENTAL_OTHER_STATUS),
-        "refetched": _suffixed(stats, StatsKeys.INCREMENTAL_REFETCH + "/"),
+        "refetched": counts_by_suffix(stats, StatsKeys.INCREMENTAL_REFETCH + "/"),
         "texts": _int(stats, StatsKeys.EXTRACT_OK),
         # Of those, captures a killed run archived without text, extracted from the archive.
         "texts_recovered": _int(stats, StatsKeys.INCREMENTAL_TEXTS_RECOVERED),
@@ -167,6 +133,7 @@ def summary(report: Mapping[str, Any]) -> str:
         f"{report['duration_seconds']:.1f}s: {report['fetched']['responses']} responses, "
         f"{report['new']} new, {report['updated']} updated, {report['unchanged']} unchanged, "
         f"{report['skipped']['archived']} already archived, "
+        # The sum of the kinds: config.errors.error_count, as the CLI summary counts.
         f"{sum(report['errors'].values())} errors; exit code {report['exit_code']}"
     )
     if report["banned"]:
@@ -236,62 +203,57 @@ class _RunLogFilter(logging.Filter):
 
 
 class RunReport:
-    """Writes reports/SITE/RUN.json into the store when the run ends, a run log file while it
-    runs, and optionally a Prometheus textfile.
+    """Writes reports/SITE/RUN.json into the store when the run finishes, a run log file while
+    it runs, and optionally a Prometheus textfile.
 
-    The report goes into the store before the store closes, so it is uploaded (or spooled)
-    with the rest; once the store has closed, a storage outcome other than the one assumed
-    (nothing left in the spool) rewrites it, into the spool, with exit code 3. A crawl that
-    found its site locked (pipelines.runlock) did nothing and gets no report.
+    `CrawlRun.finish` calls `write` before the store closes, so the report is uploaded (or
+    spooled) with the rest, and `settle` once it has closed: a storage outcome other than the
+    one assumed (nothing left in the spool) rewrites it, into the spool, with exit code 3. A
+    crawl that found its site locked by another does nothing and gets no report.
 
     Settings: REPORT_ENABLED, REPORT_LOG_ENABLED, REPORT_PROMETHEUS_DIR.
     """
 
     def __init__(
-        self, crawler: Crawler, stats: StatsCollector, log_enabled: bool, prometheus_dir: str
+        self,
+        crawler: Crawler,
+        run: CrawlRun,
+        stats: StatsCollector,
+        log_enabled: bool,
+        prometheus_dir: Path | None,
     ) -> None:
         self.crawler = crawler
+        self.run = run
         self.stats = stats
         self.log_enabled = log_enabled
-        self.prometheus_dir = Path(prometheus_dir) if prometheus_dir else None
-        self.site = getattr(getattr(crawler.spider, "site", None), "name", None) or "default"
+        self.prometheus_dir = prometheus_dir
+        self.site = run.site.name
         self.started = datetime.now(UTC)
         self.finished: datetime | None = None
         self.reason = "not finished"
-        self.run_id: str | None = None
-        self.store: Store | None = None
         self.handler: logging.Handler | None = None
         #: The last report written (for callers in the same process).
         self.report: dict[str, Any] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        settings = crawler.settings
-        if not settings.getbool("REPORT_ENABLED"):
+        run = crawl_run(crawler)
+        options = run.options
+        if not options.report:
             raise NotConfigured("REPORT_ENABLED is off")
         assert crawler.stats is not None
-        ext = cls(
-            crawler,
-            crawler.stats,
-            settings.getbool("REPORT_LOG_ENABLED"),
-            settings.get("REPORT_PROMETHEUS_DIR") or "",
-        )
+        ext = cls(crawler, run, crawler.stats, options.report_log, options.report_prometheus_dir)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
-        # Connected before ArchiveStorage's (this extension is built first): the store is
-        # still open when the report is written.
-        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
-        crawler.signals.connect(ext.storage_closed, signal=storage_closed)
+        run.steps.report = ext.write
+        run.steps.settle_report = ext.settle
         return ext
 
     def spider_opened(self) -> None:
-        if locked_out(self.crawler):
-            return
-        storage = crawler_storage(self.crawler)
-        self.store, self.run_id = storage.store, storage.run_id
         self.started = datetime.now(UTC)
+        store = self.run.store
         if self.log_enabled:
-            path = self.store.state_dir / "logs" / self.site / f"{self.run_id}.log"
+            path = store.state_dir / "logs" / self.site / f"{self.run.run_id}.log"
             path.parent.mkdir(parents=True, exist_ok=True)
             handler = logging.FileHandler(path, encoding="utf-8")
             handler.setLevel(logging.INFO)
@@ -301,24 +263,26 @@ class RunReport:
             )
             logging.getLogger().addHandler(handler)
             self.handler = handler
-        logger.info("%s: run %s opened into %s", self.site, self.run_id, self.store.uri)
+        logger.info("%s: run %s opened into %s", self.site, self.run.run_id, store.uri)
 
     def spider_closed(self, reason: str) -> None:
         self.reason = reason
 
     def _build(self) -> dict[str, Any]:
-        assert self.run_id is not None
         assert self.finished is not None
         return build_report(
-            self.site, self.run_id, self.reason, self.stats.get_stats(), self.started, self.finished
+            self.site,
+            self.run.run_id,
+            self.reason,
+            self.stats.get_stats(),
+            self.started,
+            self.finished,
         )
 
     def _put(self, report: dict[str, Any]) -> bool:
-        assert self.store is not None
-        assert self.run_id is not None
         try:
-            self.store.put_bytes(
-                report_key(self.site, self.run_id),
+            self.run.store.put_bytes(
+                report_key(self.site, self.run.run_id),
                 json.dumps(report, indent=2, sort_keys=True).encode("utf-8") + b"\n",
                 "application/json",
             )
@@ -329,24 +293,23 @@ class RunReport:
         self.report = report
         return True
 
-    def engine_stopped(self) -> None:
+    def write(self) -> None:
         """The report as the crawl ended, written while the store still uploads."""
-        if self.store is None or self.run_id is None:
-            return
         self.finished = datetime.now(UTC)
         if self._put(self._build()):
             self.stats.set_value(StatsKeys.REPORT_WRITTEN, 1)
 
-    def storage_closed(self) -> None:
+    def settle(self) -> None:
         """The store is closed and its upload outcome counted: the report's final numbers."""
         try:
-            if self.store is None or self.run_id is None or self.finished is None:
+            if self.finished is None:
                 return
             report = self._build()
             if report != self.report and self._put(report):
                 # The report now waits in the spool too (the store is closed): count it, so
                 # the report, the stats and the CLI's summary agree on what is left behind.
-                self.storage.record_upload_report()
+                self.run.upload = self.run.store.upload_report()
+                self.run.steps.count()
                 recounted = self._build()
                 if recounted != report:
                     self._put(recounted)
@@ -360,10 +323,6 @@ class RunReport:
             logger.info("%s", summary(report))
         finally:
             self._close_log()
-
-    @property
-    def storage(self) -> ArchiveStorage:
-        return crawler_storage(self.crawler)
 
     def _close_log(self) -> None:
         handler, self.handler = self.handler, None

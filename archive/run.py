@@ -1,0 +1,197 @@
+"""One crawl of one site: its store, run ID, lock, seen store and digest index, opened in one
+place and finished in one fixed order. No Scrapy: the crawl's components hand in their steps."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Self
+
+from newsarchive.archive.digests import DigestIndex
+from newsarchive.archive.lock import LockHeld, site_lock
+from newsarchive.archive.seen import open_seen_store, reconcile_pending
+from newsarchive.archive.store import AWS_OPTIONS, open_store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from newsarchive.archive.lock import LockOwner, RunLock
+    from newsarchive.archive.seen import SeenStore
+    from newsarchive.archive.store import Store, UploadReport
+    from newsarchive.config.options import Options
+    from newsarchive.config.sites import SiteConfig
+
+logger = logging.getLogger(__name__)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable, unique run name: 20260217T131500Z-1a2b3c4d."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def store_options(options: Options, *, reader: bool = False) -> dict[str, Any]:
+    """Options for `open_store`: Scrapy's AWS_* names and STORAGE_S3_* (S3 stores only).
+
+    `reader` (replay, reextract, verify): no degraded reads, so an unreachable store is an
+    error instead of a listing of the local spool only.
+    """
+    if not options.store.startswith("s3://"):
+        return {}
+    chosen = {
+        name: value
+        for name, value in options.storage.items()
+        if name in AWS_OPTIONS or name.startswith("STORAGE_S3_")
+    }
+    if reader:
+        chosen["STORAGE_S3_DEGRADED_READS"] = False
+    return chosen
+
+
+def open_options_store(options: Options, *, reader: bool = False) -> Store:
+    return open_store(options.store, **store_options(options, reader=reader))
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(slots=True)
+class FinishSteps:
+    """What the crawl's components do at the end of a run, called by `CrawlRun.finish`."""
+
+    #: Close the WARC writer; returns the keys of every WARC this run wrote.
+    close_writer: Callable[[], list[str]] = list
+    #: CDXJ indexes and the WACZ package of those WARCs.
+    package: Callable[[list[str]], None] = lambda _keys: None
+    #: Put what the run learnt while finishing (`pending_left`, `upload`) into the stats.
+    count: Callable[[], None] = _nothing
+    #: Write the run report, while the store still takes objects that it uploads.
+    report: Callable[[], None] = _nothing
+    #: The store has closed and `CrawlRun.upload` is known: the report's final storage numbers.
+    settle_report: Callable[[], None] = _nothing
+
+
+@dataclass(slots=True)
+class CrawlRun:
+    """A crawl of one site. `open` takes the site lock in the store's state folder; a run that
+    finds it held is `locked_out` and must touch nothing of the site. `finish` ends the run:
+
+    1. close the WARC writer (its last file is committed to the store);
+    2. index (CDXJ) and package (WACZ) the run's WARCs;
+    3. close the seen store (counting requests left pending) and the digest index;
+    4. write the run report into the store, so an S3 store uploads it with the rest;
+    5. close the store (an S3 store drains its upload queue or gives up);
+    6. settle the report: only when objects were left in an S3 store's spool is it written
+       again (into the spool), with that outcome;
+    7. release the site lock: the next run may start.
+    """
+
+    site: SiteConfig
+    options: Options
+    store: Store
+    run_id: str = field(default_factory=new_run_id)
+    lock: RunLock | None = None
+    #: Who holds the site's lock, when another crawl does (this run then does nothing).
+    locked_by: LockOwner | None = None
+    locked_out: bool = False
+    #: Requests left pending in the seen store at the end (set by finish).
+    pending_left: int | None = None
+    #: The store's upload outcome once closed (None for a local store).
+    upload: UploadReport | None = None
+    #: Set by the crawl's components as they are built; run in order by `finish`.
+    steps: FinishSteps = field(default_factory=lambda: FinishSteps())
+    _seen: SeenStore | None = None
+    _digests: DigestIndex | None = None
+    _finished: bool = False
+
+    @classmethod
+    def open(cls, site: SiteConfig, options: Options, store: Store | None = None) -> Self:
+        """Open the store and, with LOCK_ENABLED, take the site's lock."""
+        run = cls(site, options, store or open_options_store(options))
+        if options.lock:
+            lock = site_lock(run.store.state_dir, site.name)
+            try:
+                run.lock = lock.acquire()
+            except LockHeld as exc:
+                run.locked_out, run.locked_by = True, exc.owner
+                logger.info("%s: not crawled, another crawl is running (%s)", site.name, run.holder)
+        if not run.locked_out:
+            logger.info("Archiving run %s into %s", run.run_id, run.store.uri)
+        return run
+
+    @property
+    def holder(self) -> str:
+        return self.locked_by.describe() if self.locked_by else "another process"
+
+    @property
+    def seen(self) -> SeenStore:
+        """The site's seen store, opened on first use (reconciled with the archive)."""
+        if self._seen is None:
+            seen = open_seen_store(self.store.state_dir, self.site.name)
+            found = reconcile_pending(seen, self.store, self.site.name)
+            if found:
+                logger.warning(
+                    "%d articles a killed run archived but did not record; recorded now", found
+                )
+            self._seen = seen
+        return self._seen
+
+    @property
+    def digests(self) -> DigestIndex:
+        """The site's payload digest index (revisits), opened on first use."""
+        if self._digests is None:
+            self._digests = DigestIndex(self.store, self.site.name)
+        return self._digests
+
+    def finish(self) -> None:
+        """End the run in the documented order; blocking, call it off the reactor. A failing
+        step is logged and the next one still runs: the lock is always released."""
+        if self._finished:
+            return
+        self._finished = True
+        steps = self.steps
+        keys: list[str] = []
+
+        def close_writer() -> None:
+            keys.extend(steps.close_writer())
+
+        order: list[tuple[str, Callable[[], None]]] = [
+            ("close the WARC writer", close_writer),
+            ("package the run", lambda: steps.package(keys)),
+            ("close the seen store", self._close_seen),
+            ("close the digest index", self._close_digests),
+            ("count the seen store", steps.count),
+            ("write the run report", steps.report),
+            ("close the store", self._close_store),
+            ("count the uploads", steps.count),
+            ("settle the run report", steps.settle_report),
+            ("release the site lock", self._release),
+        ]
+        for what, step in order:
+            try:
+                step()
+            except Exception:  # every later step must run: above all the lock's release
+                logger.error("Could not %s of run %s", what, self.run_id, exc_info=True)
+
+    def _close_seen(self) -> None:
+        seen, self._seen = self._seen, None
+        if seen is not None:
+            self.pending_left = seen.counts()["pending"]
+            seen.close()
+
+    def _close_digests(self) -> None:
+        digests, self._digests = self._digests, None
+        if digests is not None:
+            digests.close()
+
+    def _close_store(self) -> None:
+        self.store.close()
+        self.upload = self.store.upload_report()
+
+    def _release(self) -> None:
+        lock, self.lock = self.lock, None
+        if lock is not None:
+            lock.release()

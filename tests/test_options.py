@@ -1,0 +1,123 @@
+"""The one typed settings object (config.options) and the CLI commands that build it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from newsarchive.cli.main import EXIT_CONFIG, build_parser, main
+from newsarchive.cli.settings import build_settings, options_from_args
+from newsarchive.config import settings as defaults
+from newsarchive.config.options import Options, resolve_site
+from newsarchive.config.sites import BUNDLED_SITES_DIR, SiteConfig
+from newsarchive.extraction.documents import ExtractOptions
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+#: Every subcommand and the arguments it needs besides -s.
+COMMANDS = {
+    "crawl": ["--all"],
+    "demo": [],
+    "extract-file": ["page.html"],
+    "upload": [],
+    "sites": [],
+    "verify": [],
+    "replay": [],
+    "reextract": [],
+}
+
+
+def test_defaults_come_from_config_settings(tmp_path: Path) -> None:
+    options = Options.from_settings(build_settings(str(tmp_path), interactive=False))
+    assert options.store == str(tmp_path)
+    assert options.sites_dir == BUNDLED_SITES_DIR
+    assert options.site is None
+    assert options.retry_after_max == defaults.RETRY_AFTER_MAX
+    assert options.warc_max_size == defaults.ARCHIVE_WARC_MAX_SIZE
+    assert options.revisits == defaults.ARCHIVE_REVISITS
+    assert options.extract_workers == defaults.EXTRACT_WORKERS
+    assert options.report_prometheus_dir is None
+    assert options.storage["STORAGE_S3_DEGRADED_READS"] is defaults.STORAGE_S3_DEGRADED_READS
+
+
+def test_overrides_are_typed(tmp_path: Path) -> None:
+    overrides = {
+        "EXTRACT_FAVOR_PRECISION": "False",
+        "ARCHIVE_WARC_MAX_SIZE": "1000",
+        "RETRY_AFTER_MAX": "5",
+        "REPORT_PROMETHEUS_DIR": str(tmp_path),
+        "STORAGE_S3_UPLOAD_THREADS": "4",
+    }
+    options = Options.from_settings(build_settings(None, None, overrides, interactive=False))
+    assert options.extract_favor_precision is False
+    assert options.warc_max_size == 1000
+    assert options.retry_after_max == 5.0
+    assert options.report_prometheus_dir == tmp_path
+    assert options.storage["STORAGE_S3_UPLOAD_THREADS"] == "4"
+
+
+def test_site_setting_takes_a_name_or_a_config() -> None:
+    named = build_settings(None, None, {"NEWSARCHIVE_SITE": "bbc-news"}, interactive=False)
+    site = resolve_site(named)
+    assert site is not None
+    assert site.name == "bbc-news"
+    config = SiteConfig(name="adhoc", start_urls=["https://example.org/"])  # type: ignore[list-item]
+    given = build_settings(None, None, {"NEWSARCHIVE_SITE": config}, interactive=False)
+    assert resolve_site(given) == config
+
+
+def test_extraction_options_from_settings_and_site() -> None:
+    settings = build_settings(None, None, {"EXTRACT_INCLUDE_COMMENTS": True}, interactive=False)
+    options = Options.from_settings(settings)
+    assert ExtractOptions.build(options) == ExtractOptions(include_comments=True)
+    site = SiteConfig.model_validate(
+        {
+            "name": "x",
+            "start_urls": ["https://example.org/"],
+            "language": "de",
+            "extraction": {"body_xpath": "//main", "drop_xpaths": ["//aside"]},
+        }
+    )
+    built = ExtractOptions.build(options, site)
+    assert (built.language_hint, built.body_xpath, built.drop_xpaths) == (
+        "de",
+        "//main",
+        ("//aside",),
+    )
+    assert built.include_comments is True
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_takes_settings(command: str, tmp_path: Path) -> None:
+    args = build_parser().parse_args(
+        [command, *COMMANDS[command], "-s", "EXTRACT_INCLUDE_COMMENTS=True"]
+    )
+    assert args.set == ["EXTRACT_INCLUDE_COMMENTS=True"]
+    assert options_from_args(args, interactive=False).extract_include_comments is True
+
+
+@pytest.mark.parametrize("command", ["verify", "upload", "extract-file", "sites"])
+def test_a_malformed_setting_is_a_configuration_error(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, *COMMANDS[command], "-s", "NOVALUE"]) == EXIT_CONFIG
+    assert "-s expects NAME=VALUE" in capsys.readouterr().err
+
+
+def test_extract_file_honours_extract_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[ExtractOptions] = []
+
+    def fake(
+        body: bytes, content_type: str | None, url: str | None, options: ExtractOptions
+    ) -> None:
+        seen.append(options)
+
+    monkeypatch.setattr("newsarchive.cli.commands.extract_document", fake)
+    page = tmp_path / "page.html"
+    page.write_text("<p>x</p>", encoding="utf-8")
+    main(["extract-file", str(page), "-s", "EXTRACT_FAVOR_PRECISION=False"])
+    assert seen == [ExtractOptions(favor_precision=False)]
