@@ -19,7 +19,7 @@ from scrapy.utils.response import get_meta_refresh
 from newsarchive import __version__
 from newsarchive.archive.items import ArticleCapture
 from newsarchive.config import settings as defaults
-from newsarchive.config.sites import SiteConfig, load_site, sites_dir
+from newsarchive.config.sites import SiteConfig, SiteConfigError, load_site, parse_site, sites_dir
 from newsarchive.config.stats import InvalidKind, StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import RECORD_META
 from newsarchive.pipelines.skips import InvalidInput
@@ -65,10 +65,16 @@ SITEMAP_DEPTH_META: Final = "sitemap_depth"
 
 
 def adhoc_site(url: str) -> SiteConfig:
-    """A site config for `crawl --url`: discover from robots.txt, announced feeds and links."""
-    host = urlsplit(url).hostname or "site"
+    """A site config for `crawl --url`: discover from robots.txt, announced feeds and links.
+
+    A URL that names no http(s) page raises SiteConfigError (exit 2), not a validation trace.
+    """
+    canonical = canonicalize(url)
+    if canonical is None:
+        raise SiteConfigError(f"--url {url[:200]!r}: not an absolute http(s) URL with a host")
+    host = urlsplit(canonical).hostname or "site"
     name = re.sub(r"[^a-z0-9-]+", "-", host.lower()).strip("-")[:60] or "site"
-    return SiteConfig(name=name, start_urls=[url])
+    return parse_site({"name": name, "start_urls": [url]}, f"--url {url[:200]!r}")
 
 
 def user_agent(version: str, contact: str) -> str:
@@ -287,16 +293,13 @@ class NewsSpider(Spider):
 
     def _robots_roots(self) -> set[str]:
         site = self.site
-        return {
-            f"{urlsplit(u).scheme}://{urlsplit(u).netloc}"
-            for u in [*site.start_urls, *(s.url for s in site.sections), *site.feeds]
-        }
+        urls = [*site.start_urls, *(s.url for s in site.sections), *site.feeds]
+        return {root for root in map(_root, urls) if root is not None}
 
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
         """Queue the sitemaps a start host's robots.txt announces, from Scrapy's own fetch."""
-        parts = urlsplit(request.url)
-        root = f"{parts.scheme}://{parts.netloc}"
-        if root not in self._robots_roots():
+        root = _root(request.url)
+        if root is None or root not in self._robots_roots():
             return
         # Protego (Scrapy's default parser) keeps the Sitemap: lines; other parsers may not,
         # and then robots.txt is read once more, by the spider.
@@ -559,6 +562,15 @@ class NewsSpider(Spider):
     def _inc(self, key: str) -> None:
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(key)
+
+
+def _root(url: str) -> str | None:
+    """scheme://host[:port] of a URL, in canonical form (an IDN host as Scrapy requests it)."""
+    canonical = canonicalize(url)
+    if canonical is None:
+        return None
+    parts = urlsplit(canonical)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})/(?:(0?[1-9]|1[0-2])/)?")
