@@ -16,7 +16,7 @@ from newsarchive.extraction.jsonlimits import JSONLimitError, loads_bounded, nes
 from newsarchive.pipelines.downloadermiddlewares.retry import retry_after_seconds
 from newsarchive.pipelines.logformatter import ShortLogFormatter
 from newsarchive.pipelines.skips import InvalidInput
-from newsarchive.spiders.feeds import parse_date, parse_feed
+from newsarchive.spiders.feeds import OnInvalid, parse_date, parse_feed
 from newsarchive.spiders.news import adhoc_site
 from newsarchive.spiders.sitemaps import newest_first, parse_sitemap, sitemaps_from_robots
 from newsarchive.spiders.urls import canonical_host, canonicalize, join_url, same_site
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 Skips = list[tuple[InvalidKind, str]]
 
 
-def recorder() -> tuple[Skips, object]:
+def recorder() -> tuple[Skips, OnInvalid]:
     seen: Skips = []
     return seen, lambda kind, reason: seen.append((kind, reason))
 
@@ -91,7 +91,7 @@ def test_join_url_never_raises() -> None:
 )
 def test_unreadable_dates_are_none_and_told(value: str) -> None:
     seen, on_invalid = recorder()
-    assert parse_date(value, on_invalid) is None  # type: ignore[arg-type]
+    assert parse_date(value, on_invalid) is None
     assert [kind for kind, _ in seen] == [InvalidKind.DATE]
 
 
@@ -106,13 +106,14 @@ RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel>
 <item><link>http://[::1/broken</link><pubDate>Tue, 17 Feb 2026 09:00:00 GMT</pubDate></item>
 <item><link>https://news.example/good-one</link><pubDate>9999-12-31T23:59:59-23:59</pubDate></item>
 <item><link>/relative-story</link></item>
-<item><link>https://news.example/good-two</link><pubDate>Tue, 17 Feb 2026 09:00:00 GMT</pubDate></item>
+<item><link>https://news.example/good-two</link>
+  <pubDate>Tue, 17 Feb 2026 09:00:00 GMT</pubDate></item>
 </channel></rss>"""
 
 
 def test_rss_bad_entries_do_not_lose_the_good_ones() -> None:
     seen, on_invalid = recorder()
-    entries = parse_feed(RSS, "https://news.example/feed.xml", on_invalid)  # type: ignore[arg-type]
+    entries = parse_feed(RSS, "https://news.example/feed.xml", on_invalid)
     urls = [e.url for e in entries]
     assert urls == [
         "http://[::1/broken",  # passed on as given; the spider's canonicalize refuses it alone
@@ -146,7 +147,7 @@ def test_atom_xml_base_and_relative_hrefs() -> None:
 def test_json_feed_too_deep_is_skipped_not_raised() -> None:
     seen, on_invalid = recorder()
     deep = b'{"items": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}"
-    assert parse_feed(deep, "https://news.example/feed.json", on_invalid) == []  # type: ignore[arg-type]
+    assert parse_feed(deep, "https://news.example/feed.json", on_invalid) == []
     assert [kind for kind, _ in seen] == [InvalidKind.JSON]
 
 
@@ -193,7 +194,7 @@ def test_feeds_neither_leak_nor_expand_entities(body: bytes) -> None:
 
 def test_not_a_feed_is_told() -> None:
     seen, on_invalid = recorder()
-    assert parse_feed(b"\x00\x01 not xml", on_invalid=on_invalid) == []  # type: ignore[arg-type]
+    assert parse_feed(b"\x00\x01 not xml", on_invalid=on_invalid) == []
     assert [kind for kind, _ in seen] == [InvalidKind.FEED]
 
 
@@ -238,7 +239,7 @@ INDEX = b"""<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/sc
 
 def test_sitemap_index_children_newest_first() -> None:
     seen, on_invalid = recorder()
-    sitemap = parse_sitemap(INDEX, base_url="https://news.example/index.xml", on_invalid=on_invalid)  # type: ignore[arg-type]
+    sitemap = parse_sitemap(INDEX, base_url="https://news.example/index.xml", on_invalid=on_invalid)
     kept, left_out = newest_first(sitemap.sitemaps, 2)
     assert [c.url for c in kept] == ["https://news.example/new.xml", "https://news.example/old.xml"]
     assert left_out == 2
@@ -250,8 +251,9 @@ def test_gzip_bomb_sitemap_is_not_decoded_past_the_limit() -> None:
     bomb = gzip.compress(head + b" " * 60_000_000 + b"</urlset>", compresslevel=9)
     assert len(bomb) < 200_000
     seen, on_invalid = recorder()
-    sitemap = parse_sitemap(bomb, max_size=1_000_000, on_invalid=on_invalid)  # type: ignore[arg-type]
-    assert sitemap.entries == [] and sitemap.sitemaps == []
+    sitemap = parse_sitemap(bomb, max_size=1_000_000, on_invalid=on_invalid)
+    assert sitemap.entries == []
+    assert sitemap.sitemaps == []
     assert [kind for kind, _ in seen] == [InvalidKind.SITEMAP]
     small = gzip.compress(head + b"</urlset>")
     assert [e.url for e in parse_sitemap(small, max_size=1_000_000).entries] == [
@@ -264,7 +266,7 @@ def test_gzip_bomb_sitemap_is_not_decoded_past_the_limit() -> None:
 )
 def test_corrupt_gzip_sitemap_is_skipped(body: bytes) -> None:
     seen, on_invalid = recorder()
-    assert parse_sitemap(body, max_size=1000, on_invalid=on_invalid).entries == []  # type: ignore[arg-type]
+    assert parse_sitemap(body, max_size=1000, on_invalid=on_invalid).entries == []
     assert [kind for kind, _ in seen] == [InvalidKind.SITEMAP]
 
 
@@ -390,6 +392,7 @@ def test_log_formatter_names_items_by_url(tmp_path: Path) -> None:
     from scrapy.exceptions import DropItem  # noqa: PLC0415
     from scrapy.http import HtmlResponse  # noqa: PLC0415
     from scrapy.utils.test import get_crawler  # noqa: PLC0415
+    from twisted.python.failure import Failure  # noqa: PLC0415
 
     from newsarchive.spiders.news import NewsSpider  # noqa: PLC0415
 
@@ -406,8 +409,8 @@ def test_log_formatter_names_items_by_url(tmp_path: Path) -> None:
         formatter.scraped(item, response, spider),
         formatter.item_error(item, ValueError("y" * 10_000), response, spider),
         formatter.crawled(request, response, spider),
-        formatter.spider_error(None, request, response, spider),  # type: ignore[arg-type]
-        formatter.download_error(None, request, spider, "z" * 10_000),  # type: ignore[arg-type]
+        formatter.spider_error(Failure(ValueError("q")), request, response, spider),
+        formatter.download_error(Failure(ValueError("q")), request, spider, "z" * 10_000),
         formatter.scraped(
             {"url": "https://news.example/d", "body": "b" * 10_000}, response, spider
         ),
