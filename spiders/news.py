@@ -308,9 +308,14 @@ class NewsSpider(Spider):
         if sitemaps is None:
             requests = [Request(f"{root}/robots.txt", callback=self.parse_robots, priority=10)]
         else:
+            robots = f"{root}/robots.txt"
+            # Protego keeps Sitemap: values as written: a relative one resolves against robots.txt.
             requests = [
                 self._page_request(
-                    url, self.parse_sitemap, StatsKeys.DISCOVERY_SITEMAPS, found_in=request.url
+                    join_url(robots, url),
+                    self.parse_sitemap,
+                    StatsKeys.DISCOVERY_SITEMAPS,
+                    found_in=robots,
                 )
                 for url in sitemaps
             ]
