@@ -26,10 +26,10 @@ from newsarchive.archive.files import atomic_file, write_atomic
 from newsarchive.archive.layout import META_PREFIX, WARC_PREFIX, key_site
 from newsarchive.archive.local import LocalStore
 from newsarchive.archive.metadata import MetadataError, read_metadata
+from newsarchive.archive.resource import Resource
 
 if TYPE_CHECKING:
     from datetime import datetime
-    from types import TracebackType
 
     from newsarchive.archive.store import ObjectInfo, Store
     from newsarchive.replay.env import PywbEnv
@@ -268,7 +268,7 @@ def _run_indexer(env: PywbEnv, root: Path, pairs: list[tuple[str, str]]) -> None
         raise ReplayError(f"pywb's indexer failed:\n{tail}")
 
 
-class ReplayServer:
+class ReplayServer(Resource):
     """pywb serving a prepared working folder, as a child process bound to `host`."""
 
     def __init__(
@@ -341,15 +341,10 @@ class ReplayServer:
         if process.stdout is not None:
             process.stdout.close()
 
-    def __enter__(self) -> Self:
+    def _enter(self) -> Self:
         return self if self.process is not None else self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.stop()
 
 
