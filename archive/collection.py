@@ -21,12 +21,7 @@ from typing import TYPE_CHECKING, Final
 
 from newsarchive.archive.cdxj import index_warc
 from newsarchive.archive.files import write_atomic
-from newsarchive.archive.layout import (
-    WARC_PREFIX,
-    parse_warc_key,
-    safe_segment,
-    warc_index_key,
-)
+from newsarchive.archive.layout import WARC_PREFIX, parse_warc_key, safe_segment, warc_index_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
