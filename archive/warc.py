@@ -542,7 +542,8 @@ class RollingWarcWriter(Resource):
         self.close()
 
     def _filename(self, when: datetime, serial: int) -> str:
-        stamp = when.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
+        # IIPC/Heritrix naming: a 17-digit timestamp, milliseconds included.
+        stamp = when.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
         return f"{self.prefix}-{stamp}-{serial:05d}-{self._host}.warc.gz"
 
     def _write(self, op: Callable[[WarcRecordWriter], CaptureRef]) -> CaptureRef:

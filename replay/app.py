@@ -22,6 +22,13 @@ from typing import IO, TYPE_CHECKING, Final, Self, cast
 
 import yaml
 
+from newsarchive.archive.cdxj import cdxj_index
+from newsarchive.archive.collection import (
+    PYWB,
+    mark_not_modified,
+    not_modified_offsets,
+    resolve_index_files,
+)
 from newsarchive.archive.files import atomic_file, write_atomic
 from newsarchive.archive.layout import META_PREFIX, WARC_PREFIX, WARC_SUFFIXES, key_site
 from newsarchive.archive.local import LocalStore
@@ -195,6 +202,12 @@ def prepare(
     if stale:
         logger.info("Indexing %d of %d WARC files for replay", len(stale), len(objects))
         _run_indexer(env, root, stale)
+        for warc_path, cdxj_path in stale:
+            with Path(warc_path).open("rb") as stream:
+                ours = cdxj_index(stream, Path(warc_path).name).decode("utf-8").splitlines()
+            mark_not_modified(Path(cdxj_path), not_modified_offsets(ours))
+        # pywb would replay each 304 as an empty 304: point those lines at their originals.
+        resolve_index_files(sorted(p for p in wanted.values() if p.exists()), PYWB)
 
     config = {
         "collections": {
