@@ -88,3 +88,8 @@ class StatsKeys:
     REQUISITES_FETCHED = "requisites/fetched"
     REQUISITES_STATUS = "requisites/status"
     REQUISITES_FAILED = "requisites/failed"
+
+    #: Network policy (pipelines.downloadermiddlewares.netpolicy): requests refused, by reason:
+    #: scheme, loopback, private_network, link_local, cgnat, multicast, unspecified, reserved
+    #: (the reasons are config.network's constants).
+    POLICY_REFUSED = "policy/refused"
