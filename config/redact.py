@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
+import traceback
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from types import TracebackType
 
 #: What a secret is replaced with.
 MASK: Final = "***"
@@ -96,10 +99,16 @@ def _redact_record(record: logging.LogRecord) -> None:
 _installed = False
 
 
+def _redacting_excepthook(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
+
+
 def install_log_redaction() -> None:
     """Redact every log record of the process, whichever handler writes it (stderr, run log
     files, Scrapy's "Overridden settings" dump): the record factory redacts each record as it
-    is made. Idempotent."""
+    is made; and the traceback of an uncaught exception. Idempotent."""
     global _installed
     if _installed:
         return
@@ -111,4 +120,5 @@ def install_log_redaction() -> None:
         return record
 
     logging.setLogRecordFactory(factory)
+    sys.excepthook = _redacting_excepthook
     _installed = True

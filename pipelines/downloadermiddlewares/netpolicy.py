@@ -37,10 +37,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class RefusedByPolicy(IgnoreRequest):
-    """A request the network policy does not let out; the message says why."""
-
-
 def _site_addresses(hosts: Iterable[str]) -> list[IPNetwork]:
     """Every address the site's configured hosts resolve to now (blocking: run in a thread)."""
     found: list[IPNetwork] = []
@@ -149,4 +145,6 @@ class NetworkPolicyMiddleware:
             # Once per host and reason: a hostile page can link a thousand private URLs.
             self._logged.add((host, reason))
             logger.warning("%s", message[:500])
-        raise RefusedByPolicy(message)
+        # A plain IgnoreRequest: like a robots.txt denial, a refusal is an outcome, not an error
+        # (run reports and exit codes count IgnoreRequest apart).
+        raise IgnoreRequest(message)
