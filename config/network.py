@@ -74,9 +74,11 @@ def classify(address: IPAddress) -> str | None:
         return CGNAT
     if address.is_multicast:
         return MULTICAST
+    if address.is_reserved:
+        return RESERVED
     if address.is_private:
         return PRIVATE
-    if address.is_reserved or not address.is_global:
+    if not address.is_global:
         return RESERVED
     return None
 

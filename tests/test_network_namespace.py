@@ -93,6 +93,8 @@ def test_every_route_is_refused_with_a_reason(policed: dict[str, Any]) -> None:
     stats = refused_stats(policed["stderr"])
     for reason in ("scheme", "loopback", "private_network", "link_local", "unspecified"):
         assert stats.get(reason, 0) >= 1, stats
+    (report,) = Path(policed["store"]).glob("reports/hostile/*.json")
+    assert json.loads(report.read_text(encoding="utf-8"))["policy_refused"] == stats
     # Refused once each: a refusal is not retried.
     assert "Gave up retrying" not in policed["stderr"]
 
