@@ -6,6 +6,7 @@ import ipaddress
 import re
 import socket
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -18,15 +19,19 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: is refused wherever the URL came from (link, redirect, robots `Sitemap:`, meta refresh).
 ALLOWED_SCHEMES: Final = frozenset({"http", "https"})
 
-#: Refusal reasons; each is also the last part of its stats key (`policy/refused/REASON`).
-SCHEME: Final = "scheme"
-UNSPECIFIED: Final = "unspecified"
-LOOPBACK: Final = "loopback"
-LINK_LOCAL: Final = "link_local"
-CGNAT: Final = "cgnat"
-MULTICAST: Final = "multicast"
-PRIVATE: Final = "private_network"
-RESERVED: Final = "reserved"
+
+class Reason(StrEnum):
+    """Why a request is refused; also the last part of its stats key (`policy/refused/...`)."""
+
+    SCHEME = "scheme"
+    UNSPECIFIED = "unspecified"
+    LOOPBACK = "loopback"
+    LINK_LOCAL = "link_local"
+    CGNAT = "cgnat"
+    MULTICAST = "multicast"
+    PRIVATE = "private_network"
+    RESERVED = "reserved"
+
 
 # Python's ipaddress has no flag for the shared address space (RFC 6598); it is not global.
 _CGNAT_NET: Final = ipaddress.IPv4Network("100.64.0.0/10")
@@ -58,28 +63,28 @@ def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
-def classify(address: IPAddress) -> str | None:
+def classify(address: IPAddress) -> Reason | None:
     """Why a connection to `address` is refused by default, or None for a public address."""
     embedded = embedded_ipv4(address)
     if embedded is not None:
         # ::ffff:127.0.0.1 reaches 127.0.0.1: judge what is reached.
         return classify(embedded)
     if address.is_unspecified or address in _THIS_NET:
-        return UNSPECIFIED
+        return Reason.UNSPECIFIED
     if address.is_loopback:
-        return LOOPBACK
+        return Reason.LOOPBACK
     if address.is_link_local:
-        return LINK_LOCAL
+        return Reason.LINK_LOCAL
     if address in _CGNAT_NET:
-        return CGNAT
+        return Reason.CGNAT
     if address.is_multicast:
-        return MULTICAST
+        return Reason.MULTICAST
     if address.is_reserved:
-        return RESERVED
+        return Reason.RESERVED
     if address.is_private:
-        return PRIVATE
+        return Reason.PRIVATE
     if not address.is_global:
-        return RESERVED
+        return Reason.RESERVED
     return None
 
 
@@ -123,7 +128,7 @@ class NetworkPolicy:
 
     allowed: tuple[IPNetwork, ...] = ()
 
-    def refusal(self, address: IPAddress) -> str | None:
+    def refusal(self, address: IPAddress) -> Reason | None:
         """Why a connection to `address` is refused, or None when it may go ahead."""
         reason = classify(address)
         if reason is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self, cast
 
@@ -21,13 +20,12 @@ if TYPE_CHECKING:
 
     from newsarchive.config.network import IPNetwork
 
-logger = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why a host's lookup came back empty: the reason (config.network) and one address."""
+    """Why a host's lookup came back empty: the reason and one of the refused addresses."""
 
+    #: A config.network reason (LOOPBACK, PRIVATE...).
     reason: str
     address: str
 

@@ -16,9 +16,9 @@ from scrapy.utils.test import get_crawler
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.error import DNSLookupError
 
-from newsarchive.config import network
 from newsarchive.config.network import (
     NetworkPolicy,
+    Reason,
     classify,
     embedded_ipv4,
     host_address,
@@ -36,33 +36,33 @@ if TYPE_CHECKING:
 @pytest.mark.parametrize(
     ("address", "reason"),
     [
-        ("127.0.0.1", network.LOOPBACK),
-        ("127.255.0.9", network.LOOPBACK),
-        ("::1", network.LOOPBACK),
-        ("10.1.2.3", network.PRIVATE),
-        ("172.16.0.1", network.PRIVATE),
-        ("192.168.1.1", network.PRIVATE),
-        ("fc00::1", network.PRIVATE),
-        ("fd12:3456::1", network.PRIVATE),
-        ("169.254.169.254", network.LINK_LOCAL),
-        ("fe80::1", network.LINK_LOCAL),
-        ("100.64.0.1", network.CGNAT),
-        ("100.127.255.254", network.CGNAT),
-        ("224.0.0.1", network.MULTICAST),
-        ("ff02::1", network.MULTICAST),
-        ("0.0.0.0", network.UNSPECIFIED),
-        ("0.1.2.3", network.UNSPECIFIED),
-        ("::", network.UNSPECIFIED),
-        ("240.0.0.1", network.RESERVED),
+        ("127.0.0.1", Reason.LOOPBACK),
+        ("127.255.0.9", Reason.LOOPBACK),
+        ("::1", Reason.LOOPBACK),
+        ("10.1.2.3", Reason.PRIVATE),
+        ("172.16.0.1", Reason.PRIVATE),
+        ("192.168.1.1", Reason.PRIVATE),
+        ("fc00::1", Reason.PRIVATE),
+        ("fd12:3456::1", Reason.PRIVATE),
+        ("169.254.169.254", Reason.LINK_LOCAL),
+        ("fe80::1", Reason.LINK_LOCAL),
+        ("100.64.0.1", Reason.CGNAT),
+        ("100.127.255.254", Reason.CGNAT),
+        ("224.0.0.1", Reason.MULTICAST),
+        ("ff02::1", Reason.MULTICAST),
+        ("0.0.0.0", Reason.UNSPECIFIED),
+        ("0.1.2.3", Reason.UNSPECIFIED),
+        ("::", Reason.UNSPECIFIED),
+        ("240.0.0.1", Reason.RESERVED),
         # Mapped and embedded forms are judged by the IPv4 address they reach.
-        ("::ffff:127.0.0.1", network.LOOPBACK),
-        ("::ffff:10.0.0.1", network.PRIVATE),
-        ("::ffff:169.254.169.254", network.LINK_LOCAL),
-        ("2002:7f00:1::", network.LOOPBACK),  # 6to4 of 127.0.0.1
-        ("2002:a9fe:a9fe::1", network.LINK_LOCAL),  # 6to4 of 169.254.169.254
-        ("64:ff9b::a00:1", network.PRIVATE),  # NAT64 of 10.0.0.1
-        ("64:ff9b::7f00:1", network.LOOPBACK),
-        ("::7f00:1", network.LOOPBACK),  # IPv4-compatible
+        ("::ffff:127.0.0.1", Reason.LOOPBACK),
+        ("::ffff:10.0.0.1", Reason.PRIVATE),
+        ("::ffff:169.254.169.254", Reason.LINK_LOCAL),
+        ("2002:7f00:1::", Reason.LOOPBACK),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::1", Reason.LINK_LOCAL),  # 6to4 of 169.254.169.254
+        ("64:ff9b::a00:1", Reason.PRIVATE),  # NAT64 of 10.0.0.1
+        ("64:ff9b::7f00:1", Reason.LOOPBACK),
+        ("::7f00:1", Reason.LOOPBACK),  # IPv4-compatible
         ("8.8.8.8", None),
         ("93.184.215.14", None),
         ("2606:4700::1111", None),
@@ -110,8 +110,8 @@ def test_policy_allows_named_networks_and_their_mapped_forms() -> None:
     assert policy.refusal(ipaddress.ip_address("127.0.0.1")) is None
     assert policy.refusal(ipaddress.ip_address("::ffff:127.0.0.2")) is None
     assert policy.refusal(ipaddress.ip_address("10.77.0.1")) is None
-    assert policy.refusal(ipaddress.ip_address("10.77.0.2")) == network.PRIVATE
-    assert policy.refusal(ipaddress.ip_address("::1")) == network.LOOPBACK
+    assert policy.refusal(ipaddress.ip_address("10.77.0.2")) == Reason.PRIVATE
+    assert policy.refusal(ipaddress.ip_address("::1")) == Reason.LOOPBACK
     assert policy.refusal(ipaddress.ip_address("8.8.8.8")) is None
     wider = policy.allowing(parse_networks(["::1"]))
     assert wider.refusal(ipaddress.ip_address("::1")) is None
@@ -142,19 +142,19 @@ def _middleware(**settings: Any) -> NetworkPolicyMiddleware:
 @pytest.mark.parametrize(
     ("url", "reason"),
     [
-        ("file:///etc/passwd", network.SCHEME),
-        ("data:text/xml,<urlset/>", network.SCHEME),
-        ("s3://bucket/sitemap.xml", network.SCHEME),
-        ("ftp://example.com/sitemap.xml", network.SCHEME),
-        ("http://127.0.0.1/", network.LOOPBACK),
-        ("http://2130706433/", network.LOOPBACK),
-        ("http://0x7f000001:8080/", network.LOOPBACK),
-        ("http://0177.0.0.1/", network.LOOPBACK),
-        ("http://[::ffff:127.0.0.1]/", network.LOOPBACK),
-        ("http://0.0.0.0/", network.UNSPECIFIED),
-        ("http://10.0.0.1/", network.PRIVATE),
-        ("https://169.254.169.254/latest/meta-data/", network.LINK_LOCAL),
-        ("http://100.64.0.1/", network.CGNAT),
+        ("file:///etc/passwd", Reason.SCHEME),
+        ("data:text/xml,<urlset/>", Reason.SCHEME),
+        ("s3://bucket/sitemap.xml", Reason.SCHEME),
+        ("ftp://example.com/sitemap.xml", Reason.SCHEME),
+        ("http://127.0.0.1/", Reason.LOOPBACK),
+        ("http://2130706433/", Reason.LOOPBACK),
+        ("http://0x7f000001:8080/", Reason.LOOPBACK),
+        ("http://0177.0.0.1/", Reason.LOOPBACK),
+        ("http://[::ffff:127.0.0.1]/", Reason.LOOPBACK),
+        ("http://0.0.0.0/", Reason.UNSPECIFIED),
+        ("http://10.0.0.1/", Reason.PRIVATE),
+        ("https://169.254.169.254/latest/meta-data/", Reason.LINK_LOCAL),
+        ("http://100.64.0.1/", Reason.CGNAT),
     ],
 )
 def test_middleware_refuses_with_a_counted_reason(url: str, reason: str) -> None:
@@ -181,13 +181,13 @@ def test_middleware_logs_once_per_host(caplog: pytest.LogCaptureFixture) -> None
             with pytest.raises(IgnoreRequest):
                 mw.process_request(Request(f"http://10.0.0.1/{path}"))
     assert len(caplog.records) == 1
-    assert mw.stats.get_value(f"{StatsKeys.POLICY_REFUSED}/{network.PRIVATE}") == 5
+    assert mw.stats.get_value(f"{StatsKeys.POLICY_REFUSED}/{Reason.PRIVATE}") == 5
 
 
 def test_middleware_turns_a_resolver_refusal_into_a_refusal() -> None:
     mw = _middleware()
     mw.resolver = PolicyResolver.__new__(PolicyResolver)
-    mw.resolver.refusals = {"internal.test": Refusal(network.PRIVATE, "10.77.0.1")}
+    mw.resolver.refusals = {"internal.test": Refusal(Reason.PRIVATE, "10.77.0.1")}
     error = CannotResolveHostError("no results")
     error.__cause__ = DNSLookupError("no results")
     with pytest.raises(IgnoreRequest, match=r"internal.test resolves to 10.77.0.1"):
@@ -261,11 +261,11 @@ def test_resolver_drops_refused_addresses_and_records_why() -> None:
         }
     )
     assert _resolve(resolver, "internal.test") == []
-    assert resolver.refusals["internal.test"] == Refusal(network.PRIVATE, "10.77.0.1")
+    assert resolver.refusals["internal.test"] == Refusal(Reason.PRIVATE, "10.77.0.1")
     assert _resolve(resolver, "mixed.test") == ["93.184.215.14"]
     assert "mixed.test" not in resolver.refusals
     assert _resolve(resolver, "mapped.test") == []
-    assert resolver.refusals["mapped.test"].reason == network.LINK_LOCAL
+    assert resolver.refusals["mapped.test"].reason == Reason.LINK_LOCAL
     assert _resolve(resolver, "public.test") == ["93.184.215.14", "2606:4700::1111"]
     assert _resolve(resolver, "2130706433") == []
     resolver.allow(parse_networks(["127.0.0.1"]))

@@ -14,8 +14,8 @@ from twisted.internet.error import DNSLookupError
 
 from newsarchive.config.network import (
     ALLOWED_SCHEMES,
-    SCHEME,
     NetworkPolicy,
+    Reason,
     as_network,
     host_address,
     parse_networks,
@@ -116,7 +116,9 @@ class NetworkPolicyMiddleware:
         parts = urlsplit(request.url)
         scheme = parts.scheme.lower()
         if scheme not in ALLOWED_SCHEMES:
-            self._refuse(request, SCHEME, f"scheme {scheme or '(none)'!r} is not http or https")
+            self._refuse(
+                request, Reason.SCHEME, f"scheme {scheme or '(none)'!r} is not http or https"
+            )
         address = host_address(parts.hostname or "")
         if address is not None:
             reason = self.policy.refusal(address)
