@@ -116,6 +116,14 @@ def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
+def network_allow(values: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """The NETWORK_ALLOW setting's networks; ValueError names the setting and the bad value."""
+    try:
+        return parse_networks(values)
+    except ValueError as exc:
+        raise ValueError(f"NETWORK_ALLOW: {exc}") from None
+
+
 def as_network(address: IPAddress) -> IPNetwork:
     """A single address as a network of one."""
     return ipaddress.ip_network(address)

@@ -9,7 +9,7 @@ from scrapy.resolver import CachingHostnameResolver
 from twisted.internet.interfaces import IHostnameResolver, IResolutionReceiver
 from zope.interface import implementer, provider
 
-from newsarchive.config.network import NetworkPolicy, host_address, parse_networks
+from newsarchive.config.network import NetworkPolicy, host_address, network_allow
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -93,7 +93,7 @@ class PolicyResolver(CachingHostnameResolver):
         # `crawler` is the CrawlerProcess here: only its settings are there.
         settings = crawler.settings
         cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
-        policy = NetworkPolicy(parse_networks(settings.getlist("NETWORK_ALLOW")))
+        policy = NetworkPolicy(network_allow(settings.getlist("NETWORK_ALLOW")))
         return cls(reactor, cache_size, policy, settings.getbool("NETWORK_POLICY_ENABLED"))
 
     def allow(self, networks: Iterable[IPNetwork]) -> None:

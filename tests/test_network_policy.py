@@ -277,3 +277,9 @@ def test_resolver_off_passes_everything() -> None:
     resolver = _resolver({"internal.test": ["10.77.0.1"]})
     resolver.enabled = False
     assert _resolve(resolver, "internal.test") == ["10.77.0.1"]
+
+
+def test_a_bad_network_allow_stops_the_crawl() -> None:
+    # Never NotConfigured: a typo must not turn the policy off.
+    with pytest.raises(ValueError, match="NETWORK_ALLOW: not a network: 'bogus'"):
+        _middleware(NETWORK_ALLOW=["bogus"])

@@ -18,6 +18,7 @@ from newsarchive.config.network import (
     Reason,
     as_network,
     host_address,
+    network_allow,
     parse_networks,
 )
 from newsarchive.config.redact import redact
@@ -87,10 +88,8 @@ class NetworkPolicyMiddleware:
         settings = crawler.settings
         if not settings.getbool("NETWORK_POLICY_ENABLED"):
             raise NotConfigured("NETWORK_POLICY_ENABLED is off")
-        try:
-            allowed = parse_networks(settings.getlist("NETWORK_ALLOW"))
-        except ValueError as exc:
-            raise NotConfigured(f"NETWORK_ALLOW: {exc}") from exc
+        # A bad value stops the crawl: NotConfigured would silently turn the policy off.
+        allowed = network_allow(settings.getlist("NETWORK_ALLOW"))
         assert crawler.stats is not None
         mw = cls(crawler, crawler.stats, NetworkPolicy(allowed))
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
