@@ -7,7 +7,7 @@ import re
 import sys
 import threading
 import traceback
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import parse_qsl, urlsplit
 
 if TYPE_CHECKING:
@@ -85,18 +85,36 @@ def uri_secrets(uri: str) -> list[str]:
     return found
 
 
+class _RedactingRecord(logging.LogRecord):
+    """A log record that redacts its message and traceback text when a handler formats them:
+    records no handler writes (Scrapy's DEBUG lines under LOG_LEVEL=WARNING) cost nothing."""
+
+    _redacted: str | None = None
+
+    def getMessage(self) -> str:
+        if self._redacted is None:
+            self._redacted = redact(super().getMessage())
+        return self._redacted
+
+    # Formatters cache the formatted traceback in exc_text: store it redacted.
+    @property
+    def exc_text(self) -> str | None:
+        return cast("str | None", self.__dict__.get("_exc_text"))
+
+    @exc_text.setter
+    def exc_text(self, value: str | None) -> None:
+        self.__dict__["_exc_text"] = redact(value) if value else value
+
+
 def _redact_record(record: logging.LogRecord) -> None:
+    """Eager redaction, for records another library's factory makes."""
     try:
         message = record.getMessage()
     except (TypeError, ValueError, KeyError):
         return  # a broken format: logging reports it when the record is written
     record.msg, record.args = redact(message), None
     if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
-        # Formatters reuse exc_text: set it now, redacted, so tracebacks hide secrets too.
         record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-
-
-_installed = False
 
 
 def _redacting_excepthook(
@@ -105,20 +123,26 @@ def _redacting_excepthook(
     sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
 
 
+_installed = False
+
+
 def install_log_redaction() -> None:
     """Redact every log record of the process, whichever handler writes it (stderr, run log
-    files, Scrapy's "Overridden settings" dump): the record factory redacts each record as it
-    is made; and the traceback of an uncaught exception. Idempotent."""
+    files, Scrapy's "Overridden settings" dump): records are made redacting their message and
+    traceback when formatted; and the traceback of an uncaught exception. Idempotent."""
     global _installed
     if _installed:
         return
     previous = logging.getLogRecordFactory()
+    if previous is logging.LogRecord:
+        logging.setLogRecordFactory(_RedactingRecord)
+    else:
 
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        _redact_record(record)
-        return record
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            _redact_record(record)
+            return record
 
-    logging.setLogRecordFactory(factory)
+        logging.setLogRecordFactory(factory)
     sys.excepthook = _redacting_excepthook
     _installed = True
