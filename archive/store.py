@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
+from newsarchive.config.redact import redact, uri_secrets
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from pathlib import Path
@@ -124,16 +126,24 @@ def open_store(uri: str, **options: Any) -> Store:
     """Build the backend for a store URI: a folder path, `file://...` or `s3://bucket/prefix`."""
     if not uri:
         raise StoreError("empty store URI")
+    carried = uri_secrets(uri)
+    if carried:
+        # Never echo the URI: the secret is in it.
+        raise StoreError(
+            f"store URI refused: it carries credentials ({', '.join(carried)}); give them as "
+            "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY settings or the standard AWS environment"
+        )
     if uri.startswith("s3://"):
         try:
             from newsarchive.archive.s3 import S3Store  # noqa: PLC0415 - boto3 is only loaded for S3 stores
         except ImportError as exc:  # pragma: no cover - depends on the install
-            raise StoreError(f"S3 store {uri} needs the S3 backend: {exc}") from exc
+            raise StoreError(f"S3 store {redact(uri)} needs the S3 backend: {exc}") from exc
         return S3Store.from_uri(uri, **options)
     if "://" in uri and not uri.startswith("file://"):
         scheme = uri.split("://", 1)[0]
         raise StoreError(
-            f"unsupported store URI scheme {scheme!r} in {uri!r} (use a path, file:// or s3://)"
+            f"unsupported store URI scheme {scheme!r} in {redact(uri)!r} "
+            "(use a path, file:// or s3://)"
         )
     from newsarchive.archive.local import LocalStore  # noqa: PLC0415 - keeps backends independent
 

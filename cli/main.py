@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from newsarchive.config.exitcodes import EXIT_FAILED as EXIT_FAILED
 from newsarchive.config.exitcodes import EXIT_LOCKED as EXIT_LOCKED
 from newsarchive.config.exitcodes import EXIT_OK as EXIT_OK
 from newsarchive.config.exitcodes import EXIT_SPOOLED as EXIT_SPOOLED
+from newsarchive.config.redact import install_log_redaction, redact, remember_settings
 from newsarchive.config.sites import SiteConfigError
 
 if TYPE_CHECKING:
@@ -87,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Before anything can print: secrets given on the command line or in the environment.
+    install_log_redaction()
+    remember_settings(os.environ)
+    remember_settings(pair.partition("=")[::2] for pair in getattr(args, "set", None) or ())
     from newsarchive.cli import commands  # noqa: PLC0415 - keeps `--help` fast: no Scrapy import for it
 
     handler: Callable[[argparse.Namespace], int] = (
@@ -98,10 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"newsarchive: {exc}\n")
         return EXIT_CONFIG
     except SiteConfigError as exc:
-        sys.stderr.write(f"newsarchive: configuration error: {exc}\n")
+        sys.stderr.write(redact(f"newsarchive: configuration error: {exc}\n"))
         return EXIT_CONFIG
     except StoreError as exc:
-        sys.stderr.write(f"newsarchive: storage error: {exc}\n")
+        sys.stderr.write(redact(f"newsarchive: storage error: {exc}\n"))
         return EXIT_CONFIG
     except KeyboardInterrupt:
         sys.stderr.write("newsarchive: interrupted\n")

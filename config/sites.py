@@ -17,6 +17,8 @@ from pydantic import (
     field_validator,
 )
 
+from newsarchive.config.network import parse_networks
+
 BUNDLED_SITES_DIR = Path(__file__).resolve().parent / "sites"
 #: A site file is a few dozen lines; past these it is not one (and PyYAML recurses once per
 #: nesting level, so 50,000 "[" would end in RecursionError).
@@ -43,7 +45,13 @@ def _regex(value: str) -> str:
     return value
 
 
+def _network(value: str) -> str:
+    parse_networks([value])
+    return value
+
+
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Network = Annotated[str, AfterValidator(_network)]
 Regex = Annotated[str, AfterValidator(_regex)]
 
 
@@ -105,6 +113,9 @@ class SiteConfig(_Strict):
     extraction: ExtractionOverrides = ExtractionOverrides()
     #: Incremental runs: when to look again at archived articles; none: only when announced newer.
     refetch: Refetch | None = None
+    #: Non-public networks this site may reach (CIDR, e.g. [10.0.0.0/8]); config.network
+    #: refuses them otherwise, except the addresses the configured URLs resolve to.
+    allow_networks: list[Network] = []
 
     @field_validator("deny", "allow")
     @classmethod

@@ -106,6 +106,8 @@ def build_report(
         "texts_recovered": _int(stats, StatsKeys.INCREMENTAL_TEXTS_RECOVERED),
         "skipped": skipped,
         "robots_denied": _int(stats, "robotstxt/forbidden"),
+        # Requests the network policy refused, by reason (scheme, loopback, private_network...).
+        "policy_refused": counts_by_suffix(stats, StatsKeys.POLICY_REFUSED + "/"),
         "pending_left": _int(stats, StatsKeys.INCREMENTAL_PENDING_LEFT),
         "errors": error_kinds(stats),
         "bytes": {
