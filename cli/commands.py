@@ -11,6 +11,7 @@ import yaml
 
 from newsarchive.archive.layout import META_PREFIX, TEXT_PREFIX, WARC_PREFIX
 from newsarchive.archive.run import open_options_store
+from newsarchive.cli.args import UsageError, scope_from_args
 from newsarchive.cli.crawl import CrawlOutcome, run_crawls, summary_line, summary_table
 from newsarchive.cli.main import EXIT_FAILED, EXIT_OK
 from newsarchive.cli.settings import options_from_args, settings_from_args
@@ -50,11 +51,16 @@ def _report(outcomes: list[CrawlOutcome], interactive: bool) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    scope = scope_from_args(args)
+    if args.url and "://" not in args.url:
+        raise UsageError(
+            f"--url {args.url!r}: not an absolute http(s) URL (did you mean 'http://{args.url}'?)"
+        )
     settings = settings_from_args(args)
     options = Options.from_settings(settings)
     directory = options.sites_dir
     if args.url:
-        sites = [adhoc_site(args.url)]
+        sites = [adhoc_site(args.url, **scope)]
     elif args.all:
         sites = list(load_sites(directory).values())
         if not sites:

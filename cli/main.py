@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING
 
+from newsarchive import __version__
 from newsarchive.archive.store import StoreError
-from newsarchive.cli.args import OverrideError, add_settings, add_store
+from newsarchive.cli.args import UsageError, add_scope, add_settings, add_store
+from newsarchive.cli.logs import add_logging, check_logfile, configure_logging
 
 # Exit codes, documented in the README; config.exitcodes says what earns each. Re-exported.
 from newsarchive.config.exitcodes import EXIT_CONFIG as EXIT_CONFIG
@@ -18,6 +21,7 @@ from newsarchive.config.exitcodes import EXIT_LOCKED as EXIT_LOCKED
 from newsarchive.config.exitcodes import EXIT_OK as EXIT_OK
 from newsarchive.config.exitcodes import EXIT_SPOOLED as EXIT_SPOOLED
 from newsarchive.config.sites import SiteConfigError
+from newsarchive.jobs.sites import UnknownSiteError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -32,6 +36,11 @@ MODULE_COMMANDS: dict[str, str] = {
     "replay": "newsarchive.cli.replay",
     "reextract": "newsarchive.cli.reextract",
 }
+#: Commands that run a crawl: Scrapy configures their logging from LOG_LEVEL and LOG_FILE.
+SCRAPY_LOGGING = frozenset({"crawl", "demo", "get"})
+#: Exit code when the reader of our output went away (`newsarchive ... | head`), as a shell
+#: reports a process killed by SIGPIPE.
+EXIT_BROKEN_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="newsarchive",
         description="Crawl news sites into WARC archives plus clean article text and metadata.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_logging(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     crawl = commands.add_parser("crawl", help="crawl configured sites or one URL into the store")
@@ -50,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--all", action="store_true", help="every site in the sites folder")
     target.add_argument("--url", help="ad hoc: discover articles from this URL's site")
     crawl.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")
+    add_scope(crawl)
     add_settings(crawl)
     add_store(crawl)
 
@@ -81,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(module_run=module.run)
+    for sub in commands.choices.values():
+        add_logging(sub, top=False)
     return parser
 
 
@@ -92,8 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         getattr(args, "module_run", None) or (commands.HANDLERS[args.command])
     )
     try:
+        check_logfile(args)
+        if args.command not in SCRAPY_LOGGING:
+            configure_logging(args)
         return handler(args)
-    except OverrideError as exc:
+    except UsageError as exc:
         sys.stderr.write(f"newsarchive: {exc}\n")
         return EXIT_CONFIG
     except SiteConfigError as exc:
@@ -102,9 +118,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         sys.stderr.write(f"newsarchive: storage error: {exc}\n")
         return EXIT_CONFIG
+    except UnknownSiteError as exc:
+        sys.stderr.write(f"newsarchive: {exc}\n")
+        return EXIT_CONFIG
+    except BrokenPipeError:
+        # Whatever was still buffered for the closed pipe goes nowhere, quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         sys.stderr.write("newsarchive: interrupted\n")
         return 130
+    except OSError as exc:
+        # An unwritable store or log file, a full disk: the system's words, not a traceback.
+        sys.stderr.write(f"newsarchive: {exc}\n")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date  # noqa: TC003 - pydantic reads the annotations at run time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -95,6 +96,9 @@ class SiteConfig(_Strict):
     max_articles: int = Field(default=200, ge=1, le=100_000)
     #: Skip articles whose feed/sitemap date is older than this, before requesting them.
     max_age_days: int | None = Field(default=30, ge=1)
+    #: Skip articles whose feed/sitemap date is before this day (UTC); with max_age_days, the
+    #: later limit holds.
+    since: date | None = None
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
     contact_url: HttpUrl | None = None
     politeness: Politeness = Politeness()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ from scrapy.utils.sitemap import sitemap_urls_from_robots
 from newsarchive import __version__
 from newsarchive.archive.items import ArticleCapture
 from newsarchive.config.options import SITE_SETTING, resolve_site
-from newsarchive.config.sites import SiteConfig
+from newsarchive.config.sites import SiteConfig, parse_site
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import RECORD_META
 from newsarchive.spiders.feeds import Entry, looks_like_feed, parse_feed
@@ -60,11 +60,14 @@ SECTION_PAGE_META: Final = "section_page"
 SECTION_MAX_PAGES_META: Final = "section_max_pages"
 
 
-def adhoc_site(url: str) -> SiteConfig:
-    """A site config for `crawl --url`: discover from robots.txt, announced feeds and links."""
+def adhoc_site(url: str, **scope: Any) -> SiteConfig:
+    """A site config for `crawl --url`: discover from robots.txt, announced feeds and links.
+
+    `scope` holds further site keys (max_articles, max_age_days, allow, deny, contact_url...);
+    a bad URL or value raises SiteConfigError naming the key."""
     host = urlsplit(url).hostname or "site"
     name = re.sub(r"[^a-z0-9-]+", "-", host.lower()).strip("-")[:60] or "site"
-    return SiteConfig(name=name, start_urls=[url])
+    return parse_site({"name": name, "start_urls": [url], **scope}, "--url")
 
 
 def user_agent(version: str, contact: str) -> str:
@@ -107,9 +110,11 @@ class NewsSpider(Spider):
         self.allow = [re.compile(p) for p in site.allow]
         self.deny = [re.compile(p) for p in site.deny]
         self.hosts = site.hosts
-        self.cutoff = (
-            datetime.now(UTC) - timedelta(days=site.max_age_days) if site.max_age_days else None
-        )
+        cutoffs = [datetime.combine(site.since, time(), UTC)] if site.since else []
+        if site.max_age_days:
+            cutoffs.append(datetime.now(UTC) - timedelta(days=site.max_age_days))
+        # Both given: the later one wins, so each limit holds.
+        self.cutoff = max(cutoffs, default=None)
         self._seen_articles: set[str] = set()
         self._seen_pages: set[str] = set()
         self._scheduled = 0
