@@ -4,7 +4,12 @@ stays fast."""
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
+import shutil
+import sys
 from datetime import date
+from pathlib import Path
 
 
 class UsageError(ValueError):
@@ -116,3 +121,18 @@ def scope_from_args(args: argparse.Namespace) -> dict[str, object]:
         scope["sections"] = [{"url": args.url, "max_pages": depth}]
         scope["start_urls"] = []
     return scope
+
+
+def command_name() -> str:
+    """The `newsarchive` command as the user can run it from here: the bare name when it is on
+    PATH, else the path they ran (`.venv/bin/newsarchive`), else `python -m ...`."""
+    argv0 = sys.argv[0]
+    if Path(argv0).name == "newsarchive":
+        found = shutil.which("newsarchive")
+        if found and Path(found).resolve() == Path(argv0).resolve():
+            return "newsarchive"
+        return shlex.quote(os.path.relpath(argv0) if Path(argv0).is_absolute() else argv0)
+    python = os.path.relpath(sys.executable)
+    if len(python) > len(sys.executable):
+        python = sys.executable
+    return f"{shlex.quote(python)} -m newsarchive.cli.main"

@@ -36,6 +36,8 @@ MODULE_COMMANDS: dict[str, str] = {
     "replay": "newsarchive.cli.replay",
     "reextract": "newsarchive.cli.reextract",
 }
+#: The demo site's port: fixed, so its URLs (and so the archive's) stay the same between runs.
+DEMO_PORT = 8765
 #: Commands that run a crawl: Scrapy configures their logging from LOG_LEVEL and LOG_FILE.
 SCRAPY_LOGGING = frozenset({"crawl", "demo", "get"})
 #: Exit code when the reader of our output went away (`newsarchive ... | head`), as a shell
@@ -65,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_store(crawl)
 
     demo = commands.add_parser("demo", help="serve the bundled demo news site and crawl it")
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=DEMO_PORT,
+        help=f"port of the demo site on 127.0.0.1 (default {DEMO_PORT}: the same site each "
+        "time, so a second demo shows an incremental run; 0: a free one)",
+    )
     add_settings(demo)
     add_store(demo)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date  # noqa: TC003 - pydantic reads the annotations at run time
 from pathlib import Path
@@ -126,11 +127,36 @@ class SiteConfig(_Strict):
         return {urlsplit(url).hostname or "" for url in urls} - {""}
 
 
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the model at `loc` (the location of an unknown key) takes."""
+    model: type[BaseModel] = SiteConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        # list[Section], Refetch | None...: the model inside.
+        inner = [a for a in (*getattr(annotation, "__args__", ()), annotation)
+                 if isinstance(a, type) and issubclass(a, BaseModel)]  # fmt: skip
+        if not inner:
+            return []
+        model = inner[0]
+    return list(model.model_fields)
+
+
 def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        problems.append(f"key '{key}': {error['msg']}")
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+            close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"]), 1)
+            if close:
+                message += f" (did you mean {close[0]!r}?)"
+        problems.append(f"key '{key}': {message}")
     return "; ".join(problems)
 
 
@@ -151,6 +177,10 @@ def load_site_file(path: Path) -> SiteConfig:
         raise SiteConfigError(f"{path}: cannot read: {exc}") from None
     try:
         data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SiteConfigError(f"{path}: invalid YAML{where}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise SiteConfigError(f"{path}: invalid YAML: {exc}") from None
     site = parse_site(data, str(path))
@@ -165,14 +195,28 @@ def sites_dir(configured: str | Path | None) -> Path:
     return Path(configured) if configured else BUNDLED_SITES_DIR
 
 
-def load_sites(directory: Path) -> dict[str, SiteConfig]:
-    """Every site in a folder, validated; the first bad file raises."""
+def check_sites(directory: Path) -> tuple[dict[str, SiteConfig], list[SiteConfigError]]:
+    """Every site in a folder, validated: the good ones, and an error for each bad file."""
     if not directory.is_dir():
         raise SiteConfigError(f"{directory}: sites folder does not exist")
     sites = {}
+    errors = []
     for path in sorted(directory.glob("*.yaml")):
-        site = load_site_file(path)
-        sites[site.name] = site
+        try:
+            site = load_site_file(path)
+        except SiteConfigError as exc:
+            errors.append(exc)
+        else:
+            sites[site.name] = site
+    return sites, errors
+
+
+def load_sites(directory: Path) -> dict[str, SiteConfig]:
+    """Every site in a folder, validated; a bad file raises (the first, naming how many more)."""
+    sites, errors = check_sites(directory)
+    if errors:
+        more = f" (and {len(errors) - 1} more bad files)" if len(errors) > 1 else ""
+        raise SiteConfigError(f"{errors[0]}{more}")
     return sites
 
 
