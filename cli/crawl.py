@@ -93,7 +93,9 @@ def _watch(crawler: Crawler, outcome: CrawlOutcome) -> None:
     crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
 
 
-def run_crawls(sites: list[SiteConfig], settings: Settings) -> list[CrawlOutcome]:
+def run_crawls(
+    sites: list[SiteConfig], settings: Settings, spider: type[NewsSpider] = NewsSpider
+) -> list[CrawlOutcome]:
     """Crawl the sites concurrently (each with its own WARC writer and run id); blocks.
 
     Each crawl locks its site for the run (archive.run); a site another crawl still holds is
@@ -114,19 +116,21 @@ def run_crawls(sites: list[SiteConfig], settings: Settings) -> list[CrawlOutcome
     root.addHandler(handler)
     root.setLevel(logging.NOTSET)
     try:
-        return _run(process, sites)
+        return _run(process, sites, spider)
     finally:
         root.removeHandler(handler)
         handler.close()
 
 
-def _run(process: CrawlerProcess, sites: list[SiteConfig]) -> list[CrawlOutcome]:
+def _run(
+    process: CrawlerProcess, sites: list[SiteConfig], spider: type[NewsSpider]
+) -> list[CrawlOutcome]:
     outcomes = []
     crawlers = []
     for site in sites:
         outcome = CrawlOutcome(site=site.name)
         outcomes.append(outcome)
-        crawler = process.create_crawler(NewsSpider)
+        crawler = process.create_crawler(spider)
         crawler.settings.set(SITE_SETTING, site, priority="cmdline")
         _watch(crawler, outcome)
         process.crawl(crawler)
@@ -149,12 +153,17 @@ SKIP_HINTS = {
 }
 
 
+def skipped_urls(skipped: dict[str, int]) -> int:
+    """URLs not requested; a duplicate is another mention of a URL already handled, not one."""
+    return sum(n for kind, n in skipped.items() if kind != "duplicate")
+
+
 def skips_text(skipped: dict[str, int]) -> str:
     """`skipped 107: age 100 (--max-age-days...), limit 7 (...)`; empty for no skips."""
     if not skipped:
         return ""
     reasons = ", ".join(f"{kind} {n} ({SKIP_HINTS[kind]})" for kind, n in skipped.items())
-    return f"skipped {sum(skipped.values())}: {reasons}"
+    return f"skipped {skipped_urls(skipped)}: {reasons}"
 
 
 def _result(o: CrawlOutcome) -> str:
@@ -170,7 +179,7 @@ def summary_table(outcomes: list[CrawlOutcome]) -> str:
                 _result(o),
                 str(o.pages),
                 str(o.articles),
-                str(sum(o.skipped.values())),
+                str(skipped_urls(o.skipped)),
                 str(o.errors),
                 human_bytes(o.count(StatsKeys.ARCHIVE_BYTES)),
             )

@@ -35,6 +35,8 @@ MODULE_COMMANDS: dict[str, str] = {
     "verify": "newsarchive.cli.verify",
     "replay": "newsarchive.cli.replay",
     "reextract": "newsarchive.cli.reextract",
+    "export": "newsarchive.cli.export",
+    "get": "newsarchive.cli.get",
 }
 #: The demo site's port: fixed, so its URLs (and so the archive's) stay the same between runs.
 DEMO_PORT = 8765
