@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="once a capture's new version reads back intact, delete its other text and "
         "metadata versions (WARCs are never deleted)",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="extract every capture again, even those whose current version was made with the "
+        "current settings",
+    )
     add_settings(parser)
     # Tests and benchmarks tag output with another version, as a newer extractor would.
     parser.add_argument("--version-tag", help=argparse.SUPPRESS)
@@ -86,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_options_store(settings, reader=True)
     try:
         check_site(store, args.site)
-        work = plan(store, version, options_for, site=args.site, since=args.since)
+        work = plan(store, version, options_for, site=args.site, since=args.since, force=args.force)
     finally:
         store.close()
 
@@ -120,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
         summary.removed = cleanup.removed
         kept += [f"  older versions kept: {o.source_key}: {o.detail}" for o in cleanup.kept]
     out = [summary.line()]
+    if work.stale:
+        why = "--force" if args.force else "their version was made with other extraction settings"
+        out.append(f"  {work.stale} captures extracted again in place: {why}")
     out += [f"  failed: {o.source_key}: {o.detail}" for o in summary.failed]
     sys.stdout.write("\n".join(out + kept) + "\n")
     if summary.failed or (kept and not summary.spooled):

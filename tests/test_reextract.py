@@ -139,9 +139,12 @@ def test_site_and_since_filters(store_copy: Path) -> None:
 
 
 def test_site_filter_through_cli(store_copy: Path, sites: Path) -> None:
+    # A site the store has nothing of is a typo, not an empty archive: a usage error.
     code, out, err = _reextract(store_copy, sites, "--workers", "0", "--site", "nosuch")
-    assert code == 0, out + err
-    assert "0 written, 0 already done" in out
+    assert code == 2, out + err
+    assert err.strip() == (
+        f"newsarchive: no site 'nosuch' in {store_copy.resolve().as_uri()} (sites there: demo)"
+    )
     code, out, err = _reextract(store_copy, sites, "--workers", "0", "--since", "2999-01-01")
     assert "0 written" in out
     code, out, err = _reextract(store_copy, sites, "--since", "yesterday")
