@@ -91,6 +91,8 @@ def row(store: Store, record: MetadataRecord) -> dict[str, Any]:
     if record.text_key:
         try:
             text = store.get_bytes(record.text_key).decode("utf-8")
+            # The stored form ends the text with a newline; the extraction's text has none.
+            text = text.removesuffix("\n")
         except KeyError:
             logger.warning("%s: text %s is missing", record.url, record.text_key)
     warc = record.warc
