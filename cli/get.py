@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for site, urls in zip(sites, by_host.values(), strict=True):
             for url in urls:
-                item = article_row(store, site.name, canonicalize(url))
+                item = article_row(store, site.name, canonicalize(url) or url)
                 if item is None:
                     sys.stderr.write(f"newsarchive get: {url}: no article archived\n")
                     code = code or EXIT_FAILED

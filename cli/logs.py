@@ -71,14 +71,15 @@ def log_level(args: argparse.Namespace) -> str:
 def download_failure(record: logging.LogRecord) -> tuple[str, str] | None:
     """(host, cause) of a log record about a request that could not be downloaded."""
     args = record.args
-    if not isinstance(args, Mapping) or "request" not in args:
+    if not isinstance(args, Mapping) or not ("request" in args or "url" in args):
         return None
     cause = next((args[name] for name in _CAUSE_ARGS if name in args), None)
     if cause is None and record.exc_info and record.exc_info[1] is not None:
         cause = record.exc_info[1]
     if cause is None:
         return None
-    url = getattr(args["request"], "url", "")
+    # Scrapy's messages carry the request; the project's LOG_FORMATTER its (shortened) URL.
+    url = str(args["url"]) if "url" in args else getattr(args["request"], "url", "")
     if isinstance(cause, BaseException):
         cause = f"{type(cause).__name__}: {cause}"
     text = " ".join(str(cause).split())

@@ -39,11 +39,12 @@ from newsarchive.extraction import EXTRACTOR_VERSION
 from newsarchive.extraction.documents import ExtractOptions, extract_document
 from newsarchive.extraction.records import store_extraction
 from newsarchive.extraction.workers import die_with_parent
+from newsarchive.jobs.upload import drain
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
-    from newsarchive.archive.store import Store, UploadReport
+    from newsarchive.archive.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -339,13 +340,6 @@ def run(
         # The older versions are still there, so nothing is lost; the caller lists them.
         logger.warning("Re-extraction failed for %d of %d captures", len(summary.failed), len(todo))
     return summary
-
-
-def drain(store_uri: str, store_options: Mapping[str, Any] | None = None) -> UploadReport | None:
-    """Open and close the store: an S3 store uploads what its spool holds; what is left after."""
-    store = open_store(store_uri, **dict(store_options or {}))
-    store.close()
-    return store.upload_report()
 
 
 @dataclass(slots=True)

@@ -31,7 +31,7 @@ class SingleUrlSpider(NewsSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.site.start_urls:
-            canonical = canonicalize(url)
+            canonical = canonicalize(url) or url
             yield Request(
                 url,
                 callback=self.parse_article,
