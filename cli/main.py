@@ -37,6 +37,7 @@ MODULE_COMMANDS: dict[str, str] = {
     "reextract": "newsarchive.cli.reextract",
     "export": "newsarchive.cli.export",
     "get": "newsarchive.cli.get",
+    "package": "newsarchive.cli.package",
 }
 #: The demo site's port: fixed, so its URLs (and so the archive's) stay the same between runs.
 DEMO_PORT = 8765

@@ -31,6 +31,7 @@ from newsarchive.archive.layout import (
     parse_text_key,
     parse_versioned_key,
     safe_segment,
+    site_prefix,
 )
 from newsarchive.archive.metadata import MetadataError, read_metadata
 from newsarchive.archive.reader import ArchiveReader, ArchiveReadError, capture_from_record
@@ -145,9 +146,8 @@ def plan(
     `since` compares with the capture's UTC day (the day folder of its keys).
     """
     safe_segment(version)
-    prefix = f"{META_PREFIX}/{safe_segment(site)}" if site else META_PREFIX
     captures: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
-    for key in store.list(prefix):
+    for key in store.list(site_prefix(META_PREFIX, site)):
         parts = parse_meta_key(key)
         if parts is None:
             continue
@@ -402,10 +402,9 @@ def replace_older(
     at a deleted text. Resumable: a capture cleaned already has nothing left to delete.
     """
     safe_segment(version)
-    scope = f"/{safe_segment(site)}" if site else ""
     captures: dict[tuple[str, str, str], dict[str, list[str]]] = {}
     for prefix, parse in ((META_PREFIX, parse_meta_key), (TEXT_PREFIX, parse_text_key)):
-        for key in store.list(prefix + scope):
+        for key in store.list(site_prefix(prefix, site)):
             parts = parse(key)
             if parts is None or (since is not None and parts.day < since.isoformat()):
                 continue
