@@ -148,6 +148,9 @@ DOWNLOAD_FAIL_ON_DATALOSS = False
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+#: A request given up after its retries is one bad page, not lost data: a WARNING (it counts
+#: once among the run's errors, config.errors), as LOG_FORMATTER logs other failed downloads.
+RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 #: Longest Retry-After (seconds) honoured on 429/503; a longer wait gives the request up.
 RETRY_AFTER_MAX = 60.0
 #: 4xx/5xx responses reach the spider, which counts them; they are archived either way.
