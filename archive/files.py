@@ -1,13 +1,16 @@
-"""Whole-file writes and moves: a reader sees the old file or the new one, never half of either."""
+"""Whole-file writes and moves: a reader sees the old file or the new one, never half of either;
+and which write failures mean the store takes no more writes (full disk, read-only, I/O error)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import sqlite3
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, Final, cast
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,8 +36,11 @@ def atomic_file(path: Path, *, fsync: bool = True, mode: int | None = None) -> I
         if mode is not None:
             tmp.chmod(mode)
         tmp.replace(path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            # A failed write() names no file; the operator needs to know which.
+            exc.filename = str(path)
         raise
 
 
@@ -54,3 +60,43 @@ def move_file(path: Path, target: Path) -> None:
     except OSError:
         shutil.copyfile(path, target)
         path.unlink()
+
+
+#: errno values after which no write to the store can be expected to succeed: the disk or quota
+#: is full, the file system is read-only or refuses us, the device fails.
+UNWRITABLE_ERRNOS: Final = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+)
+#: SQLite primary result codes with the same meaning (SQLITE_FULL, _READONLY, _IOERR, _CANTOPEN)
+#: and the errno each stands for.
+_SQLITE_ERRNOS: Final = {13: errno.ENOSPC, 8: errno.EROFS, 10: errno.EIO, 14: errno.EACCES}
+
+
+#: Log record attribute (``extra=``) of the line that reports the store refusing writes, so the
+#: console can tell later lines about the same failure (cli.logs) and leave them out.
+UNWRITABLE_LOG_FIELD: Final = "store_unwritable"
+
+
+def sqlite_write_error(exc: sqlite3.Error, path: Path) -> OSError | None:
+    """The OSError (naming `path`) a SQLite error stands for when the disk under the database
+    takes no more writes, else None."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    number = _SQLITE_ERRNOS.get(code)
+    if number is None:
+        return None
+    return OSError(number, f"{os.strerror(number)} ({exc})", str(path))
+
+
+def store_write_failure(exc: BaseException | None) -> str | None:
+    """ "CAUSE: PATH" when `exc` (or what caused it) means the store takes no more writes: a full
+    disk, a read-only store, an I/O error; else None."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OSError) and exc.errno in UNWRITABLE_ERRNOS:
+            cause = exc.strerror or os.strerror(exc.errno)
+            return f"{cause}: {exc.filename}" if exc.filename else cause
+        if isinstance(exc, sqlite3.Error) and sqlite_write_error(exc, Path()) is not None:
+            return f"{exc} (SQLite)"
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None

@@ -15,12 +15,14 @@ import json
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from newsarchive.archive.captures import CaptureRef
+from newsarchive.archive.files import sqlite_write_error
 from newsarchive.archive.layout import (
     WARC_PREFIX,
     WARC_SUFFIXES,
@@ -31,6 +33,7 @@ from newsarchive.archive.layout import (
 from newsarchive.archive.reader import iter_records
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from newsarchive.archive.store import Store
@@ -236,12 +239,24 @@ class SqliteSeenStore(SeenStore):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a killed process (not a power cut), which is the risk here.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        with self._writing():
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process (not a power cut), the risk here.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A full disk, read-only or failing store as the OSError it is, naming the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            failure = sqlite_write_error(exc, self.path)
+            if failure is None:
+                raise
+            raise failure from exc
 
     def _row(self, url: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._db.execute(
@@ -250,7 +265,7 @@ class SqliteSeenStore(SeenStore):
         return row
 
     def get(self, url: str) -> SeenEntry | None:
-        with self._lock:
+        with self._writing(), self._lock:
             row = self._row(url)
         return None if row is None else self._entry(row)
 
@@ -291,7 +306,7 @@ class SqliteSeenStore(SeenStore):
             _iso(request.announced),
             datetime.now(UTC).isoformat(),
         )
-        with self._lock:
+        with self._writing(), self._lock:
             self._db.execute(
                 "INSERT INTO seen (url, kind, pending, callback, pending_meta, pending_announced,"
                 " pending_since) VALUES (?, ?, 1, ?, ?, ?, ?)"
@@ -303,7 +318,7 @@ class SqliteSeenStore(SeenStore):
             )
 
     def pending(self) -> list[PendingRequest]:
-        with self._lock:
+        with self._writing(), self._lock:
             rows = self._db.execute(
                 "SELECT url, kind, callback, pending_meta, pending_announced, pending_since"
                 " FROM seen"
@@ -324,7 +339,7 @@ class SqliteSeenStore(SeenStore):
     def record_fetch(self, fetch: Fetch) -> None:
         fetched = _iso(fetch.fetched_at)
         settled = fetch.status in FINAL_STATUSES
-        with self._lock, self._db:
+        with self._writing(), self._lock, self._db:
             self._db.execute("BEGIN")
             row = self._row(fetch.url)
             if row is None:
@@ -381,7 +396,7 @@ class SqliteSeenStore(SeenStore):
                 )
 
     def record_text(self, url: str, text_key: str) -> None:
-        with self._lock:
+        with self._writing(), self._lock:
             self._db.execute("UPDATE seen SET text_key = ? WHERE url = ?", (text_key, url))
 
     def without_text(self) -> list[SeenEntry]:

@@ -470,8 +470,9 @@ class RollingWarcWriter(Resource):
     """Writes captures into ``PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz`` files of about `max_size`.
 
     Each file is written as ``NAME.warc.gz.open`` at the store's staging path, under an
-    exclusive flock so `recover_open_files` in another process leaves it alone; on close it is
-    fsynced, renamed and committed to the store. Files are only created for a first capture.
+    exclusive flock so `recover_open_files` in another process leaves it alone; each capture is
+    on disk (fdatasync) before its write returns; on close the file is fsynced, renamed and
+    committed to the store. Files are only created for a first capture.
     Writes, rolls and `close` hold one lock; `on_close(filename, key)` runs under it after each
     commit (also for a roll inside `write_exchange`), so it must not call back into the writer.
     """
@@ -551,8 +552,14 @@ class RollingWarcWriter(Resource):
         start = current.writer.offset
         try:
             written = op(current.writer)
-        except BaseException:
+            # Durable before recorded: the caller records the capture (seen store, digest
+            # index) once this returns, so a crash or full disk never leaves a URL recorded
+            # as archived without its records.
+            os.fdatasync(current.fh.fileno())
+        except BaseException as exc:
             self._cut_back(current, start)
+            if isinstance(exc, OSError) and exc.filename is None:
+                exc.filename = str(current.open_path)  # a failed write() names no file
             raise
         current.records += 2
         self.records_written += 2

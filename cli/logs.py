@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Final
 from urllib.parse import urlsplit
 
+from newsarchive.archive.files import UNWRITABLE_LOG_FIELD, store_write_failure
 from newsarchive.cli.args import UsageError
 
 #: Lines of commands that run no crawl (a crawl uses Scrapy's LOG_FORMAT).
@@ -86,14 +87,29 @@ def download_failure(record: logging.LogRecord) -> tuple[str, str] | None:
     return urlsplit(url).netloc or url, text
 
 
+def store_failure(record: logging.LogRecord) -> str | None:
+    """ "CAUSE: PATH" of a log record about the store refusing writes (full disk, read-only)."""
+    marked = getattr(record, UNWRITABLE_LOG_FIELD, None)
+    if isinstance(marked, str):
+        return marked
+    if record.exc_info and record.exc_info[1] is not None:
+        return store_write_failure(record.exc_info[1])
+    return None
+
+
 class OneLinePerProblem(logging.Filter):
-    """Lets through the first failed download of each host and cause, drops the repeats."""
+    """Lets through the first failed download of each host and cause, and the first line about
+    the store refusing writes (every later write fails the same way); drops the repeats."""
 
     def __init__(self) -> None:
         super().__init__()
         self.seen: set[tuple[str, str]] = set()
+        self.store_failed = False
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if store_failure(record) is not None:
+            shown, self.store_failed = self.store_failed, True
+            return not shown
         failure = download_failure(record)
         if failure is None:
             return True
@@ -115,6 +131,12 @@ class OneLineFormatter(logging.Formatter):
         self.inner = inner or logging.Formatter("%(levelname)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
+        cause = store_failure(record)
+        if cause is not None and record.exc_info:
+            short = copy.copy(record)
+            short.msg, short.args = "%s (%s)", (record.getMessage(), cause)
+            short.exc_info = short.exc_text = short.stack_info = None
+            return self.inner.format(short)
         failure = download_failure(record)
         if failure is None:
             return self.inner.format(record)

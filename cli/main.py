@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from newsarchive import __version__
+from newsarchive.archive.files import store_write_failure
 from newsarchive.archive.store import StoreError
 from newsarchive.cli.args import UsageError, add_scope, add_settings, add_store
 from newsarchive.cli.logs import add_logging, check_logfile, configure_logging
@@ -20,6 +21,7 @@ from newsarchive.config.exitcodes import EXIT_FAILED as EXIT_FAILED
 from newsarchive.config.exitcodes import EXIT_LOCKED as EXIT_LOCKED
 from newsarchive.config.exitcodes import EXIT_OK as EXIT_OK
 from newsarchive.config.exitcodes import EXIT_SPOOLED as EXIT_SPOOLED
+from newsarchive.config.exitcodes import EXIT_UNWRITABLE as EXIT_UNWRITABLE
 from newsarchive.config.redact import install_log_redaction, redact, remember_settings
 from newsarchive.config.sites import SiteConfigError
 from newsarchive.jobs.sites import UnknownSiteError
@@ -148,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         # An unwritable store or log file, a full disk: the system's words, not a traceback.
         sys.stderr.write(redact(f"newsarchive: {exc}\n"))
-        return EXIT_FAILED
+        return EXIT_UNWRITABLE if store_write_failure(exc) else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -18,12 +18,17 @@ EXIT_CONFIG = 2
 EXIT_SPOOLED = 3
 #: Another crawl of the same site still runs (its lock is held); nothing was done.
 EXIT_LOCKED = 4
+#: The store took no more writes (full disk, read-only store, I/O error): the crawl stopped at
+#: once; nothing unwritten was recorded, so the next run with space recaptures it.
+EXIT_UNWRITABLE = 5
 
 #: The finish_reason of a crawl that found its site locked by another (archive.run).
 LOCKED_REASON = "locked"
+#: The finish_reason of a crawl stopped because its store took no more writes.
+UNWRITABLE_REASON = "store_unwritable"
 
 #: When several sites end differently, the exit code is the first of these that occurred.
-PRECEDENCE = (EXIT_CONFIG, EXIT_FAILED, EXIT_SPOOLED, EXIT_LOCKED, EXIT_OK)
+PRECEDENCE = (EXIT_CONFIG, EXIT_UNWRITABLE, EXIT_FAILED, EXIT_SPOOLED, EXIT_LOCKED, EXIT_OK)
 
 
 def _count(stats: Mapping[str, object], key: str) -> int:
@@ -33,6 +38,9 @@ def _count(stats: Mapping[str, object], key: str) -> int:
 
 def failure_cause(reason: str, stats: Mapping[str, object]) -> str | None:
     """Why a run failed (it did not finish, fetched nothing, or lost data), or None."""
+    unwritable = stats.get(StatsKeys.STORAGE_UNWRITABLE)
+    if isinstance(unwritable, str):
+        return f"store not writable: {unwritable}"
     if reason != "finished":
         return f"stopped: {reason}"
     if _count(stats, "response_received_count") == 0:
@@ -52,6 +60,8 @@ def run_failed(reason: str, stats: Mapping[str, object]) -> bool:
 def run_exit_code(reason: str, stats: Mapping[str, object]) -> int:
     if reason == LOCKED_REASON:
         return EXIT_LOCKED
+    if reason == UNWRITABLE_REASON or isinstance(stats.get(StatsKeys.STORAGE_UNWRITABLE), str):
+        return EXIT_UNWRITABLE
     if run_failed(reason, stats):
         return EXIT_FAILED
     if _count(stats, StatsKeys.STORAGE_SPOOLED_PENDING) > 0:

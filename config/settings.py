@@ -185,6 +185,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
+    # First: once the store has refused a write (full disk, read-only), nothing more is sent.
+    "newsarchive.pipelines.downloadermiddlewares.storeguard.StoreGuardMiddleware": 50,
     # Between retry (550) and redirect (600): refusals are not retried, and refused requests
     # (redirect targets too) never reach the capture middleware.
     "newsarchive.pipelines.downloadermiddlewares.netpolicy.NetworkPolicyMiddleware": 570,
@@ -193,6 +195,9 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.pipelines.downloadermiddlewares.retry.RetryAfterMiddleware": 550,
     # Sees each 429/403 before the retry middleware asks again.
     "newsarchive.pipelines.downloadermiddlewares.bans.BanGuardMiddleware": 560,
+    # Scrapy's, with a Location it cannot request (javascript:, [::1) handed on unfollowed.
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "newsarchive.pipelines.downloadermiddlewares.redirect.LocationRedirectMiddleware": 600,
     # Below the capture middleware: adds validators before it records the request, and reads
     # the record it wrote when the response comes back.
     "newsarchive.pipelines.downloadermiddlewares.conditional.ConditionalRequestMiddleware": 900,

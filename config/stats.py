@@ -21,6 +21,8 @@ class StatsKeys:
     PACKAGE_CDXJ = "package/cdxj_written"
     PACKAGE_WACZ = "package/wacz_written"
     PACKAGE_FAILED = "package/failed"
+    #: Capture records a CDXJ index left out (logged with their offset); the rest is indexed.
+    PACKAGE_CDXJ_SKIPPED = "package/cdxj_skipped_records"
 
     DISCOVERY_FEEDS = "discovery/feeds"
     DISCOVERY_SITEMAPS = "discovery/sitemaps"
@@ -50,6 +52,8 @@ class StatsKeys:
     STORAGE_SPOOLED_PENDING = "storage/spooled_pending"
     #: 1 when the remote store was unreachable at the end of the run.
     STORAGE_UNAVAILABLE = "storage/unavailable"
+    #: "CAUSE: PATH" of the write that stopped the crawl: a full disk, read-only store, I/O error.
+    STORAGE_UNWRITABLE = "storage/unwritable"
     STORAGE_MULTIPART_ABORTED = "storage/multipart_aborted"
 
     #: Incremental runs (pipelines.extensions.seen): conditional requests sent, 304s received;
@@ -122,3 +126,6 @@ class InvalidKind(StrEnum):
     SITEMAP_CHILDREN = "sitemap_children"
     #: A Retry-After header that is neither delta-seconds nor an HTTP date (Scrapy's backoff).
     RETRY_AFTER = "retry_after"
+    #: A redirect whose Location names no http(s) URL (`javascript:`, `file:`, `[::1`): the
+    #: 3xx reaches the spider unfollowed.
+    LOCATION = "location"

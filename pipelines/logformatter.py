@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 from itemadapter import ItemAdapter, is_item
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 
+from newsarchive.archive.files import store_write_failure
 from newsarchive.pipelines.skips import shorten
 
 if TYPE_CHECKING:
@@ -78,8 +79,10 @@ class ShortLogFormatter(LogFormatter):
         spider: Spider,
     ) -> LogFormatterResult:
         result = super().dropped(item, exception, response, spider)
+        # The store refusing writes is said once, by the store guard, not once per item.
+        level = logging.DEBUG if store_write_failure(exception) else result["level"]
         return {
-            "level": result["level"],
+            "level": level,
             "msg": "Dropped %(item)s: %(reason)s",
             "args": {"item": item_url(item), "reason": shorten(str(exception), MAX_LOGGED)},
         }

@@ -78,16 +78,20 @@ class BanGuardMiddleware:
             logger.warning("%s: banned or walled: %s", site, self.stopped)
             self.stats.set_value(StatsKeys.BANS_STOPPED, 1)
             self.stats.set_value(StatsKeys.BANS_REASON, self.stopped)
-            assert self.crawler.engine is not None
-            self._drop_queued(self.crawler.engine.downloader.slots.values())
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason=BANNED_REASON))
+            stop_crawl(self.crawler, BANNED_REASON, BannedRequest(self.stopped))
         return response
 
-    def _drop_queued(self, slots: Iterable[Slot]) -> None:
-        """Requests already past process_request wait in the downloader's slots for their
-        delay: fail them now, or they would still be sent."""
-        assert self.stopped is not None
-        for slot in slots:
-            while slot.queue:
-                _request, deferred = slot.queue.popleft()
-                deferred.errback(BannedRequest(self.stopped))
+
+def stop_crawl(crawler: Crawler, reason: str, refusal: IgnoreRequest) -> None:
+    """Close the spider with `reason`, now: the requests already past process_request that wait
+    in the downloader's slots for their delay fail with `refusal`, or they would still be sent."""
+    assert crawler.engine is not None
+    _drop_queued(crawler.engine.downloader.slots.values(), refusal)
+    deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
+
+
+def _drop_queued(slots: Iterable[Slot], refusal: IgnoreRequest) -> None:
+    for slot in slots:
+        while slot.queue:
+            _request, deferred = slot.queue.popleft()
+            deferred.errback(refusal)

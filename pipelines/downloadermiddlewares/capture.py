@@ -30,6 +30,7 @@ from newsarchive.archive.warc import (
     recover_open_files,
 )
 from newsarchive.config.stats import StatsKeys
+from newsarchive.pipelines.downloadermiddlewares.storeguard import StoreUnwritable, store_failed
 from newsarchive.pipelines.extensions.run import crawl_run
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ logger = logging.getLogger(__name__)
 _DATE_META: Final = "_warc_date"
 PREVIOUS_META: Final = "newsarchive_previous"
 RECORD_META: Final = "warc_record"
+#: Set when the exchange could not be archived: nothing may record it as archived.
+FAILED_META: Final = "_warc_failed"
 REVISIT_MODES: Final = ("identical", "off")
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
@@ -133,6 +136,8 @@ class WarcCaptureMiddleware:
         self.writer = writer
         self.stats = stats
         self.digests = digests
+        #: Set by from_crawler: whose store guard hears of write failures.
+        self.crawler: Crawler | None = None
         #: WARCs (store keys) holding the originals this run's revisits refer to.
         self.original_keys: set[str] = set()
 
@@ -168,6 +173,7 @@ class WarcCaptureMiddleware:
             warcinfo=warcinfo_fields(crawler, site, run.run_id),
         )
         mw = cls(writer, stats, digests)
+        mw.crawler = crawler
         writer.on_close = mw._file_closed
         # The run closes the writer first when it finishes, and packages what it wrote.
         run.steps.close_writer = mw.close_writer
@@ -176,6 +182,10 @@ class WarcCaptureMiddleware:
     def process_request(self, request: Request) -> None:
         # The capture time is when the request leaves, as wget and Heritrix record it.
         request.meta[_DATE_META] = datetime.now(UTC)
+        # A redirect copies the meta of the request it answers: the record written, or the
+        # failure to write one, was that response's.
+        request.meta.pop(RECORD_META, None)
+        request.meta.pop(FAILED_META, None)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if "cached" in response.flags or not request.url.startswith(("http://", "https://")):
@@ -187,11 +197,18 @@ class WarcCaptureMiddleware:
             previous = self._previous(request, exchange)
             # Off the reactor: hashing, the digest lookup, and a roll's fsync/rename/commit.
             written = await run_in_thread(self.write, exchange, previous)
-        except (OSError, ValueError, sqlite3.Error):
-            # Disk full, or an exchange the WARC writer refuses: the page is lost to the archive,
-            # which the operator must see.
-            logger.error("Could not archive %s", request.url, exc_info=True)
+        except (OSError, ValueError, sqlite3.Error) as exc:
             self.stats.inc_value(StatsKeys.ARCHIVE_ERRORS)
+            request.meta[FAILED_META] = True
+            if self.crawler is not None and store_failed(self.crawler, exc):
+                # Full disk, read-only store: the guard said so once and stops the crawl. The
+                # response goes no further, so nothing records the page as archived and the
+                # next run fetches it again.
+                logger.debug("Could not archive %s", request.url, exc_info=True)
+                raise StoreUnwritable(str(exc)) from exc
+            # An exchange the WARC writer refuses: the page is lost to the archive, which the
+            # operator must see.
+            logger.error("Could not archive %s", request.url, exc_info=True)
             return response
         location = written.location
         request.meta[RECORD_META] = location
@@ -281,6 +298,7 @@ def warcinfo_fields(crawler: Crawler, site: str, run_id: str) -> dict[str, str]:
 
 
 __all__ = [
+    "FAILED_META",
     "PREVIOUS_META",
     "RECORD_META",
     "WarcCaptureMiddleware",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final, Self
 
@@ -11,7 +12,12 @@ from newsarchive.archive.captures import CaptureRef
 from newsarchive.archive.seen import Fetch, Kind
 from newsarchive.archive.warc import payload_digest
 from newsarchive.config.stats import StatsKeys
-from newsarchive.pipelines.downloadermiddlewares.capture import PREVIOUS_META, RECORD_META
+from newsarchive.pipelines.downloadermiddlewares.capture import (
+    FAILED_META,
+    PREVIOUS_META,
+    RECORD_META,
+)
+from newsarchive.pipelines.downloadermiddlewares.storeguard import StoreUnwritable, store_failed
 from newsarchive.pipelines.extensions.run import crawl_run
 from newsarchive.pipelines.extensions.seen import (
     FETCH_META,
@@ -46,13 +52,17 @@ class ConditionalRequestMiddleware:
     def __init__(self, state: SeenState, stats: StatsCollector) -> None:
         self.state = state
         self.stats = stats
+        #: Set by from_crawler: whose store guard hears of write failures.
+        self.crawler: Crawler | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawl_run(crawler).options.incremental:
             raise NotConfigured("INCREMENTAL_ENABLED is off")
         assert crawler.stats is not None
-        return cls(crawler_seen_state(crawler), crawler.stats)
+        mw = cls(crawler_seen_state(crawler), crawler.stats)
+        mw.crawler = crawler
+        return mw
 
     def process_request(self, request: Request) -> None:
         if not request.meta.get(TRACK_META):
@@ -81,9 +91,17 @@ class ConditionalRequestMiddleware:
 
     def process_response(self, request: Request, response: Response) -> Response:
         track = request.meta.get(TRACK_META)
-        if not track:
+        if not track or request.meta.get(FAILED_META):
+            # Not archived: the URL stays pending, so the next run fetches it again.
             return response
-        kind = Kind(track)
+        try:
+            return self._record(request, response, Kind(track))
+        except (OSError, sqlite3.Error) as exc:
+            if self.crawler is not None and store_failed(self.crawler, exc):
+                raise StoreUnwritable(str(exc)) from exc
+            raise
+
+    def _record(self, request: Request, response: Response, kind: Kind) -> Response:
         status = response.status
         entry = self.state.seen.get(request.url)
         digest = payload_digest(response.body) if status != 304 else None

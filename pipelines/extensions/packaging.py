@@ -96,18 +96,20 @@ class ArchivePackager:
             older = []
         for key in dict.fromkeys([*run_keys, *older]):
             try:
-                index_warc(store, key)
+                index = index_warc(store, key)
             except StoreError as exc:
                 # The store is down (expected, reported by the storage layer): the WARC is
                 # safe and the next run retries its index.
                 logger.error("Could not index %s: %s", key, exc)
                 self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
                 continue
-            except (OSError, ValueError):
+            except Exception:  # any cause costs this WARC's index only, never the others'
                 logger.error("Could not index %s", key, exc_info=True)
                 self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
                 continue
             self.stats.inc_value(StatsKeys.PACKAGE_CDXJ)
+            if index.skipped:
+                self.stats.inc_value(StatsKeys.PACKAGE_CDXJ_SKIPPED, len(index.skipped))
 
     def _package(self, site: str, keys: list[str]) -> None:
         """A WACZ of this run's WARCs only: its revisits point into earlier runs' packages

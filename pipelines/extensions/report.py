@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 
@@ -45,6 +46,11 @@ def _int(stats: Mapping[str, Any], key: str) -> int:
     return value if isinstance(value, int) else 0
 
 
+def _str(stats: Mapping[str, Any], key: str) -> str | None:
+    value = stats.get(key)
+    return value if isinstance(value, str) else None
+
+
 def build_report(
     site: str,
     run_id: str,
@@ -64,7 +70,6 @@ def build_report(
         "duplicate": _int(stats, StatsKeys.DISCOVERY_SKIPPED_DUPLICATE),
     }
     requested = _int(stats, StatsKeys.DISCOVERY_ARTICLES)
-    banned = stats.get(StatsKeys.BANS_REASON)
     return {
         "site": site,
         "run_id": run_id,
@@ -119,12 +124,14 @@ def build_report(
             "revisits": _int(stats, StatsKeys.ARCHIVE_REVISITS),
             "revisits_not_modified": _int(stats, StatsKeys.ARCHIVE_REVISITS_NOT_MODIFIED),
         },
-        "banned": banned if isinstance(banned, str) else None,
+        "banned": _str(stats, StatsKeys.BANS_REASON),
         # Known once the store is closed: objects left only in an S3 store's local spool (this
         # report among them when it waits there too), and whether the store was unreachable.
         "storage": {
             "spooled": _int(stats, StatsKeys.STORAGE_SPOOLED_PENDING),
             "unavailable": bool(_int(stats, StatsKeys.STORAGE_UNAVAILABLE)),
+            # The write that stopped the crawl ("CAUSE: PATH"): full disk, read-only store.
+            "unwritable": _str(stats, StatsKeys.STORAGE_UNWRITABLE),
         },
     }
 
@@ -195,6 +202,26 @@ def write_atomically(path: Path, text: str) -> None:
     write_atomic(path, text.encode("utf-8"), fsync=False, mode=0o644)
 
 
+class _RunLogHandler(logging.FileHandler):
+    """The run log file, which falls silent when it cannot be written.
+
+    It lives in the store's state folder: when that disk is full or read-only the crawl has
+    said so in one line (pipelines.downloadermiddlewares.storeguard), where logging's default
+    would print a traceback to stderr for every later line."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            self.failed = True
+            return
+        super().handleError(record)
+
+
 class _RunLogFilter(logging.Filter):
     """INFO lines of lifecycle loggers, WARNING and up from anyone; not another crawl's."""
 
@@ -262,7 +289,7 @@ class RunReport:
         if self.log_enabled:
             path = store.state_dir / "logs" / self.site / f"{self.run.run_id}.log"
             path.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(path, encoding="utf-8")
+            handler = _RunLogHandler(path, encoding="utf-8")
             handler.setLevel(logging.INFO)
             handler.addFilter(_RunLogFilter(self.crawler.spider))
             handler.setFormatter(
