@@ -16,6 +16,7 @@ from trafilatura.metadata import extract_metadata
 from trafilatura.settings import Document, Extractor, set_date_params
 from trafilatura.utils import load_html
 
+from newsarchive.config.logfilters import demote_errors
 from newsarchive.extraction import metadata as meta
 from newsarchive.extraction.decode import decode_html
 from newsarchive.extraction.rules import clean_lines
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["EXTRACTOR_VERSION", "Article", "ArticleExtractor", "decode_html"]
 
 logger = logging.getLogger(__name__)
+# trafilatura logs a page it cannot parse (empty, binary, too small) at ERROR: one bad page.
+# Set at import, so extraction worker processes have it too.
+demote_errors("trafilatura.utils", "trafilatura.core")
 
 # Bump RULES_VERSION whenever the output for the same page can change (rules, thresholds,
 # fallbacks): stored text is keyed by EXTRACTOR_VERSION so re-extraction knows what is stale.

@@ -15,6 +15,7 @@ from itemadapter import ItemAdapter, is_item
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 
 from newsarchive.archive.files import store_write_failure
+from newsarchive.config.logfilters import demote_errors
 from newsarchive.pipelines.skips import shorten
 
 if TYPE_CHECKING:
@@ -27,16 +28,6 @@ if TYPE_CHECKING:
 MAX_LOGGED = 500
 #: Logs a failed robots.txt fetch at ERROR itself, with no setting to change it.
 _ROBOTS_LOGGER: Final = "scrapy.downloadermiddlewares.robotstxt"
-
-
-class _AsWarning(logging.Filter):
-    """Lowers a logger's ERROR records to WARNING before any handler (or the log counter of
-    Scrapy's stats) sees them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.ERROR:
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
 
 
 def item_url(item: Any) -> str:
@@ -54,9 +45,7 @@ class ShortLogFormatter(LogFormatter):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        robots = logging.getLogger(_ROBOTS_LOGGER)
-        if not any(isinstance(f, _AsWarning) for f in robots.filters):
-            robots.addFilter(_AsWarning())
+        demote_errors(_ROBOTS_LOGGER)
         return cls()
 
     def crawled(self, request: Request, response: Response, spider: Spider) -> LogFormatterResult:

@@ -145,6 +145,7 @@ SLOW_MODULES = frozenset(
         "test_archive_revisits",
         "test_cli",
         "test_extraction_quality",
+        "test_hostile_corpus",
         "test_incremental",
         "test_operator_cli",
         "test_reextract",
@@ -152,6 +153,7 @@ SLOW_MODULES = frozenset(
         "test_replay_incremental",
         "test_s3_crawl",
         "test_s3_store",
+        "test_store_full",
         "test_wheel",
         "test_workers",
     }
