@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
@@ -45,11 +46,21 @@ class _Undecoded:
 
     def __init__(self, records: ArchiveIterator) -> None:
         self._records = records
+        #: The records still being indexed: cdxj-indexer closes each one's spooled copy once
+        #: its line is written, so after a failure only these can hold one open.
+        self.recent: deque[Any] = deque(maxlen=3)
 
     def __iter__(self) -> Iterator[Any]:
         for record in self._records:
             record.content_stream = _raw_content(record)
+            self.recent.append(record)
             yield record
+
+    def close(self) -> None:
+        for record in self.recent:
+            spool = getattr(record, "buffered_stream", None)
+            if spool is not None:
+                spool.close()
 
     def __getattr__(self, name: str) -> Any:
         # get_record_offset, get_record_length and the rest: the iterator's own.
@@ -61,8 +72,11 @@ def _raw_content(record: Any) -> Any:
 
 
 class _Indexer(CDXJIndexer):  # type: ignore[misc]  # cdxj-indexer ships no type hints
+    records: _Undecoded | None = None
+
     def _create_record_iter(self, input_: BinaryIO) -> _Undecoded:
-        return _Undecoded(super()._create_record_iter(input_))
+        self.records = _Undecoded(super()._create_record_iter(input_))
+        return self.records
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +99,11 @@ def _index(stream: BinaryIO, filename: str) -> bytes:
         # Adds the request method and body to non-GET lines, as pywb indexes them.
         post_append=True,
     )
-    indexer.process_all()
+    try:
+        indexer.process_all()
+    finally:
+        if indexer.records is not None:
+            indexer.records.close()
     return out.getvalue().encode("utf-8")
 
 
