@@ -112,7 +112,7 @@ def _urlset(*locs: str, lastmod: str = "") -> bytes:
     ).encode()
 
 
-def _index(*locs: str) -> bytes:
+def sitemap_index(*locs: str) -> bytes:
     items = "".join(f"<sitemap><loc>{loc}</loc></sitemap>" for loc in locs)
     return (
         f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
@@ -152,20 +152,13 @@ class Corpus:
     ) -> None:
         self.cases.append(Case(name, bullet, target, outcome, reason, phrase, check))
 
-    def article(
-        self,
-        name: str,
-        raw: bytes,
-        bullet: str,
-        outcome: Outcome,
-        reason: str,
-        phrase: str = "",
-        check: str = "",
-    ) -> str:
-        """An article URL listed in the main feed, answered with `raw`."""
+    def article(self, name: str, raw: bytes, bullet: str, *expected: str, check: str = "") -> str:
+        """An article URL listed in the main feed, answered with `raw`; `expected`: the case's
+        outcome, reason and phrase."""
         path = self.serve(f"/a/{name}", raw)
         self.articles.append(path)
-        self.case(name, bullet, path, outcome, reason, phrase, check)
+        outcome, reason, *phrase = expected
+        self.case(name, bullet, path, Outcome(outcome), reason, *phrase, check=check)
         return path
 
 
@@ -449,7 +442,13 @@ def _headers(c: Corpus) -> None:
     }
     for name, (headers, reason, check) in variants.items():
         c.article(
-            name, response(body, headers), HOLDS, Outcome.EXTRACTED, reason, "headed well", check
+            name,
+            response(body, headers),
+            HOLDS,
+            Outcome.EXTRACTED,
+            reason,
+            "headed well",
+            check=check,
         )
 
 
@@ -884,10 +883,10 @@ def _sitemaps(c: Corpus) -> None:
         "invalid_sitemap",
     )
     for n in range(1, 8):  # an endless chain of indexes
-        c.serve(f"/s/chain-{n}.xml", response(_index(f"/s/chain-{n + 1}.xml"), _XML))
+        c.serve(f"/s/chain-{n}.xml", response(sitemap_index(f"/s/chain-{n + 1}.xml"), _XML))
     sitemap(
         "chain-0.xml",
-        response(_index("/s/chain-1.xml"), _XML),
+        response(sitemap_index("/s/chain-1.xml"), _XML),
         CRASH,
         "an endless index chain, cut at SITEMAP_MAX_DEPTH",
         "sitemap_depth",
@@ -903,7 +902,7 @@ def _sitemaps(c: Corpus) -> None:
     fan = [f"/s/fan-{n}.xml" for n in range(5000)]
     sitemap(
         "fan-out.xml",
-        response(_index(*fan), _XML),
+        response(sitemap_index(*fan), _XML),
         CRASH,
         "5,000 children, only SITEMAP_MAX_CHILDREN fetched",
         "sitemap_children",

@@ -8,9 +8,10 @@ import socketserver
 import threading
 from typing import TYPE_CHECKING, ClassVar, Self
 
+from newsarchive.archive.resource import Resource
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-    from types import TracebackType
 
 #: The longest request head read; the crawler sends far less.
 _MAX_HEAD = 1 << 16
@@ -56,7 +57,7 @@ class _Handler(socketserver.BaseRequestHandler):
             return  # the crawler hung up (a size limit, a refused body): its side of the story
 
 
-class RawHttpServer:
+class RawHttpServer(Resource):
     """Threaded, bound to 127.0.0.1 on a free port; `routes` maps a request path (with its
     query) to the bytes sent back, after which the connection is closed."""
 
@@ -74,15 +75,10 @@ class RawHttpServer:
     def serve(self, routes: Mapping[str, bytes]) -> None:
         self.handler.routes = routes
 
-    def __enter__(self) -> Self:
+    def _enter(self) -> Self:
         self._thread.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.server.shutdown()
         self.server.server_close()

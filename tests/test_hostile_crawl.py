@@ -17,6 +17,7 @@ from newsarchive.cli.settings import build_settings
 from newsarchive.config.sites import parse_site
 from newsarchive.config.stats import InvalidKind, StatsKeys
 from newsarchive.spiders.news import NewsSpider
+from tests.hostile_corpus import sitemap_index
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,13 +38,6 @@ def _article(title: str, head: str = "") -> bytes:
     return (
         f"<!doctype html><html><head><title>{title}</title>{head}</head><body><article>"
         f"<h1>{title}</h1>{paragraphs}</article></body></html>"
-    ).encode()
-
-
-def _index(*children: str) -> bytes:
-    items = "".join(f"<sitemap><loc>{c}</loc></sitemap>" for c in children)
-    return (
-        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</sitemapindex>'
     ).encode()
 
 
@@ -78,7 +72,7 @@ def _pages(base: str) -> dict[str, tuple[str, bytes]]:
         ),
         "/sitemap-index.xml": (
             "application/xml",
-            _index(
+            sitemap_index(
                 "/chain/1.xml",
                 "/bomb.xml.gz",
                 "/articles.xml",
@@ -117,9 +111,9 @@ def _pages(base: str) -> dict[str, tuple[str, bytes]]:
         ),
     }
     for n in range(1, 50):  # an endless chain of indexes, as far as the crawl would go
-        pages[f"/chain/{n}.xml"] = ("application/xml", _index(f"/chain/{n + 1}.xml"))
+        pages[f"/chain/{n}.xml"] = ("application/xml", sitemap_index(f"/chain/{n + 1}.xml"))
     for n in range(FILLERS):
-        pages[f"/filler-{n}.xml"] = ("application/xml", _index("/corrupt.xml.gz"))
+        pages[f"/filler-{n}.xml"] = ("application/xml", sitemap_index("/corrupt.xml.gz"))
     return pages
 
 
