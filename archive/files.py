@@ -62,6 +62,18 @@ def move_file(path: Path, target: Path) -> None:
         path.unlink()
 
 
+def probe_writable(folder: Path) -> None:
+    """Create and remove a file in `folder` (made if missing): the OSError of a store that takes
+    no writes (read-only, full) comes now, naming the path, instead of halfway through a run."""
+    probe = folder / ".write-probe"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(folder)) from exc
+
+
 #: errno values after which no write to the store can be expected to succeed: the disk or quota
 #: is full, the file system is read-only or refuses us, the device fails.
 UNWRITABLE_ERRNOS: Final = frozenset(

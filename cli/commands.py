@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from newsarchive.archive.files import probe_writable
 from newsarchive.archive.layout import META_PREFIX, TEXT_PREFIX, WARC_PREFIX
 from newsarchive.archive.run import open_options_store
 from newsarchive.cli.args import UsageError, command_name, scope_from_args
@@ -69,8 +70,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             raise SiteConfigError(f"{directory}: no *.yaml site files")
     else:
         sites = [load_site(directory, name) for name in args.site]
-    # Fail early on a bad store URI or refused credentials.
-    open_options_store(options).close()
+    # Fail early on a bad store URI, refused credentials, or a store that takes no writes.
+    store = open_options_store(options)
+    try:
+        probe_writable(store.state_dir)
+    finally:
+        store.close()
     outcomes = run_crawls(sites, settings)
     return _report(outcomes, options.progress)
 

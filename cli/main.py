@@ -149,8 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as exc:
         # An unwritable store or log file, a full disk: the system's words, not a traceback.
+        unwritable = store_write_failure(exc)
+        if unwritable:
+            sys.stderr.write(redact(f"newsarchive: store not writable ({unwritable})\n"))
+            return EXIT_UNWRITABLE
         sys.stderr.write(redact(f"newsarchive: {exc}\n"))
-        return EXIT_UNWRITABLE if store_write_failure(exc) else EXIT_FAILED
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Run as root inside a mount namespace of its own (`unshare --mount python -m tests.fulldisk OUT
 BASE_URL SIZE [FOLDER]`), so the tmpfs is seen by nothing else and vanishes with the process: it
 holds the whole store, or only FOLDER of it (`warcs`: the WARCs fill up while the seen store still
-takes writes). Writes OUT/result.json (each crawl's exit code, stdout and stderr) and copies the
-store to OUT/store.
+takes writes); SIZE `ro` mounts it read-only for the first crawl. Writes OUT/result.json (each
+crawl's exit code, stdout and stderr) and copies the store to OUT/store.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ def main(out: Path, base_url: str, size: str, folder: str = "") -> None:
     mount.mkdir(parents=True)
     # Private propagation: the mount must not leak into the parent's namespace.
     subprocess.run(["mount", "--make-rprivate", "/"], check=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
+    # SIZE "ro": a read-only store, made writable for the second crawl.
+    first = "ro,size=64m" if size == "ro" else f"size={size}"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", first, "tmpfs", str(mount)], check=True)
     try:
         full = crawl(sites, store)
-        subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
+        subprocess.run(["mount", "-o", "remount,rw,size=64m", str(mount)], check=True)
         again = crawl(sites, store)
         shutil.copytree(store, out / "store", symlinks=True)
     finally:

@@ -53,7 +53,6 @@ PRIVATE: Final = "reaches private networks and local files"
 CRASH: Final = "crashes on bad input"
 LOSS: Final = "loses data"
 HOLDS: Final = "what already holds"
-FLOOD: Final = "floods cron mail"
 
 #: Bodies that expand past the corpus crawl's DOWNLOAD_MAXSIZE (2 MB) when decoded.
 _BOMB_SIZE: Final = 8 * 1024 * 1024

@@ -1,5 +1,6 @@
 """Durable before recorded: a crawl whose disk fills up stops at once with one line and exit code
-5, records nothing it did not write, and the next run with space recaptures every page.
+5, records nothing it did not write, and the next run with space recaptures every page; a
+read-only store is refused the same way before anything starts.
 
 The store (or only its WARC folder) is a tiny tmpfs mounted in a mount namespace of the crawl's
 own (`unshare --mount`, as root in CI; skipped elsewhere), filled by the first demo crawl and
@@ -75,21 +76,27 @@ def _responses(store: Path) -> dict[str, str]:
         ("200k", ""),
         # Only the WARC folder: captures fail while the seen store still takes writes.
         ("40k", "warcs"),
+        # A read-only store: refused before any lock is taken, nothing fetched.
+        ("ro", ""),
     ],
 )
-def test_full_disk_stops_then_space_again_recaptures_every_page(
+def test_unwritable_store_stops_then_space_again_recaptures_every_page(
     tmp_path: Path, size: str, folder: str
 ) -> None:
     with DemoSite() as demo_site:
-        result = _crawls(tmp_path, demo_site.base_url, size, folder)
+        base_url = demo_site.base_url
+        result = _crawls(tmp_path, base_url, size, folder)
     full, again = result["full"], result["again"]
 
     assert full["returncode"] == EXIT_UNWRITABLE, full["stdout"] + full["stderr"]
     lines = [line for line in full["stderr"].splitlines() if line.strip()]
     assert len(lines) == 1, full["stderr"]
-    assert "No space left on device" in lines[0]
+    cause = "Read-only file system" if size == "ro" else "No space left on device"
+    assert cause in lines[0]
     assert str(tmp_path / "mnt") in lines[0]
-    assert "store not writable: No space left on device" in full["stdout"]
+    assert "Traceback" not in full["stderr"]
+    if size != "ro":
+        assert f"store not writable: {cause}" in full["stdout"]
 
     assert again["returncode"] == EXIT_OK, again["stdout"] + again["stderr"]
     assert "Traceback" not in again["stderr"]
@@ -100,7 +107,7 @@ def test_full_disk_stops_then_space_again_recaptures_every_page(
         for p in store.glob("meta/demo/*/*.json")
     }
     for article in DEMO_ARTICLES:
-        url = article.url(demo_site.base_url)
+        url = article.url(base_url)
         assert url in responses, f"{article.path}: no WARC response"
         assert url in texts, f"{article.path}: no text"
         meta = json.loads(texts[url].read_text(encoding="utf-8"))
