@@ -125,13 +125,13 @@ def build_report(
             "revisits_not_modified": _int(stats, StatsKeys.ARCHIVE_REVISITS_NOT_MODIFIED),
         },
         "banned": _str(stats, StatsKeys.BANS_REASON),
+        # The write that stopped the crawl ("CAUSE: PATH"): a full disk, a read-only store.
+        "store_unwritable": _str(stats, StatsKeys.STORAGE_UNWRITABLE),
         # Known once the store is closed: objects left only in an S3 store's local spool (this
         # report among them when it waits there too), and whether the store was unreachable.
         "storage": {
             "spooled": _int(stats, StatsKeys.STORAGE_SPOOLED_PENDING),
             "unavailable": bool(_int(stats, StatsKeys.STORAGE_UNAVAILABLE)),
-            # The write that stopped the crawl ("CAUSE: PATH"): full disk, read-only store.
-            "unwritable": _str(stats, StatsKeys.STORAGE_UNWRITABLE),
         },
     }
 
