@@ -24,6 +24,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from newsarchive.archive.captures import CaptureRef
+from newsarchive.archive.cdxj import CdxjLines, capture_line, put_index
 from newsarchive.archive.layout import WARC_PREFIX, check_key, safe_segment, warc_key
 from newsarchive.archive.resource import Resource
 
@@ -257,10 +258,13 @@ class WarcRecordWriter:
         offset: int = 0,
         id_factory: Callable[[], str] = make_record_id,
         warc_key: str = "",
+        lines: CdxjLines | None = None,
     ) -> None:
         self._out = _CountingOutput(out, offset)
         #: Store key of the file `out` writes, for the `CaptureRef`s returned.
         self.warc_key = warc_key
+        #: Where the CDXJ line of each capture goes once its records are written, if anywhere.
+        self.lines = lines
         self._gzip = gzip
         self._new_id = id_factory
         # Only used to build records and lay out their headers; the bytes go through _MemberSink.
@@ -311,9 +315,21 @@ class WarcRecordWriter:
         request = self._request_record(exchange, request_id, warc_date, response_id)
         offset, length = self._write(response)
         self._write(request)
-        return CaptureRef(
+        capture = CaptureRef(
             exchange.url, warc_date, response_id, self.warc_key, offset, length, digest
         )
+        if self.lines is not None:
+            self.lines.add(
+                capture_line(
+                    capture,
+                    "response",
+                    response.http_headers.headers_buff,
+                    method=exchange.method,
+                    request_head=request.http_headers.headers_buff,
+                    request_body=exchange.request_body,
+                )
+            )
+        return capture
 
     def write_revisit(
         self,
@@ -369,7 +385,7 @@ class WarcRecordWriter:
         request = self._request_record(exchange, request_id, warc_date, revisit_id)
         offset, length = self._write(revisit)
         self._write(request)
-        return CaptureRef(
+        capture = CaptureRef(
             exchange.url,
             warc_date,
             revisit_id,
@@ -378,6 +394,9 @@ class WarcRecordWriter:
             length,
             original.payload_digest,
         )
+        if self.lines is not None:
+            self.lines.add(capture_line(capture, "revisit", revisit.http_headers.headers_buff))
+        return capture
 
     @staticmethod
     def _capture_headers(
@@ -446,6 +465,7 @@ class _OpenWarc:
     fh: BinaryIO
     writer: WarcRecordWriter
     records: int = 0
+    lines: CdxjLines | None = None
 
 
 def _utcnow() -> datetime:
@@ -474,6 +494,8 @@ class RollingWarcWriter(Resource):
     fsynced, renamed and committed to the store. Files are only created for a first capture.
     Writes, rolls and `close` hold one lock; `on_close(filename, key)` runs under it after each
     commit (also for a roll inside `write_exchange`), so it must not call back into the writer.
+    With `index`, each file's CDXJ index is built from the records as they are written and
+    stored beside it when it closes (`keys_indexed`), so nothing reads the file back for it.
     """
 
     def __init__(
@@ -487,6 +509,7 @@ class RollingWarcWriter(Resource):
         on_close: Callable[[str, str], None] | None = None,
         clock: Callable[[], datetime] = _utcnow,
         id_factory: Callable[[], str] = make_record_id,
+        index: bool = False,
     ) -> None:
         if max_size <= 0:
             raise ValueError(f"max_size must be positive, got {max_size}")
@@ -498,6 +521,7 @@ class RollingWarcWriter(Resource):
         self.on_close = on_close
         self._clock = clock
         self._id_factory = id_factory
+        self.index = index
         self._host = _sanitise_host(socket.gethostname())
         # A bad prefix should fail now, not at the first capture of a run.
         safe_segment(self._filename(datetime(2000, 1, 1, tzinfo=UTC), 99999))
@@ -507,6 +531,8 @@ class RollingWarcWriter(Resource):
         self.files_closed: list[str] = []
         #: Store keys of `files_closed`, in the same order.
         self.keys_closed: list[str] = []
+        #: Those of `keys_closed` whose CDXJ index the writer stored (`index` on).
+        self.keys_indexed: list[str] = []
         self.bytes_written = 0
         self.records_written = 0
 
@@ -571,16 +597,19 @@ class RollingWarcWriter(Resource):
         # Unbuffered: every record reaches the OS whole, so a crash loses at most the last one,
         # and a failed write can be cut back exactly.
         fh = open_path.open("xb", buffering=0)
+        lines = CdxjLines() if self.index else None
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            writer = WarcRecordWriter(fh, id_factory=self._id_factory, warc_key=key)
+            writer = WarcRecordWriter(fh, id_factory=self._id_factory, warc_key=key, lines=lines)
             writer.write_warcinfo(self.warcinfo, filename=filename, date=when)
         except BaseException:
             fh.close()
             open_path.unlink(missing_ok=True)
+            if lines is not None:
+                lines.close()
             raise
         self.bytes_written += writer.offset
-        self._file = _OpenWarc(filename, key, final_path, open_path, fh, writer)
+        self._file = _OpenWarc(filename, key, final_path, open_path, fh, writer, lines=lines)
         logger.info("Opened WARC %s", open_path)
         return self._file
 
@@ -596,9 +625,15 @@ class RollingWarcWriter(Resource):
             )
             self._file = None
             current.fh.close()
+            if current.lines is not None:
+                current.lines.close()
             return
         current.writer = WarcRecordWriter(
-            current.fh, offset=offset, id_factory=self._id_factory, warc_key=current.key
+            current.fh,
+            offset=offset,
+            id_factory=self._id_factory,
+            warc_key=current.key,
+            lines=current.lines,
         )
 
     def _close_current(self) -> None:
@@ -606,6 +641,13 @@ class RollingWarcWriter(Resource):
         if current is None:
             return
         self._file = None
+        try:
+            self._finish(current)
+        finally:
+            if current.lines is not None:
+                current.lines.close()
+
+    def _finish(self, current: _OpenWarc) -> None:
         if current.records == 0:
             # Only warcinfo (every capture failed): no empty WARCs.
             current.fh.close()
@@ -635,6 +677,13 @@ class RollingWarcWriter(Resource):
             current.records,
             current.writer.offset,
         )
+        if current.lines is not None:
+            try:
+                put_index(self.store, current.key, current.lines.data())
+            except Exception:  # any store failure: the WARC is safe, and is indexed by reading it
+                logger.error("Could not store the CDXJ index of %s", current.key, exc_info=True)
+            else:
+                self.keys_indexed.append(current.key)
         if self.on_close is not None:
             self.on_close(current.filename, current.key)
 

@@ -133,6 +133,11 @@ ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
 #: Replaced per crawl by "newsarchive/VERSION (+CONTACT_URL; news archiving crawler)" unless set.
 USER_AGENT = "newsarchive (+https://github.com/newsarchive/newsarchive; news archiving crawler)"
 CONCURRENT_REQUESTS = 16
+#: Scrapy 2.19 starts this many asyncio tasks for every response's output, whatever it holds
+#: (an article gives one item): 10 instead of the default 100 cost 6% less CPU per page with
+#: extraction off (bench/crawl.py, 1,000 articles: 7.0 -> 6.6 ms) and no parallelism, since
+#: responses are scraped side by side anyway.
+CONCURRENT_ITEMS = 10
 CONCURRENT_REQUESTS_PER_DOMAIN = 3
 DOWNLOAD_DELAY = 0.25
 AUTOTHROTTLE_ENABLED = True

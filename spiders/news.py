@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, UsageError
 from scrapy.http import TextResponse
-from scrapy.utils.response import get_meta_refresh
 
 from newsarchive import __version__
 from newsarchive.archive.items import ArticleCapture
@@ -24,8 +23,15 @@ from newsarchive.config.sites import SiteConfig, SiteConfigError, parse_site
 from newsarchive.config.stats import InvalidKind, StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import RECORD_META
 from newsarchive.pipelines.skips import InvalidInput
+from newsarchive.spiders.document import HtmlPage
 from newsarchive.spiders.feeds import Entry, JSONLimits, looks_like_feed, parse_feed
-from newsarchive.spiders.pages import announced_feeds, next_page_links, page_kind, page_links
+from newsarchive.spiders.pages import (
+    CANONICAL_HREFS,
+    announced_feeds,
+    next_page_links,
+    page_kind,
+    page_links,
+)
 from newsarchive.spiders.requisites import (
     REQUISITE_META,
     RequisiteKind,
@@ -413,17 +419,17 @@ class NewsSpider(Spider):
                 requests.append(request)
         return requests
 
-    def _meta_refresh(self, response: TextResponse) -> str | None:
+    def _meta_refresh(self, page: HtmlPage) -> str | None:
         """The canonical URL a page's meta refresh sends to, when it is a redirect: soon enough
         and to another URL (a self-refresh only reloads the page, which is kept as it is)."""
         try:
-            delay, target = get_meta_refresh(response)
+            delay, target = page.meta_refresh()
         except ValueError:  # a target urljoin cannot parse
             delay, target = 0.0, "(unparsable)"
         if target is None or delay is None or delay > self.meta_refresh_max_delay:
             return None
-        canonical = self._canonical(target, response.url)
-        if canonical is None or canonical == canonicalize(response.url):
+        canonical = self._canonical(target, page.url)
+        if canonical is None or canonical == canonicalize(page.url):
             return None
         self._inc(StatsKeys.DISCOVERY_META_REFRESH)
         return canonical
@@ -436,7 +442,8 @@ class NewsSpider(Spider):
         requests: list[Request] = []
         page = int(response.meta.get(SECTION_PAGE_META, 1))
         max_pages = int(response.meta.get(SECTION_MAX_PAGES_META, 1))
-        refresh = self._meta_refresh(response)
+        html = HtmlPage.of(response)
+        refresh = self._meta_refresh(html)
         if refresh is not None:
             # A listing page standing in for another: read that one instead, as this page.
             if same_site(refresh, self.hosts):
@@ -446,16 +453,16 @@ class NewsSpider(Spider):
             self._page_done(response)
             return requests
         if not self.site.feeds:
-            for feed in announced_feeds(response):
+            for feed in announced_feeds(html):
                 if same_site(feed, self.hosts):
                     request = self._page_request(
                         feed, self.parse_feed, StatsKeys.DISCOVERY_FEEDS, found_in=response.url
                     )
                     if request is not None:
                         requests.append(request)
-        next_pages = {canonicalize(link) for link in next_page_links(response)}
+        next_pages = {canonicalize(link) for link in next_page_links(html)}
         candidates = []
-        for link in page_links(response):
+        for link in page_links(html):
             url = self._canonical(link, response.url)
             if url is None or not same_site(url, self.hosts) or self._matches(self.deny, url):
                 continue
@@ -470,30 +477,31 @@ class NewsSpider(Spider):
         self._page_done(response)
         return requests
 
-    def parse_article(self, response: Response) -> Iterable[ArticleCapture | Request]:
+    def parse_article(self, response: Response) -> list[ArticleCapture | Request]:
+        # A list, not a generator: the page's tree is gone when this returns, however long
+        # Scrapy keeps the response while the item is extracted and stored.
         if self.frontier is not None and self.frontier.unchanged(response):
             # 304, or the archived payload again: no new capture, so no new text version.
-            return
+            return []
         if response.status != 200:
             self._inc(f"discovery/article_status/{response.status}")
-            return
+            return []
         if not isinstance(response, TextResponse):
             self._inc(StatsKeys.DISCOVERY_NOT_ARTICLE)
-            return
-        if page_kind(response) == "listing" and not self._matches(self.allow, response.url):
+            return []
+        page = HtmlPage.of(response)
+        if page_kind(page) == "listing" and not self._matches(self.allow, response.url):
             self._inc(StatsKeys.DISCOVERY_NOT_ARTICLE)
-            return
+            return []
         meta = response.meta
-        refresh = self._meta_refresh(response)
+        refresh = self._meta_refresh(page)
         if refresh is not None:
             # The page only sends the reader elsewhere: that page is judged on its own, as a
             # link found here, and nothing is stored under this URL (the exchange is archived).
             entry = Entry(url=refresh, title=meta.get(HINT_TITLE_META))
             request = self._article_request(entry, response.url, trusted=True)
-            if request is not None:
-                yield request
-            return
-        declared = response.css('link[rel="canonical"]::attr(href)').get()
+            return [request] if request is not None else []
+        declared = next(iter(page.select(CANONICAL_HREFS)), None)
         if declared:
             page_canonical = canonicalize(join_url(response.url, declared.strip()))
             requested = meta.get(CANONICAL_URL_META)
@@ -505,31 +513,34 @@ class NewsSpider(Spider):
                 # Two URLs, one article (a tracking variant, an alias): keep the first capture.
                 if page_canonical in self._seen_articles:
                     self._inc(StatsKeys.DISCOVERY_SKIPPED_DUPLICATE)
-                    return
+                    return []
                 self._seen_articles.add(page_canonical)
         warc = meta.get(RECORD_META)
-        yield ArticleCapture(
-            site=self.site.name,
-            url=response.url,
-            canonical_url=meta.get(CANONICAL_URL_META)
-            or canonicalize(response.url)
-            or response.url,
-            status=response.status,
-            headers=[
-                (k.decode("latin-1"), v.decode("latin-1"))
-                for k, values in response.headers.items()
-                for v in values
-            ],
-            body=response.body,
-            fetched_at=warc.date if warc is not None else datetime.now(UTC).isoformat(),
-            warc=warc,
-            hint_title=meta.get(HINT_TITLE_META),
-            hint_date=meta.get(HINT_DATE_META),
-            discovered_from=meta.get(DISCOVERED_FROM_META),
-        )
+        out: list[ArticleCapture | Request] = [
+            ArticleCapture(
+                site=self.site.name,
+                url=response.url,
+                canonical_url=meta.get(CANONICAL_URL_META)
+                or canonicalize(response.url)
+                or response.url,
+                status=response.status,
+                headers=[
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, values in response.headers.items()
+                    for v in values
+                ],
+                body=response.body,
+                fetched_at=warc.date if warc is not None else datetime.now(UTC).isoformat(),
+                warc=warc,
+                hint_title=meta.get(HINT_TITLE_META),
+                hint_date=meta.get(HINT_DATE_META),
+                discovered_from=meta.get(DISCOVERED_FROM_META),
+            )
+        ]
         if self.requisites is not None:
-            for url, kind in self.requisites.of_page(response):
-                yield self._requisite_request(url, kind, response.url)
+            for url, kind in self.requisites.of_page(page):
+                out.append(self._requisite_request(url, kind, response.url))
+        return out
 
     # --- page requisites ---------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.archive.captures import CaptureRef
+from newsarchive.archive.cdxj import cdxj_index, parse_cdxj
 from newsarchive.archive.items import ArticleCapture
 from newsarchive.archive.layout import url_hash
 from newsarchive.archive.lock import LockHeld, site_lock
@@ -210,6 +211,19 @@ def test_unchanged_site_fetches_no_article_again(scenario: Scenario) -> None:
     # Nothing changed, so the 304 pages listed nothing to skip or to fetch.
     assert report["discovered"] == report["skipped"]["archived"] == 0
     assert report["fetched"]["not_modified"] == len(log) - 1  # all but robots.txt, fetched once
+
+
+def test_indexes_written_while_crawling_equal_cdxj_indexer(scenario: Scenario) -> None:
+    """The writer's CDXJ lines (responses, identical-payload and 304 revisits) are those
+    cdxj-indexer finds reading each WARC; the end of the run read none of them back."""
+    kinds = set()
+    for path in [p for run in scenario.warcs for p in run]:
+        index = scenario.store / "indexes" / "demo" / f"{path.name}.cdxj"
+        with path.open("rb") as fh:
+            assert index.read_bytes() == cdxj_index(fh, path.name)
+        kinds |= {(f.get("mime"), f.get("status")) for _k, _t, f in parse_cdxj(index.read_bytes())}
+    assert ("warc/revisit", "304") in kinds
+    assert ("text/html", "200") in kinds
 
 
 def test_changed_site_fetches_exactly_the_new_and_changed(scenario: Scenario) -> None:

@@ -166,6 +166,8 @@ class WarcCaptureMiddleware:
             prefix=run.options.warc_prefix,
             max_size=run.options.warc_max_size,
             warcinfo=warcinfo_fields(crawler, site, run.run_id),
+            # Indexed while written: the end of the run need not read its WARCs back.
+            index=run.options.cdxj,
         )
         mw = cls(writer, stats, digests)
         writer.on_close = mw._file_closed

@@ -46,7 +46,8 @@ def run_pages(store: Store, site: str, warc_keys: set[str], since: datetime) -> 
 
 class ArchivePackager:
     """When the run finishes (`CrawlRun.finish`, right after the WARC writer closed): CDXJ for
-    every unindexed WARC of the site, a WACZ of this run's WARCs.
+    every WARC of the site still unindexed (the writer indexes those it closes), a WACZ of this
+    run's WARCs.
 
     Settings: ARCHIVE_ENABLED, ARCHIVE_CDXJ_ENABLED, ARCHIVE_WACZ_ENABLED.
     """
@@ -79,7 +80,11 @@ class ArchivePackager:
             return
         site = self.run.site.name
         if self.cdxj:
-            self._index(self.run.store, site, keys)
+            indexed = set(capture.writer.keys_indexed)
+            # The writer indexed the files it closed as it wrote them; what is left (a failed
+            # index upload, a WARC recovered from a killed run) is indexed by reading it.
+            self.stats.inc_value(StatsKeys.PACKAGE_CDXJ, len(indexed))
+            self._index(self.run.store, site, [key for key in keys if key not in indexed])
         if self.wacz and keys:
             if not self.stats.get_value(StatsKeys.ARCHIVE_RESPONSES):
                 # Only revisits: the run's package would repeat what earlier ones hold.
@@ -88,7 +93,7 @@ class ArchivePackager:
             self._package(site, keys)
 
     def _index(self, store: Store, site: str, run_keys: list[str]) -> None:
-        """This run's WARCs first (from their local copies), then any older unindexed ones."""
+        """This run's unindexed WARCs first (from their local copies), then older ones."""
         try:
             older = unindexed_warcs(store, site)
         except (StoreError, OSError) as exc:
