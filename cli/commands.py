@@ -12,7 +12,8 @@ import yaml
 from newsarchive.archive.layout import META_PREFIX, TEXT_PREFIX, WARC_PREFIX
 from newsarchive.archive.run import open_options_store
 from newsarchive.cli.crawl import CrawlOutcome, run_crawls, summary_line, summary_table
-from newsarchive.cli.main import EXIT_FAILED, EXIT_OK
+from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from newsarchive.cli.seed import worker_problem, worker_settings
 from newsarchive.cli.settings import options_from_args, settings_from_args
 from newsarchive.cli.upload import cmd_upload
 from newsarchive.config.exitcodes import combine
@@ -49,18 +50,25 @@ def _report(outcomes: list[CrawlOutcome], interactive: bool) -> int:
     return combine(o.exit_code for o in outcomes)
 
 
-def cmd_crawl(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    options = Options.from_settings(settings)
-    directory = options.sites_dir
-    if args.url:
-        sites = [adhoc_site(args.url)]
-    elif args.all:
+def select_sites(args: argparse.Namespace, directory: Path) -> list[SiteConfig]:
+    """The sites `--url`, `--all` or `--site NAME...` name."""
+    if getattr(args, "url", None):
+        return [adhoc_site(args.url)]
+    if args.all:
         sites = list(load_sites(directory).values())
         if not sites:
             raise SiteConfigError(f"{directory}: no *.yaml site files")
-    else:
-        sites = [load_site(directory, name) for name in args.site]
+        return sites
+    return [load_site(directory, name) for name in args.site]
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args, worker_settings(args))
+    options = Options.from_settings(settings)
+    sites = select_sites(args, options.sites_dir)
+    if args.worker and (problem := worker_problem(args, sites, options)):
+        sys.stderr.write(f"newsarchive: {problem}\n")
+        return EXIT_CONFIG
     # Fail early on a bad store URI or refused credentials.
     open_options_store(options).close()
     outcomes = run_crawls(sites, settings)

@@ -32,10 +32,13 @@ def _count(stats: Mapping[str, object], key: str) -> int:
 
 
 def run_failed(reason: str, stats: Mapping[str, object]) -> bool:
-    """A run that did not finish, fetched nothing, or lost data, as far as its stats tell."""
+    """A run that did not finish, fetched nothing, or lost data, as far as its stats tell. A
+    process of a scaled-out run may fetch nothing: a seeder never does, a worker may find the
+    others took everything."""
+    fetched = _count(stats, "response_received_count") or _count(stats, StatsKeys.SCALEOUT_SHARED)
     return (
         reason != "finished"
-        or _count(stats, "response_received_count") == 0
+        or not fetched
         or _count(stats, StatsKeys.ARCHIVE_ERRORS) > 0
         or _count(stats, "log_count/ERROR") > 0
     )

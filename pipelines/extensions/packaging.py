@@ -105,7 +105,7 @@ class ArchivePackager:
             self.stats.inc_value(StatsKeys.PACKAGE_CDXJ)
 
     def _package(self, site: str, keys: list[str], original_keys: list[str]) -> None:
-        store, run_id = self.run.store, self.run.run_id
+        store, run_id = self.run.store, self.run.name
         try:
             pages = run_pages(store, site, set(keys), self.started)
             # Originals of this run's revisits go in too, so the package replays on its own.
