@@ -144,6 +144,7 @@ SLOW_MODULES = frozenset(
         "test_replay",
         "test_s3_crawl",
         "test_s3_store",
+        "test_scaleout",
         "test_wheel",
         "test_workers",
     }

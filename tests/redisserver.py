@@ -40,12 +40,13 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server not found: tests/run.sh installs the Debian package")
         self.root.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(self.root), "--protected-mode", "yes"],
-            stdout=(self.root / "redis.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        with (self.root / "redis.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                 "--appendonly", "no", "--dir", str(self.root), "--protected-mode", "yes"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
         deadline = time.monotonic() + 30
         while True:
             try:
