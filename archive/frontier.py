@@ -67,32 +67,22 @@ def worker_name(host: str | None = None, pid: int | None = None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RunKeys:
-    """The Redis keys of one site (seen store, current run) and of one run of it."""
+    """The Redis keys of one run of a site: ``PREFIX:SITE:RUN:...``."""
 
-    prefix: str
-    site: str
     run_id: str
+    run_base: str
+    #: scrapy-redis's request queue (sorted set) and duplicate filter (set of fingerprints).
+    queue: str
+    dupefilter: str
+    #: Set of the workers that joined; hash worker -> responses received (per-worker rates).
+    workers: str
+    responses: str
 
-    @property
-    def run_base(self) -> str:
-        return f"{self.prefix}:{self.site}:{self.run_id}"
-
-    @property
-    def queue(self) -> str:
-        return f"{self.run_base}:requests"
-
-    @property
-    def dupefilter(self) -> str:
-        return f"{self.run_base}:dupefilter"
-
-    @property
-    def workers(self) -> str:
-        return f"{self.run_base}:workers"
-
-    @property
-    def responses(self) -> str:
-        """Hash: worker -> responses received, for per-worker rates."""
-        return f"{self.run_base}:responses"
+    @classmethod
+    def of(cls, prefix: str, site: str, run_id: str) -> RunKeys:
+        base = f"{prefix}:{site}:{run_id}"
+        parts = ("requests", "dupefilter", "workers", "responses")
+        return cls(run_id, base, *(f"{base}:{part}" for part in parts))
 
     def ledger(self, worker: str) -> str:
         return f"{self.run_base}:inflight:{worker}"
@@ -158,7 +148,7 @@ class SharedFrontier:
         return new_run_id
 
     def join(self, run_id: str) -> SharedFrontier:
-        self.keys = RunKeys(self.prefix, self.site, safe_segment(run_id))
+        self.keys = RunKeys.of(self.prefix, self.site, safe_segment(run_id))
         return self
 
     def _keys(self) -> RunKeys:

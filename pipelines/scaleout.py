@@ -110,10 +110,8 @@ class ScaleOut:
             idle_close=options.scaleout_idle_close,
             heartbeat=options.scaleout_heartbeat,
         )
-        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(ext.spider_idle, signal=signals.spider_idle)
-        crawler.signals.connect(ext.response_received, signal=signals.response_received)
-        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        for name in ("spider_opened", "spider_idle", "response_received", "spider_closed"):
+            crawler.signals.connect(getattr(ext, name), signal=getattr(signals, name))
         return ext
 
     @property
@@ -199,6 +197,14 @@ class ScaleOut:
             self.frontier.leave()
 
 
+def crawl_scaleout(crawler: Crawler) -> ScaleOut:
+    """The crawl's `ScaleOut` extension, for the scheduler and the ledger middleware."""
+    scaleout = crawler.get_extension(ScaleOut)
+    if scaleout is None:
+        raise NotConfigured("the ScaleOut extension is not enabled (ScaleOutAddon, REDIS_URL)")
+    return scaleout
+
+
 class LedgerQueue(PriorityQueue):  # type: ignore[misc]  # scrapy-redis ships no type hints
     """scrapy-redis's priority queue, popped into the worker's in-flight ledger atomically."""
 
@@ -238,11 +244,8 @@ class RedisScheduler(Scheduler):  # type: ignore[misc]  # scrapy-redis ships no 
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        scaleout = crawler.get_extension(ScaleOut)
-        if scaleout is None:
-            raise NotConfigured("RedisScheduler needs the ScaleOut extension (ScaleOutAddon)")
         assert crawler.stats is not None
-        return cls(scaleout, crawler.stats)
+        return cls(crawl_scaleout(crawler), crawler.stats)
 
     def open(self, spider: Spider) -> None:
         self.spider = spider
@@ -284,10 +287,7 @@ class LedgerMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        scaleout = crawler.get_extension(ScaleOut)
-        if scaleout is None:
-            raise NotConfigured("no ScaleOut extension")
-        return cls(scaleout)
+        return cls(crawl_scaleout(crawler))
 
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
         yield from result
