@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from newsarchive.archive.captures import CaptureRef
-from newsarchive.archive.frontier import Heartbeat, SharedFrontier
+from newsarchive.archive.frontier import Heartbeat, SharedFrontier, as_text
 from newsarchive.archive.local import LocalStore
 from newsarchive.archive.lock import LockHeld, RunLock
 from newsarchive.archive.reader import iter_records
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from tests.redisserver import RedisServer
 
 ARTICLES = 300
+#: Seconds per response: a little latency, so several requests are in flight at any time.
+LATENCY = 0.02
 #: Every child process turns Scrapy's deprecation warnings (scrapy-redis's stock calls among
 #: them) into errors: `-W error::scrapy...` cannot name a class before Scrapy is imported.
 _STRICT_MAIN = (
@@ -227,6 +229,25 @@ class BigRun:
             "-s", "SCALEOUT_HEARTBEAT=0.5", **popen,
         )  # fmt: skip
 
+    def start_workers(self, store: Path, *popen: dict[str, object]) -> list[subprocess.Popen[str]]:
+        """One worker per `popen` (its extra Popen arguments), all taking part: the site answers
+        slowly until every one has joined the run, whatever their start-up times."""
+        self.site.delay = 2.0
+        try:
+            workers = [self.worker(store, **extra) for extra in popen]
+            client = self.redis.client()
+            run_id = client.get(f"{self.prefix}:big:run")
+            assert run_id is not None
+            joined = f"{self.prefix}:big:{as_text(run_id)}:workers"
+            deadline = time.monotonic() + 300
+            while client.scard(joined) < len(workers) and time.monotonic() < deadline:
+                assert all(w.poll() is None for w in workers), [finish(w) for w in workers]
+                time.sleep(0.05)
+            client.close()
+        finally:
+            self.site.delay = LATENCY
+        return workers
+
     def article_requests(self) -> Counter[str]:
         return Counter(r.path for r in self.site.requests if r.path.startswith("/news/2026/"))
 
@@ -234,8 +255,7 @@ class BigRun:
 @pytest.fixture
 def big_run(tmp_path: Path, redis_server: RedisServer, redis_prefix: str) -> Iterator[BigRun]:
     root = write_big_site(tmp_path / "site", ARTICLES)
-    # A little latency per page, so several requests are in flight at any time.
-    with DemoSite(root=root, delay=0.02) as site:
+    with DemoSite(root=root, delay=LATENCY) as site:
         yield BigRun(tmp_path, site, redis_server, redis_prefix)
 
 
@@ -261,7 +281,7 @@ def article_responses(store: Path) -> Counter[str]:
 def test_two_workers_fetch_each_article_once_and_match_one_process(big_run: BigRun) -> None:
     store = big_run.root / "shared-store"
     big_run.seed(store)
-    workers = [big_run.worker(store) for _ in range(2)]
+    workers = big_run.start_workers(store, {}, {})
     results = [finish(w) for w in workers]
     for code, output in results:
         assert code == 0, output
@@ -292,8 +312,7 @@ def test_killed_worker_loses_nothing_and_duplicates_no_capture(big_run: BigRun) 
     big_run.seed(store)
     # The victim has a process group of its own (it and its extraction process die together,
     # as on a machine that goes down); killed by that group's id.
-    victim = big_run.worker(store, start_new_session=True)
-    survivor = big_run.worker(store)
+    victim, survivor = big_run.start_workers(store, {"start_new_session": True}, {})
     deadline = time.monotonic() + 300
     while len(big_run.article_requests()) < ARTICLES // 3 and time.monotonic() < deadline:
         time.sleep(0.05)
