@@ -18,9 +18,10 @@ class ArticleCapture:
     canonical_url: str
     status: int
     #: Response headers as received, repeated names kept.
-    headers: list[tuple[str, str]]
-    #: Body after content-decoding (what a browser would parse), still undecoded bytes.
-    body: bytes
+    headers: list[tuple[str, str]] = field(repr=False)
+    #: Body after content-decoding (what a browser would parse), still undecoded bytes. Not
+    #: in the repr: an item's repr reaches logs and tracebacks.
+    body: bytes = field(repr=False)
     #: WARC-Date of the capture (an ISO time when nothing was archived).
     fetched_at: str
     #: The response (or revisit) record the capture middleware wrote, if any.

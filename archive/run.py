@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -90,10 +90,8 @@ class FinishSteps:
     package: Callable[[list[str]], None] = lambda _keys: None
     #: Put what the run learnt while finishing (`pending_left`, `upload`) into the stats.
     count: Callable[[], None] = _nothing
-    #: Write the run report, while the store still takes objects that it uploads.
+    #: Write the run report: the store is drained and `CrawlRun.upload` known.
     report: Callable[[], None] = _nothing
-    #: The store has closed and `CrawlRun.upload` is known: the report's final storage numbers.
-    settle_report: Callable[[], None] = _nothing
 
 
 @dataclass(slots=True)
@@ -104,10 +102,9 @@ class CrawlRun:
     1. close the WARC writer (its last file is committed to the store);
     2. index (CDXJ) and package (WACZ) the run's WARCs;
     3. close the seen store (counting requests left pending) and the digest index;
-    4. write the run report into the store, so an S3 store uploads it with the rest;
-    5. close the store (an S3 store drains its upload queue or gives up);
-    6. settle the report: only when objects were left in an S3 store's spool is it written
-       again (into the spool), with that outcome;
+    4. drain the store (an S3 store uploads what waits, while it answers) and count;
+    5. write the run report, once, with the final numbers (and the Prometheus textfile);
+    6. close the store (the report itself is uploaded, or waits in the spool);
     7. release the site lock: the next run may start.
     """
 
@@ -203,11 +200,10 @@ class CrawlRun:
             ("package the run", lambda: steps.package(keys)),
             ("close the seen store", self._close_seen),
             ("close the digest index", self._close_digests),
-            ("count the seen store", steps.count),
+            ("drain the store", self._drain_store),
+            ("count what is left", steps.count),
             ("write the run report", steps.report),
-            ("close the store", self._close_store),
-            ("count the uploads", steps.count),
-            ("settle the run report", steps.settle_report),
+            ("close the store", self.store.close),
             ("release the site lock", self._release),
         ]
         for what, step in order:
@@ -227,9 +223,14 @@ class CrawlRun:
         if digests is not None:
             digests.close()
 
-    def _close_store(self) -> None:
-        self.store.close()
-        self.upload = self.store.upload_report()
+    def _drain_store(self) -> None:
+        self.store.drain()
+        upload = self.store.upload_report()
+        if upload is not None and upload.unreachable and self.steps.report is not _nothing:
+            # The report, written next, stays in the spool with the rest: counted, so the
+            # report, the stats and the summary agree on what is left behind.
+            upload = replace(upload, pending=upload.pending + 1)
+        self.upload = upload
 
     def _release(self) -> None:
         lock, self.lock = self.lock, None

@@ -112,6 +112,10 @@ class Store(ABC):
         """Upload counts and the spool left for a remote backend; None for a local one."""
         return None
 
+    def drain(self) -> None:  # noqa: B027 - optional hook; a local store writes in place
+        """Send what waits for upload, as far as the backend can now: a crawl drains its store
+        before it writes the run report, so the report states the final upload outcome."""
+
     def close(self) -> None:  # noqa: B027 - optional hook; most backends hold nothing
         """Flush and release anything held."""
 

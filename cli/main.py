@@ -31,6 +31,7 @@ MODULE_COMMANDS: dict[str, str] = {
     "verify": "newsarchive.cli.verify",
     "replay": "newsarchive.cli.replay",
     "reextract": "newsarchive.cli.reextract",
+    "package": "newsarchive.cli.package",
     "seed": "newsarchive.cli.seed",
 }
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from newsarchive.archive.run import open_options_store
 from newsarchive.cli.main import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED
 from newsarchive.cli.settings import options_from_args
+from newsarchive.jobs.upload import drain_store
 from newsarchive.pipelines.extensions.progress import human_bytes
 
 if TYPE_CHECKING:
@@ -20,10 +21,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
     if not uri.startswith("s3://"):
         sys.stderr.write(f"newsarchive: {uri} is not an s3:// store; nothing to upload\n")
         return EXIT_FAILED
-    # Opening the store aborts stale multipart uploads and queues the spool; close drains it.
     store = open_options_store(options)
-    store.close()
-    report = store.upload_report()
+    report = drain_store(store)
     assert report is not None
     line = (
         f"newsarchive upload: {store.uri}: {report.uploaded} objects uploaded "

@@ -21,6 +21,24 @@ NEWSARCHIVE_CONTACT_URL = "https://github.com/newsarchive/newsarchive"
 NEWSARCHIVE_PROGRESS = False
 NEWSARCHIVE_PROGRESS_INTERVAL = 1.0
 
+# --- limits on site input (each bad or oversized item is skipped and counted, never fatal) ---
+#: Sitemap indexes nest; past this depth their children are not fetched, which cuts endless
+#: index chains (a site's real index is one level, rarely two).
+SITEMAP_MAX_DEPTH = 3
+#: At most this many child sitemaps per index, the most recent by <lastmod> first: news lives
+#: in the newest ones, and an index of thousands would otherwise be fetched in full.
+SITEMAP_MAX_CHILDREN = 100
+#: A gzipped sitemap is decompressed up to this many bytes (the sitemaps.org limit is 50 MB
+#: uncompressed), so a gzip bomb costs no more than a large sitemap.
+SITEMAP_MAX_DECOMPRESSED_BYTES = 50 * 1024 * 1024
+#: JSON Feeds and JSON-LD blocks nested deeper than this, or larger than this many bytes, are
+#: skipped: real ones nest a handful of levels, and 100k-deep arrays exhaust the recursion limit.
+JSON_MAX_DEPTH = 64
+JSON_MAX_BYTES = 10 * 1024 * 1024
+#: Short log lines: dropped, scraped and failed items are logged as URL and reason, never their
+#: body (newsarchive.pipelines.logformatter).
+LOG_FORMATTER = "newsarchive.pipelines.logformatter.ShortLogFormatter"
+
 # --- archive (WARC capture) -------------------------------------------------------------------
 ARCHIVE_ENABLED = True
 #: First part of WARC file names: PREFIX-TIMESTAMP-SERIAL-HOST-PID.warc.gz
@@ -153,6 +171,10 @@ RETRY_AFTER_MAX = 60.0
 #: 4xx/5xx responses reach the spider, which counts them; they are archived either way.
 HTTPERROR_ALLOW_ALL = True
 COOKIES_ENABLED = False
+#: Scrapy's MetaRefreshMiddleware would store the refresh target's page under the article's URL
+#: and drop a self-refresh as a duplicate; the spider reads meta refreshes itself instead and
+#: follows one to another URL as a new link, judged as any other (NewsSpider.parse_article).
+METAREFRESH_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

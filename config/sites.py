@@ -18,6 +18,10 @@ from pydantic import (
 )
 
 BUNDLED_SITES_DIR = Path(__file__).resolve().parent / "sites"
+#: A site file is a few dozen lines; past these it is not one (and PyYAML recurses once per
+#: nesting level, so 50,000 "[" would end in RecursionError).
+SITE_FILE_MAX_BYTES = 1024 * 1024
+SITE_FILE_MAX_DEPTH = 16
 
 
 class SiteConfigError(Exception):
@@ -140,15 +144,40 @@ def parse_site(data: object, source: str) -> SiteConfig:
         raise SiteConfigError(f"{source}: {_describe(exc)}") from None
 
 
+def _depth(data: object) -> int:
+    """How deeply lists and mappings nest in loaded YAML (iterative: no recursion to exhaust)."""
+    deepest = 0
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def load_yaml(text: str, source: str) -> object:
+    """yaml.safe_load (no !!python tags) within SITE_FILE_MAX_BYTES and SITE_FILE_MAX_DEPTH."""
+    if len(text) > SITE_FILE_MAX_BYTES:
+        raise SiteConfigError(f"{source}: {len(text)} characters, over {SITE_FILE_MAX_BYTES}")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SiteConfigError(f"{source}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise SiteConfigError(f"{source}: invalid YAML: nested too deeply") from None
+    if _depth(data) > SITE_FILE_MAX_DEPTH:
+        raise SiteConfigError(f"{source}: nested deeper than {SITE_FILE_MAX_DEPTH} levels")
+    return data
+
+
 def load_site_file(path: Path) -> SiteConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SiteConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SiteConfigError(f"{path}: invalid YAML: {exc}") from None
+    data = load_yaml(text, str(path))
     site = parse_site(data, str(path))
     if site.name != path.stem:
         raise SiteConfigError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class StatsKeys:
     ARCHIVE_RECORDS = "archive/records_written"
@@ -28,6 +30,11 @@ class StatsKeys:
     DISCOVERY_SKIPPED_DUPLICATE = "discovery/skipped_duplicate"
     DISCOVERY_SKIPPED_LIMIT = "discovery/skipped_limit"
     DISCOVERY_NOT_ARTICLE = "discovery/not_article"
+    #: Site input skipped, one item at a time, as malformed or over a limit: suffixed by
+    #: /<InvalidKind>; the first of each kind per run is logged (pipelines.skips).
+    DISCOVERY_SKIPPED_INVALID = "discovery/skipped_invalid"
+    #: Meta refreshes to another URL, followed as links instead of archived as the article.
+    DISCOVERY_META_REFRESH = "discovery/meta_refresh"
 
     EXTRACT_OK = "extract/articles"
     EXTRACT_EMPTY = "extract/empty_text"
@@ -96,3 +103,25 @@ class StatsKeys:
     REQUISITES_FETCHED = "requisites/fetched"
     REQUISITES_STATUS = "requisites/status"
     REQUISITES_FAILED = "requisites/failed"
+
+
+class InvalidKind(StrEnum):
+    """What a DISCOVERY_SKIPPED_INVALID count is about (the last part of its key)."""
+
+    #: A link, feed entry, sitemap <loc>, robots Sitemap: line or meta refresh target that
+    #: names no http(s) page (bad IPv6 literal or port, other scheme, no host).
+    URL = "url"
+    #: A feed or sitemap date that cannot be read or is out of range (the entry is kept, undated).
+    DATE = "date"
+    #: A JSON Feed over JSON_MAX_DEPTH or JSON_MAX_BYTES, or not JSON at all.
+    JSON = "json"
+    #: A feed body that is neither RSS, Atom nor JSON Feed.
+    FEED = "feed"
+    #: A sitemap body that is corrupt gzip or decompresses past SITEMAP_MAX_DECOMPRESSED_BYTES.
+    SITEMAP = "sitemap"
+    #: Child sitemaps of an index at SITEMAP_MAX_DEPTH (not fetched).
+    SITEMAP_DEPTH = "sitemap_depth"
+    #: Child sitemaps of an index past SITEMAP_MAX_CHILDREN (the oldest, not fetched).
+    SITEMAP_CHILDREN = "sitemap_children"
+    #: A Retry-After header that is neither delta-seconds nor an HTTP date (Scrapy's backoff).
+    RETRY_AFTER = "retry_after"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from newsarchive.extraction.jsonlimits import loads_bounded
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -172,9 +173,10 @@ def jsonld_objects(tree: HtmlElement) -> list[dict[str, Any]]:
         if not raw:
             continue
         try:
-            data = json.loads(raw)
+            data = loads_bounded(raw)
         except ValueError:
-            # Publishers often leave trailing commas or raw newlines in strings: skip quietly.
+            # Publishers often leave trailing commas or raw newlines in strings (and hostile
+            # pages nest thousands deep, past JSON_MAX_DEPTH): skip quietly.
             logger.debug("unparsable JSON-LD block skipped")
             continue
         found.extend(node for node in _walk_jsonld(data) if _types(node) & _ARTICLE_TYPES)

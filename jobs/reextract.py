@@ -31,6 +31,7 @@ from newsarchive.archive.layout import (
     parse_text_key,
     parse_versioned_key,
     safe_segment,
+    site_prefix,
 )
 from newsarchive.archive.metadata import MetadataError, read_metadata
 from newsarchive.archive.reader import ArchiveReader, ArchiveReadError, capture_from_record
@@ -39,11 +40,12 @@ from newsarchive.extraction import EXTRACTOR_VERSION
 from newsarchive.extraction.documents import ExtractOptions, extract_document
 from newsarchive.extraction.records import store_extraction
 from newsarchive.extraction.workers import die_with_parent
+from newsarchive.jobs.upload import drain
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
-    from newsarchive.archive.store import Store, UploadReport
+    from newsarchive.archive.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +141,8 @@ def plan(
     `since` compares with the capture's UTC day (the day folder of its keys).
     """
     safe_segment(version)
-    prefix = f"{META_PREFIX}/{safe_segment(site)}" if site else META_PREFIX
     captures: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
-    for key in store.list(prefix):
+    for key in store.list(site_prefix(META_PREFIX, site)):
         parts = parse_meta_key(key)
         if parts is None:
             continue
@@ -319,13 +320,6 @@ def run(
     return summary
 
 
-def drain(store_uri: str, store_options: Mapping[str, Any] | None = None) -> UploadReport | None:
-    """Open and close the store: an S3 store uploads what its spool holds; what is left after."""
-    store = open_store(store_uri, **dict(store_options or {}))
-    store.close()
-    return store.upload_report()
-
-
 @dataclass(slots=True)
 class Cleanup:
     """What `replace_older` did: objects deleted, captures cleaned, captures left alone."""
@@ -386,10 +380,9 @@ def replace_older(
     at a deleted text. Resumable: a capture cleaned already has nothing left to delete.
     """
     safe_segment(version)
-    scope = f"/{safe_segment(site)}" if site else ""
     captures: dict[tuple[str, str, str], dict[str, list[str]]] = {}
     for prefix, parse in ((META_PREFIX, parse_meta_key), (TEXT_PREFIX, parse_text_key)):
-        for key in store.list(prefix + scope):
+        for key in store.list(site_prefix(prefix, site)):
             parts = parse(key)
             if parts is None or (since is not None and parts.day < since.isoformat()):
                 continue

@@ -17,8 +17,9 @@ from newsarchive.archive.cdxj import parse_cdxj
 from newsarchive.archive.layout import (
     META_PREFIX,
     WARC_PREFIX,
+    WARC_SUFFIXES,
     parse_warc_key,
-    safe_segment,
+    site_prefix,
     warc_index_key,
 )
 from newsarchive.archive.metadata import MetadataError, read_metadata
@@ -223,14 +224,13 @@ def verify_store(store: Store, site: str | None = None) -> VerifyReport:
     """
     scan = _Scan(store)
     report = VerifyReport()
-    wanted = f"{WARC_PREFIX}/{safe_segment(site)}/" if site else f"{WARC_PREFIX}/"
+    wanted = site_prefix(WARC_PREFIX, site) + "/"
     for key in store.list(WARC_PREFIX):
-        if not key.endswith((".warc.gz", ".warc")):
+        if not key.endswith(WARC_SUFFIXES):
             continue
         file_report = scan.warc(key)
         if key.startswith(wanted):
             report.files.append(file_report)
     scan.resolve_revisits()
-    meta_prefix = f"{META_PREFIX}/{safe_segment(site)}" if site else META_PREFIX
-    report.files.append(scan.metadata(meta_prefix))
+    report.files.append(scan.metadata(site_prefix(META_PREFIX, site)))
     return report

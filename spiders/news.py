@@ -14,16 +14,18 @@ from urllib.parse import urlsplit
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, UsageError
 from scrapy.http import TextResponse
-from scrapy.utils.sitemap import sitemap_urls_from_robots
+from scrapy.utils.response import get_meta_refresh
 
 from newsarchive import __version__
 from newsarchive.archive.items import ArticleCapture
+from newsarchive.config import settings as defaults
 from newsarchive.config.options import SITE_SETTING, resolve_site
-from newsarchive.config.sites import SiteConfig
-from newsarchive.config.stats import StatsKeys
+from newsarchive.config.sites import SiteConfig, SiteConfigError, parse_site
+from newsarchive.config.stats import InvalidKind, StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import RECORD_META
 from newsarchive.pipelines.scaleout import shared_worker
-from newsarchive.spiders.feeds import Entry, looks_like_feed, parse_feed
+from newsarchive.pipelines.skips import InvalidInput
+from newsarchive.spiders.feeds import Entry, JSONLimits, looks_like_feed, parse_feed
 from newsarchive.spiders.pages import announced_feeds, next_page_links, page_kind, page_links
 from newsarchive.spiders.requisites import (
     REQUISITE_META,
@@ -31,9 +33,10 @@ from newsarchive.spiders.requisites import (
     RequisitePolicy,
     Requisites,
 )
-from newsarchive.spiders.sitemaps import parse_sitemap
+from newsarchive.spiders.sitemaps import newest_first, parse_sitemap, sitemaps_from_robots
 from newsarchive.spiders.urls import (
     canonicalize,
+    join_url,
     looks_like_article_url,
     looks_like_pagination,
     same_site,
@@ -59,13 +62,21 @@ HINT_DATE_META: Final = "hint_date"
 DISCOVERED_FROM_META: Final = "discovered_from"
 SECTION_PAGE_META: Final = "section_page"
 SECTION_MAX_PAGES_META: Final = "section_max_pages"
+#: How many sitemap indexes lead to a sitemap request (0: configured or from robots.txt).
+SITEMAP_DEPTH_META: Final = "sitemap_depth"
 
 
 def adhoc_site(url: str) -> SiteConfig:
-    """A site config for `crawl --url`: discover from robots.txt, announced feeds and links."""
-    host = urlsplit(url).hostname or "site"
+    """A site config for `crawl --url`: discover from robots.txt, announced feeds and links.
+
+    A URL that names no http(s) page raises SiteConfigError (exit 2), not a validation trace.
+    """
+    canonical = canonicalize(url)
+    if canonical is None:
+        raise SiteConfigError(f"--url {url[:200]!r}: not an absolute http(s) URL with a host")
+    host = urlsplit(canonical).hostname or "site"
     name = re.sub(r"[^a-z0-9-]+", "-", host.lower()).strip("-")[:60] or "site"
-    return SiteConfig(name=name, start_urls=[url])
+    return parse_site({"name": name, "start_urls": [url]}, f"--url {url[:200]!r}")
 
 
 def user_agent(version: str, contact: str) -> str:
@@ -120,6 +131,16 @@ class NewsSpider(Spider):
         self.requisites: Requisites | None = None
         #: True when robots.txt comes from RobotsTxtMiddleware's fetch (robots_parsed signal).
         self.robots_from_middleware = False
+        #: Counts and logs site input skipped as invalid (set from the crawler's stats).
+        self.invalid = InvalidInput(self._inc)
+        # Limits on site input: the project defaults, replaced by the crawl's settings.
+        self.json_limits = JSONLimits(defaults.JSON_MAX_DEPTH, defaults.JSON_MAX_BYTES)
+        self.sitemap_max_depth = defaults.SITEMAP_MAX_DEPTH
+        self.sitemap_max_children = defaults.SITEMAP_MAX_CHILDREN
+        self.sitemap_max_bytes = defaults.SITEMAP_MAX_DECOMPRESSED_BYTES
+        #: Meta refreshes with a longer delay are page reloads, not redirects (Scrapy's
+        #: METAREFRESH_MAXDELAY, read although its middleware is off).
+        self.meta_refresh_max_delay = 100.0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -140,6 +161,14 @@ class NewsSpider(Spider):
         )
         _apply_site_settings(crawler, site_config)
         spider = super().from_crawler(crawler, site_config, *args, **kwargs)
+        settings = crawler.settings
+        spider.json_limits = JSONLimits(
+            settings.getint("JSON_MAX_DEPTH"), settings.getint("JSON_MAX_BYTES")
+        )
+        spider.sitemap_max_depth = settings.getint("SITEMAP_MAX_DEPTH")
+        spider.sitemap_max_children = settings.getint("SITEMAP_MAX_CHILDREN")
+        spider.sitemap_max_bytes = settings.getint("SITEMAP_MAX_DECOMPRESSED_BYTES")
+        spider.meta_refresh_max_delay = settings.getfloat("METAREFRESH_MAXDELAY")
         if crawler.settings.getbool("ROBOTSTXT_OBEY") and site_config.robots_sitemaps:
             # RobotsTxtMiddleware fetches robots.txt anyway: read its Sitemap: lines from that
             # fetch rather than asking the site for the same file twice.
@@ -195,9 +224,11 @@ class NewsSpider(Spider):
 
     # --- requests ----------------------------------------------------------------------------
 
-    def _page_request(self, url: str, callback: Any, stat: str, **meta: Any) -> Request | None:
-        key = canonicalize(url)
-        if key in self._seen_pages:
+    def _page_request(
+        self, url: str, callback: Any, stat: str, found_in: str = "", **meta: Any
+    ) -> Request | None:
+        key = self._canonical(url, found_in)
+        if key is None or key in self._seen_pages:
             return None
         self._seen_pages.add(key)
         self._inc(stat)
@@ -206,12 +237,15 @@ class NewsSpider(Spider):
         return Request(key, callback=callback, meta=meta, priority=5)
 
     def _listing_request(self, url: str, page: int, max_pages: int) -> Request | None:
-        return self._page_request(
-            url,
-            self.parse_listing,
-            StatsKeys.DISCOVERY_SECTIONS,
-            **{SECTION_PAGE_META: page, SECTION_MAX_PAGES_META: max_pages},
-        )
+        meta: dict[str, Any] = {SECTION_PAGE_META: page, SECTION_MAX_PAGES_META: max_pages}
+        return self._page_request(url, self.parse_listing, StatsKeys.DISCOVERY_SECTIONS, **meta)
+
+    def _canonical(self, url: str, found_in: str) -> str | None:
+        """canonicalize(), counting and logging (once) what names no http(s) page."""
+        canonical = canonicalize(url)
+        if canonical is None:
+            self.invalid.skip(InvalidKind.URL, found_in or url, f"not an http(s) URL: {url!r}")
+        return canonical
 
     def _matches(self, patterns: list[re.Pattern[str]], url: str) -> bool:
         return any(p.search(url) for p in patterns)
@@ -222,8 +256,8 @@ class NewsSpider(Spider):
         `trusted` candidates (feeds, news sitemaps) are articles by announcement; others must
         match `allow`, or look like articles by URL when the site gives no `allow`.
         """
-        url = canonicalize(entry.url)
-        if not same_site(url, self.hosts) or self._matches(self.deny, url):
+        url = self._canonical(entry.url, source)
+        if url is None or not same_site(url, self.hosts) or self._matches(self.deny, url):
             return None
         if self.allow:
             if not self._matches(self.allow, url):
@@ -267,16 +301,13 @@ class NewsSpider(Spider):
 
     def _robots_roots(self) -> set[str]:
         site = self.site
-        return {
-            f"{urlsplit(u).scheme}://{urlsplit(u).netloc}"
-            for u in [*site.start_urls, *(s.url for s in site.sections), *site.feeds]
-        }
+        urls = [*site.start_urls, *(s.url for s in site.sections), *site.feeds]
+        return {root for root in map(_root, urls) if root is not None}
 
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
         """Queue the sitemaps a start host's robots.txt announces, from Scrapy's own fetch."""
-        parts = urlsplit(request.url)
-        root = f"{parts.scheme}://{parts.netloc}"
-        if root not in self._robots_roots():
+        root = _root(request.url)
+        if root is None or root not in self._robots_roots():
             return
         # Protego (Scrapy's default parser) keeps the Sitemap: lines; other parsers may not,
         # and then robots.txt is read once more, by the spider.
@@ -285,8 +316,15 @@ class NewsSpider(Spider):
         if sitemaps is None:
             requests = [Request(f"{root}/robots.txt", callback=self.parse_robots, priority=10)]
         else:
+            robots = f"{root}/robots.txt"
+            # Protego keeps Sitemap: values as written: a relative one resolves against robots.txt.
             requests = [
-                self._page_request(url, self.parse_sitemap, StatsKeys.DISCOVERY_SITEMAPS)
+                self._page_request(
+                    join_url(robots, url),
+                    self.parse_sitemap,
+                    StatsKeys.DISCOVERY_SITEMAPS,
+                    found_in=robots,
+                )
                 for url in sitemaps
             ]
         assert self.crawler.engine is not None
@@ -298,8 +336,10 @@ class NewsSpider(Spider):
         if response.status != 200:
             return []
         requests = []
-        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
-            request = self._page_request(url, self.parse_sitemap, StatsKeys.DISCOVERY_SITEMAPS)
+        for url in sitemaps_from_robots(response.body, response.url):
+            request = self._page_request(
+                url, self.parse_sitemap, StatsKeys.DISCOVERY_SITEMAPS, found_in=response.url
+            )
             if request is not None:
                 requests.append(request)
         return requests
@@ -312,23 +352,80 @@ class NewsSpider(Spider):
         # A 304 (or any error) has no links: what it listed last time is already known.
         if response.status != 200:
             return []
-        requests = self._articles(parse_feed(response.body), response.url, trusted=True)
+        entries = parse_feed(
+            response.body, response.url, self._on_invalid(response.url), self.json_limits
+        )
+        requests = self._articles(entries, response.url, trusted=True)
         self._page_done(response)
         return requests
+
+    def _on_invalid(self, url: str) -> Any:
+        def skip(kind: InvalidKind, reason: str) -> None:
+            self.invalid.skip(kind, url, reason)
+
+        return skip
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
         if response.status != 200:
             return []
-        sitemap = parse_sitemap(response.body, self.settings.getint("DOWNLOAD_MAXSIZE"))
-        requests: list[Request] = []
-        for url in sitemap.sitemaps:
-            if same_site(url, self.hosts):
-                request = self._page_request(url, self.parse_sitemap, StatsKeys.DISCOVERY_SITEMAPS)
-                if request is not None:
-                    requests.append(request)
+        sitemap = parse_sitemap(
+            response.body, self.sitemap_max_bytes, response.url, self._on_invalid(response.url)
+        )
+        requests = self._child_sitemaps(response, sitemap.sitemaps)
         requests.extend(self._articles(sitemap.entries, response.url, trusted=sitemap.is_news))
         self._page_done(response)
         return requests
+
+    def _child_sitemaps(self, response: Response, children: list[Entry]) -> list[Request]:
+        """Requests for an index's same-site children, within the depth and fan-out limits."""
+        children = [c for c in children if same_site(c.url, self.hosts)]
+        if not children:
+            return []
+        depth = int(response.meta.get(SITEMAP_DEPTH_META, 0)) + 1
+        if depth > self.sitemap_max_depth:
+            for _ in children:
+                self.invalid.skip(
+                    InvalidKind.SITEMAP_DEPTH,
+                    response.url,
+                    f"index nested past SITEMAP_MAX_DEPTH {self.sitemap_max_depth}",
+                )
+            return []
+        kept, left_out = newest_first(children, self.sitemap_max_children)
+        for _ in range(left_out):
+            self.invalid.skip(
+                InvalidKind.SITEMAP_CHILDREN,
+                response.url,
+                f"{len(children)} child sitemaps, only the newest "
+                f"SITEMAP_MAX_CHILDREN {self.sitemap_max_children} fetched",
+            )
+        requests = []
+        meta: dict[str, Any] = {SITEMAP_DEPTH_META: depth}
+        for child in kept:
+            request = self._page_request(
+                child.url,
+                self.parse_sitemap,
+                StatsKeys.DISCOVERY_SITEMAPS,
+                found_in=response.url,
+                **meta,
+            )
+            if request is not None:
+                requests.append(request)
+        return requests
+
+    def _meta_refresh(self, response: TextResponse) -> str | None:
+        """The canonical URL a page's meta refresh sends to, when it is a redirect: soon enough
+        and to another URL (a self-refresh only reloads the page, which is kept as it is)."""
+        try:
+            delay, target = get_meta_refresh(response)
+        except ValueError:  # a target urljoin cannot parse
+            delay, target = 0.0, "(unparsable)"
+        if target is None or delay is None or delay > self.meta_refresh_max_delay:
+            return None
+        canonical = self._canonical(target, response.url)
+        if canonical is None or canonical == canonicalize(response.url):
+            return None
+        self._inc(StatsKeys.DISCOVERY_META_REFRESH)
+        return canonical
 
     def parse_listing(self, response: Response) -> Iterable[Request]:
         if response.status != 200 or not isinstance(response, TextResponse):
@@ -336,19 +433,30 @@ class NewsSpider(Spider):
         if looks_like_feed(response.body):
             return self.parse_feed(response)
         requests: list[Request] = []
+        page = int(response.meta.get(SECTION_PAGE_META, 1))
+        max_pages = int(response.meta.get(SECTION_MAX_PAGES_META, 1))
+        refresh = self._meta_refresh(response)
+        if refresh is not None:
+            # A listing page standing in for another: read that one instead, as this page.
+            if same_site(refresh, self.hosts):
+                request = self._listing_request(refresh, page, max_pages)
+                if request is not None:
+                    requests.append(request)
+            self._page_done(response)
+            return requests
         if not self.site.feeds:
             for feed in announced_feeds(response):
                 if same_site(feed, self.hosts):
-                    request = self._page_request(feed, self.parse_feed, StatsKeys.DISCOVERY_FEEDS)
+                    request = self._page_request(
+                        feed, self.parse_feed, StatsKeys.DISCOVERY_FEEDS, found_in=response.url
+                    )
                     if request is not None:
                         requests.append(request)
-        page = int(response.meta.get(SECTION_PAGE_META, 1))
-        max_pages = int(response.meta.get(SECTION_MAX_PAGES_META, 1))
-        next_pages = set(map(canonicalize, next_page_links(response)))
+        next_pages = {canonicalize(link) for link in next_page_links(response)}
         candidates = []
         for link in page_links(response):
-            url = canonicalize(link)
-            if not same_site(url, self.hosts) or self._matches(self.deny, url):
+            url = self._canonical(link, response.url)
+            if url is None or not same_site(url, self.hosts) or self._matches(self.deny, url):
                 continue
             if url in next_pages or (looks_like_pagination(url) and not self.allow):
                 if page < max_pages:
@@ -375,11 +483,24 @@ class NewsSpider(Spider):
             self._inc(StatsKeys.DISCOVERY_NOT_ARTICLE)
             return
         meta = response.meta
+        refresh = self._meta_refresh(response)
+        if refresh is not None:
+            # The page only sends the reader elsewhere: that page is judged on its own, as a
+            # link found here, and nothing is stored under this URL (the exchange is archived).
+            entry = Entry(url=refresh, title=meta.get(HINT_TITLE_META))
+            request = self._article_request(entry, response.url, trusted=True)
+            if request is not None:
+                yield request
+            return
         declared = response.css('link[rel="canonical"]::attr(href)').get()
         if declared:
-            page_canonical = canonicalize(response.urljoin(declared.strip()))
+            page_canonical = canonicalize(join_url(response.url, declared.strip()))
             requested = meta.get(CANONICAL_URL_META)
-            if page_canonical != requested and same_site(page_canonical, self.hosts):
+            if (
+                page_canonical is not None
+                and page_canonical != requested
+                and same_site(page_canonical, self.hosts)
+            ):
                 # Two URLs, one article (a tracking variant, an alias): keep the first capture.
                 if page_canonical in self._seen_articles:
                     self._inc(StatsKeys.DISCOVERY_SKIPPED_DUPLICATE)
@@ -389,7 +510,9 @@ class NewsSpider(Spider):
         yield ArticleCapture(
             site=self.site.name,
             url=response.url,
-            canonical_url=meta.get(CANONICAL_URL_META) or canonicalize(response.url),
+            canonical_url=meta.get(CANONICAL_URL_META)
+            or canonicalize(response.url)
+            or response.url,
             status=response.status,
             headers=[
                 (k.decode("latin-1"), v.decode("latin-1"))
@@ -452,6 +575,15 @@ class NewsSpider(Spider):
     def _inc(self, key: str) -> None:
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(key)
+
+
+def _root(url: str) -> str | None:
+    """scheme://host[:port] of a URL, in canonical form (an IDN host as Scrapy requests it)."""
+    canonical = canonicalize(url)
+    if canonical is None:
+        return None
+    parts = urlsplit(canonical)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})/(?:(0?[1-9]|1[0-2])/)?")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Literal
+
+from scrapy.utils.response import get_base_url
+
+from newsarchive.extraction.jsonlimits import loads_bounded
+from newsarchive.spiders.urls import join_url
 
 if TYPE_CHECKING:
     from scrapy.http import TextResponse
@@ -43,14 +47,22 @@ def page_kind(response: TextResponse) -> PageKind:
         return "article"
     for block in response.css('script[type="application/ld+json"]::text').getall():
         try:
-            data = json.loads(block)
+            data = loads_bounded(block)
         except ValueError:
-            continue  # broken JSON-LD is common; the other signals decide
+            continue  # broken (or absurdly deep) JSON-LD is common; the other signals decide
         if _jsonld_types(data) & ARTICLE_TYPES:
             return "article"
     if og_type.lower() in ("website", "section", "blog"):
         return "listing"
     return "unknown"
+
+
+def _base_url(response: TextResponse) -> str:
+    """What relative links resolve against: <base href>, else the page's URL."""
+    try:
+        return get_base_url(response)
+    except ValueError:  # a <base href> urljoin cannot parse
+        return response.url
 
 
 def page_links(response: TextResponse) -> list[str]:
@@ -60,7 +72,7 @@ def page_links(response: TextResponse) -> list[str]:
         href = href.strip()
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
             continue
-        url = response.urljoin(href)
+        url = join_url(_base_url(response), href)
         if url.startswith(("http://", "https://")):
             links.append(url)
     return links
@@ -68,7 +80,7 @@ def page_links(response: TextResponse) -> list[str]:
 
 def next_page_links(response: TextResponse) -> list[str]:
     hrefs = response.css('link[rel="next"]::attr(href), a[rel~="next"]::attr(href)').getall()
-    return [response.urljoin(h.strip()) for h in hrefs if h.strip()]
+    return [join_url(_base_url(response), h.strip()) for h in hrefs if h.strip()]
 
 
 def announced_feeds(response: TextResponse) -> list[str]:
@@ -77,5 +89,5 @@ def announced_feeds(response: TextResponse) -> list[str]:
         kind = (link.attrib.get("type") or "").lower()
         href = link.attrib.get("href")
         if href and kind in _FEED_TYPES:
-            feeds.append(response.urljoin(href.strip()))
+            feeds.append(join_url(_base_url(response), href.strip()))
     return feeds

@@ -103,12 +103,6 @@ def _stop(replay: Replay) -> int:
 
 
 @pytest.fixture(scope="session")
-def pywb_env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh folder per test session, so the command's first-use install is what is tested."""
-    return tmp_path_factory.mktemp("pywb") / "env"
-
-
-@pytest.fixture(scope="session")
 def replay(
     demo_crawl: DemoCrawl, pywb_env_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Replay]:

@@ -23,11 +23,14 @@ SITE = SiteConfig(name="demo", start_urls=["https://example.org/"])  # type: ign
 
 
 class RecordingStore(LocalStore):
-    """A local store that notes when it closes."""
+    """A local store that notes when it drains and closes."""
 
     def __init__(self, root: Path, events: list[str]) -> None:
         super().__init__(root)
         self.events = events
+
+    def drain(self) -> None:
+        self.events.append("store drained")
 
     def close(self) -> None:
         self.events.append("store closed")
@@ -44,16 +47,12 @@ def test_finish_runs_every_step_once_in_the_documented_order(tmp_path: Path) -> 
     assert run.lock.held
 
     def report() -> None:
-        # The store is still open, the lock still held: the next run cannot start yet.
-        assert "store closed" not in events
+        # Written once, after the store drained, before it closes; the lock is still held:
+        # the next run cannot start yet.
+        assert events[-2:] == ["store drained", "count pending=0"]
         with pytest.raises(LockHeld):
             site_lock(tmp_path / "state", "demo").acquire()
         events.append("report")
-
-    def settle() -> None:
-        assert run.lock is not None
-        assert run.lock.held, "the lock is released last"
-        events.append("settle report")
 
     run.seen.counts()  # opened, so the run closes it
     run.steps = FinishSteps(
@@ -61,18 +60,16 @@ def test_finish_runs_every_step_once_in_the_documented_order(tmp_path: Path) -> 
         package=lambda keys: events.append(f"package {keys}"),
         count=lambda: events.append(f"count pending={run.pending_left}"),
         report=report,
-        settle_report=settle,
     )
     run.finish()
     run.finish()  # idempotent
     assert events == [
         "writer closed",
         "package ['warcs/demo/a.warc.gz']",
+        "store drained",
         "count pending=0",
         "report",
         "store closed",
-        "count pending=0",
-        "settle report",
     ]
     assert run.lock is None
     site_lock(tmp_path / "state", "demo").acquire().release()

@@ -233,6 +233,10 @@ class S3Store(Store):
         """Block until nothing is queued or in flight (benchmarks, tests); True when idle."""
         return self.uploader.wait_idle(timeout)
 
+    def drain(self) -> None:
+        """Wait for the queue to empty (up to STORAGE_S3_CLOSE_TIMEOUT) while the store answers."""
+        self.uploader.drain()
+
     def close(self) -> None:
         """Upload what is queued (up to STORAGE_S3_CLOSE_TIMEOUT), then report what is left."""
         if not self.uploader.close():

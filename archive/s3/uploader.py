@@ -198,6 +198,17 @@ class Uploader:
                 self._cond.wait(min(left, 0.5))
         return True
 
+    def drain(self) -> None:
+        """Block until nothing is queued or in flight, the store is found down (what is left
+        waits in the spool) or close_timeout has passed; the threads keep running."""
+        end = time.monotonic() + self.options.close_timeout
+        with self._cond:
+            while (self._ready or self._waiting or self._inflight) and not self._down_reason:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return
+                self._cond.wait(min(left, 0.5))
+
     def close(self) -> bool:
         """Send what is queued (up to close_timeout while the store answers) and stop the
         threads; False when already closed."""

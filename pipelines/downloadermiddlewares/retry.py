@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Self
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 
+from newsarchive.config.stats import InvalidKind
+from newsarchive.pipelines.skips import InvalidInput
+
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
@@ -25,15 +28,16 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # str.isdigit() accepts "²" and other Unicode digits float() refuses: ASCII only.
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class RetryAfterMiddleware(RetryMiddleware):
@@ -44,19 +48,29 @@ class RetryAfterMiddleware(RetryMiddleware):
     """
 
     max_wait: float
+    invalid: InvalidInput
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         mw = super().from_crawler(crawler)
         mw.max_wait = crawler.settings.getfloat("RETRY_AFTER_MAX")
+        mw.invalid = InvalidInput(mw._inc)
         return mw
+
+    def _inc(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
 
     async def process_response(  # type: ignore[override]
         self, request: Request, response: Response
     ) -> Request | Response:
         if response.status in _RETRY_AFTER_CODES and not request.meta.get("dont_retry"):
             header = response.headers.get(b"Retry-After")
-            wait = retry_after_seconds(header.decode("latin-1") if header else None)
+            text = header.decode("latin-1") if header else None
+            wait = retry_after_seconds(text)
+            if text and text.strip() and wait is None:
+                # Unreadable: Scrapy's own backoff applies, as with no header at all.
+                self.invalid.skip(InvalidKind.RETRY_AFTER, request.url, f"{text[:40]!r}")
             if wait is not None:
                 if wait > self.max_wait:
                     logger.warning(

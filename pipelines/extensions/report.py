@@ -206,9 +206,8 @@ class RunReport:
     """Writes reports/SITE/RUN.json into the store when the run finishes, a run log file while
     it runs, and optionally a Prometheus textfile.
 
-    `CrawlRun.finish` calls `write` before the store closes, so the report is uploaded (or
-    spooled) with the rest, and `settle` once it has closed: a storage outcome other than the
-    one assumed (nothing left in the spool) rewrites it, into the spool, with exit code 3. A
+    `CrawlRun.finish` calls `write` once, after the store has been drained and the upload
+    outcome counted, and before the store closes (so an S3 store uploads the report too). A
     crawl that found its site locked by another does nothing and gets no report.
 
     Settings: REPORT_ENABLED, REPORT_LOG_ENABLED, REPORT_PROMETHEUS_DIR.
@@ -246,7 +245,6 @@ class RunReport:
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         run.steps.report = ext.write
-        run.steps.settle_report = ext.settle
         return ext
 
     def spider_opened(self) -> None:
@@ -298,26 +296,12 @@ class RunReport:
         return True
 
     def write(self) -> None:
-        """The report as the crawl ended, written while the store still uploads."""
-        self.finished = datetime.now(UTC)
-        if self._put(self._build()):
-            self.stats.set_value(StatsKeys.REPORT_WRITTEN, 1)
-
-    def settle(self) -> None:
-        """The store is closed and its upload outcome counted: the report's final numbers."""
+        """The run's report, with its final numbers: written once, then summarised."""
         try:
-            if self.finished is None:
-                return
+            self.finished = datetime.now(UTC)
             report = self._build()
-            if report != self.report and self._put(report):
-                # The report now waits in the spool too (the store is closed): count it, so
-                # the report, the stats and the CLI's summary agree on what is left behind.
-                self.run.upload = self.run.store.upload_report()
-                self.run.steps.count()
-                recounted = self._build()
-                if recounted != report:
-                    self._put(recounted)
-                    report = recounted
+            if self._put(report):
+                self.stats.set_value(StatsKeys.REPORT_WRITTEN, 1)
             if self.prometheus_dir is not None:
                 try:
                     path = self.prometheus_dir / f"newsarchive_{self.site}.prom"

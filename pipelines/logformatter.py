@@ -1,0 +1,98 @@
+"""Scrapy's log lines, made short: items are named by URL, never printed whole.
+
+Scrapy's LogFormatter prints an item's repr when it is scraped, dropped or fails: for an
+article that is its whole body (one cron mail line was 6.7 MB).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from itemadapter import ItemAdapter, is_item
+from scrapy.logformatter import LogFormatter, LogFormatterResult
+
+from newsarchive.pipelines.skips import shorten
+
+if TYPE_CHECKING:
+    from scrapy import Request, Spider
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+#: A URL or message in a log line is cut to this many characters.
+MAX_LOGGED = 500
+
+
+def item_url(item: Any) -> str:
+    """What names an item in a log line: its URL, else its type."""
+    url = getattr(item, "url", None)
+    if url is None and is_item(item):
+        url = ItemAdapter(item).get("url")
+    return shorten(str(url), MAX_LOGGED) if url else type(item).__name__
+
+
+class ShortLogFormatter(LogFormatter):
+    """LogFormatter whose lines carry an item's URL and the reason, each cut to MAX_LOGGED
+    characters. Set as LOG_FORMATTER in config/settings.py."""
+
+    def crawled(self, request: Request, response: Response, spider: Spider) -> LogFormatterResult:
+        result = super().crawled(request, response, spider)
+        args = dict(result["args"])
+        args["request"] = f"<{request.method} {shorten(request.url, MAX_LOGGED)}>"
+        args["referer"] = shorten(str(args["referer"]), MAX_LOGGED)
+        return {"level": result["level"], "msg": result["msg"], "args": args}
+
+    def scraped(
+        self, item: Any, response: Response | Failure | None, spider: Spider
+    ) -> LogFormatterResult:
+        return {"level": logging.DEBUG, "msg": "Scraped %(item)s", "args": {"item": item_url(item)}}
+
+    def dropped(
+        self,
+        item: Any,
+        exception: BaseException,
+        response: Response | Failure | None,
+        spider: Spider,
+    ) -> LogFormatterResult:
+        result = super().dropped(item, exception, response, spider)
+        return {
+            "level": result["level"],
+            "msg": "Dropped %(item)s: %(reason)s",
+            "args": {"item": item_url(item), "reason": shorten(str(exception), MAX_LOGGED)},
+        }
+
+    def item_error(
+        self,
+        item: Any,
+        exception: BaseException,
+        response: Response | Failure | None,
+        spider: Spider,
+    ) -> LogFormatterResult:
+        return {
+            "level": logging.ERROR,
+            "msg": "Error processing %(item)s: %(reason)s",
+            "args": {"item": item_url(item), "reason": shorten(repr(exception), MAX_LOGGED)},
+        }
+
+    def spider_error(
+        self, failure: Failure, request: Request, response: Response | Failure, spider: Spider
+    ) -> LogFormatterResult:
+        return {
+            "level": logging.ERROR,
+            "msg": "Spider error processing <%(method)s %(url)s>",
+            "args": {"method": request.method, "url": shorten(request.url, MAX_LOGGED)},
+        }
+
+    def download_error(
+        self, failure: Failure, request: Request, spider: Spider, errmsg: str | None = None
+    ) -> LogFormatterResult:
+        args: dict[str, Any] = {
+            "method": request.method,
+            "url": shorten(request.url, MAX_LOGGED),
+            "errmsg": shorten(errmsg or failure.getErrorMessage(), MAX_LOGGED),
+        }
+        return {
+            "level": logging.ERROR,
+            "msg": "Error downloading <%(method)s %(url)s>: %(errmsg)s",
+            "args": args,
+        }
