@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from newsarchive.archive.layout import META_PREFIX, TEXT_PREFIX, WARC_PREFIX
 from newsarchive.archive.run import open_options_store
+from newsarchive.cli.args import UsageError, command_name, scope_from_args
 from newsarchive.cli.crawl import CrawlOutcome, run_crawls, summary_line, summary_table
 from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from newsarchive.cli.seed import worker_problem, worker_settings
@@ -22,6 +24,7 @@ from newsarchive.config.sites import (
     BUNDLED_SITES_DIR,
     SiteConfig,
     SiteConfigError,
+    check_sites,
     load_site,
     load_sites,
     parse_site,
@@ -50,10 +53,12 @@ def _report(outcomes: list[CrawlOutcome], interactive: bool) -> int:
     return combine(o.exit_code for o in outcomes)
 
 
-def select_sites(args: argparse.Namespace, directory: Path) -> list[SiteConfig]:
-    """The sites `--url`, `--all` or `--site NAME...` name."""
+def select_sites(
+    args: argparse.Namespace, directory: Path, scope: dict[str, Any] | None = None
+) -> list[SiteConfig]:
+    """The sites `--url` (with its `scope`), `--all` or `--site NAME...` name."""
     if getattr(args, "url", None):
-        return [adhoc_site(args.url)]
+        return [adhoc_site(args.url, **(scope or {}))]
     if args.all:
         sites = list(load_sites(directory).values())
         if not sites:
@@ -63,9 +68,14 @@ def select_sites(args: argparse.Namespace, directory: Path) -> list[SiteConfig]:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    scope = scope_from_args(args)
+    if args.url and "://" not in args.url:
+        raise UsageError(
+            f"--url {args.url!r}: not an absolute http(s) URL (did you mean 'http://{args.url}'?)"
+        )
     settings = settings_from_args(args, worker_settings(args))
     options = Options.from_settings(settings)
-    sites = select_sites(args, options.sites_dir)
+    sites = select_sites(args, options.sites_dir, scope)
     if args.worker and (problem := worker_problem(args, sites, options)):
         sys.stderr.write(f"newsarchive: {problem}\n")
         return EXIT_CONFIG
@@ -85,7 +95,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args, {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0})
     options = Options.from_settings(settings)
-    with DemoSite() as site:
+    demo = DemoSite(port=args.port)
+    try:
+        demo.start()
+    except OSError as exc:
+        raise UsageError(
+            f"demo: cannot serve on 127.0.0.1:{args.port} ({exc.strerror or exc}); "
+            "--port 0 picks a free port (a new port archives the site anew)"
+        ) from None
+    with demo as site:
         _out(f"Demo news site served at {site.base_url}; crawling it into {options.store} ...")
         outcomes = run_crawls([demo_site_config(site.base_url)], settings)
     code = _report(outcomes, interactive=True)
@@ -102,13 +120,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out(f"  article texts: {len(texts)} under {TEXT_PREFIX}/demo/")
     _out(f"  metadata records: {len(metas)} under {META_PREFIX}/demo/")
     _out("")
-    store_arg = "" if args.store is None else f" --store {args.store}"
+    store_arg = "" if args.store is None else f" --store {shlex.quote(args.store)}"
+    hints = [
+        ("demo", "run again: only what changed is fetched"),
+        (f"replay{store_arg}", "browse the captures with pywb"),
+        (f"verify{store_arg}", "check every WARC, digest and index"),
+        (f"export{store_arg} --format jsonl -o demo.jsonl", "take the articles out"),
+        ("sites", "list the site configs"),
+        ("crawl --site NAME", "crawl a configured site"),
+        ("extract-file page.html", "tune extraction on a saved page"),
+    ]
+    command = command_name()
+    width = max(len(command) + 1 + len(h) for h, _ in hints)
     _out("Next:")
-    _out(f"  newsarchive replay{store_arg:<21} # browse the captures with pywb")
-    _out(f"  newsarchive verify{store_arg:<21} # check every WARC, digest and index")
-    _out("  newsarchive sites                      # list the site configs")
-    _out("  newsarchive crawl --site NAME          # crawl a configured site")
-    _out("  newsarchive extract-file page.html     # tune extraction on a saved page")
+    for hint, why in hints:
+        _out(f"  {f'{command} {hint}':<{width}}  # {why}")
     return code
 
 
@@ -151,7 +177,7 @@ def cmd_extract_file(args: argparse.Namespace) -> int:
 
 def cmd_sites(args: argparse.Namespace) -> int:
     directory = options_from_args(args, interactive=False).sites_dir
-    sites = load_sites(directory)
+    sites, errors = check_sites(directory)
     for site in sites.values():
         sources = []
         for label, values in (
@@ -163,8 +189,11 @@ def cmd_sites(args: argparse.Namespace) -> int:
             if values:
                 sources.append(f"{len(values)} {label}")
         _out(f"{site.name:<24} ok  {', '.join(sources)}; max {site.max_articles} articles")
-    _out(f"{len(sites)} site(s) valid in {directory}")
-    return EXIT_OK
+    for error in errors:
+        sys.stderr.write(f"newsarchive: configuration error: {error}\n")
+    bad = f", {len(errors)} invalid" if errors else ""
+    _out(f"{len(sites)} site(s) valid{bad} in {directory}")
+    return EXIT_CONFIG if errors else EXIT_OK
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {

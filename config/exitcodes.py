@@ -31,17 +31,26 @@ def _count(stats: Mapping[str, object], key: str) -> int:
     return value if isinstance(value, int) else 0
 
 
+def failure_cause(reason: str, stats: Mapping[str, object]) -> str | None:
+    """Why a run failed (it did not finish, fetched nothing, or lost data), or None."""
+    if reason != "finished":
+        return f"stopped: {reason}"
+    # A process of a scaled-out run may fetch nothing: a seeder never does, and a worker may
+    # find the others took everything.
+    if _count(stats, "response_received_count") == 0 and not _count(
+        stats, StatsKeys.SCALEOUT_SHARED
+    ):
+        return "no page fetched"
+    if written := _count(stats, StatsKeys.ARCHIVE_ERRORS):
+        return f"{written} WARC writes failed"
+    if logged := _count(stats, "log_count/ERROR"):
+        return f"{logged} errors logged"
+    return None
+
+
 def run_failed(reason: str, stats: Mapping[str, object]) -> bool:
-    """A run that did not finish, fetched nothing, or lost data, as far as its stats tell. A
-    process of a scaled-out run may fetch nothing: a seeder never does, a worker may find the
-    others took everything."""
-    fetched = _count(stats, "response_received_count") or _count(stats, StatsKeys.SCALEOUT_SHARED)
-    return (
-        reason != "finished"
-        or not fetched
-        or _count(stats, StatsKeys.ARCHIVE_ERRORS) > 0
-        or _count(stats, "log_count/ERROR") > 0
-    )
+    """A run that did not finish, fetched nothing, or lost data, as far as its stats tell."""
+    return failure_cause(reason, stats) is not None
 
 
 def run_exit_code(reason: str, stats: Mapping[str, object]) -> int:

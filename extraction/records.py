@@ -41,6 +41,7 @@ def metadata_record(
         "text_sha256": result.text_sha256,
         "text_key": text_key,
         "extractor_version": result.extractor_version,
+        "extraction_settings": result.settings_hash,
         "warc": WarcPointer.of(capture.warc),
         "discovered_from": capture.discovered_from,
         "feed_title": capture.hint_title,

@@ -40,6 +40,16 @@ class _Record:
     payload_digest: str
 
 
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """An error as one printable line: its class, and its message with any bytes of a broken
+    record (warcio quotes them) shown escaped and cut short."""
+    text = " ".join(str(exc).split())
+    text = "".join(c if c.isprintable() and ord(c) < 0x7F else f"\\x{ord(c):02x}" for c in text)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 @dataclass(slots=True)
 class FileReport:
     """What verify found in one WARC (or, for `key` "metadata", in the metadata records)."""
@@ -98,12 +108,17 @@ class _Scan:
         report = FileReport(key)
         captures: dict[str, int] = {}  # record id -> offset
         requests: dict[str, str] = {}  # request id -> WARC-Concurrent-To
+        offset = 0
         try:
             with self.store.open_read(key) as stream:
                 for ref, record in iter_records(stream, key, check_digests=True):
+                    offset = ref.offset
                     self._record(report, key, ref.offset, record, captures, requests)
         except (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError) as exc:
-            report.problems.append(f"unreadable after {report.records} records: {exc}")
+            where = f"after the record at offset {offset}" if report.records else "at the start"
+            report.problems.append(
+                f"unreadable {where} ({report.records} records read): {one_line(exc)}"
+            )
         paired = set(requests.values())
         for request_id, target in requests.items():
             if target not in captures:

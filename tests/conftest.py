@@ -146,6 +146,7 @@ SLOW_MODULES = frozenset(
         "test_cli",
         "test_extraction_quality",
         "test_incremental",
+        "test_operator_cli",
         "test_reextract",
         "test_replay",
         "test_replay_incremental",

@@ -376,6 +376,9 @@ def test_replay_refuses_empty_and_unreachable_stores(pywb_env: PywbEnv, tmp_path
     from tests.s3server import free_ports  # noqa: PLC0415 - as above
 
     env = {PYWB_ENV_VAR: str(pywb_env.path)}
+    # An existing store without WARCs (a missing one is refused earlier, see
+    # test_operator_cli): nothing to replay.
+    (tmp_path / "empty").mkdir()
     empty = run_cli("replay", "--store", str(tmp_path / "empty"), "--port", "0", env=env)
     assert empty.returncode == 2
     assert "nothing to replay: no WARC files" in empty.stderr
