@@ -487,7 +487,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 class RollingWarcWriter(Resource):
-    """Writes captures into ``PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz`` files of about `max_size`.
+    """Writes captures into ``PREFIX-TIMESTAMP-SERIAL-HOST-PID.warc.gz`` files of about `max_size`.
 
     Each file is written as ``NAME.warc.gz.open`` at the store's staging path, under an
     exclusive flock so `recover_open_files` in another process leaves it alone; on close it is
@@ -522,7 +522,8 @@ class RollingWarcWriter(Resource):
         self._clock = clock
         self._id_factory = id_factory
         self.index = index
-        self._host = _sanitise_host(socket.gethostname())
+        # Host and process: the workers of a scaled-out run share a store and a clock.
+        self._host = f"{_sanitise_host(socket.gethostname())}-{os.getpid()}"
         # A bad prefix should fail now, not at the first capture of a run.
         safe_segment(self._filename(datetime(2000, 1, 1, tzinfo=UTC), 99999))
         self._lock = threading.Lock()

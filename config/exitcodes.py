@@ -35,7 +35,11 @@ def failure_cause(reason: str, stats: Mapping[str, object]) -> str | None:
     """Why a run failed (it did not finish, fetched nothing, or lost data), or None."""
     if reason != "finished":
         return f"stopped: {reason}"
-    if _count(stats, "response_received_count") == 0:
+    # A process of a scaled-out run may fetch nothing: a seeder never does, and a worker may
+    # find the others took everything.
+    if _count(stats, "response_received_count") == 0 and not _count(
+        stats, StatsKeys.SCALEOUT_SHARED
+    ):
         return "no page fetched"
     if written := _count(stats, StatsKeys.ARCHIVE_ERRORS):
         return f"{written} WARC writes failed"

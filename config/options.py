@@ -59,6 +59,11 @@ class Options:
     extract_favor_precision: bool
     extract_include_comments: bool
     retry_after_max: float
+    redis_url: str
+    scaleout_role: str
+    scaleout_idle_close: float
+    scaleout_heartbeat: float
+    scaleout_prefix: str
     #: AWS_* and STORAGE_S3_* settings that have a value, for the store backend.
     storage: Mapping[str, Any] = field(default_factory=dict)
 
@@ -88,6 +93,11 @@ class Options:
             extract_favor_precision=settings.getbool("EXTRACT_FAVOR_PRECISION"),
             extract_include_comments=settings.getbool("EXTRACT_INCLUDE_COMMENTS"),
             retry_after_max=settings.getfloat("RETRY_AFTER_MAX"),
+            redis_url=settings.get("REDIS_URL") or "",
+            scaleout_role=settings.get("SCALEOUT_ROLE"),
+            scaleout_idle_close=settings.getfloat("SCALEOUT_IDLE_CLOSE"),
+            scaleout_heartbeat=settings.getfloat("SCALEOUT_HEARTBEAT"),
+            scaleout_prefix=settings.get("SCALEOUT_KEY_PREFIX"),
             storage={
                 name: settings.get(name)
                 for name in settings

@@ -41,7 +41,7 @@ LOG_FORMATTER = "newsarchive.pipelines.logformatter.ShortLogFormatter"
 
 # --- archive (WARC capture) -------------------------------------------------------------------
 ARCHIVE_ENABLED = True
-#: First part of WARC file names: PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz
+#: First part of WARC file names: PREFIX-TIMESTAMP-SERIAL-HOST-PID.warc.gz
 ARCHIVE_WARC_PREFIX = "NEWSARCHIVE"
 #: Roll to a new WARC file once the current one reaches this many bytes (1 GB, as Heritrix).
 ARCHIVE_WARC_MAX_SIZE = 1_000_000_000
@@ -119,6 +119,24 @@ REPORT_ENABLED = True
 REPORT_LOG_ENABLED = True
 #: Folder for Prometheus textfile-collector files (newsarchive_SITE.prom); empty: none.
 REPORT_PROMETHEUS_DIR = ""
+
+# --- scale-out (pipelines.scaleout): many processes and machines share one frontier -----------
+#: Redis URL (redis://HOST:6379/0) shared by `newsarchive seed` and the workers (scrapy-redis
+#: reads the same name). Empty: one process, no Redis. Set: the crawl takes its requests from the
+#: site's shared queue (scrapy-redis scheduler and duplicate filter, keys per site and run) and
+#: keeps the seen store in Redis.
+REDIS_URL = ""
+#: "worker": fetch from the shared queue (`crawl --worker`); "seed": push the sites' discovery
+#: requests into it and stop (`newsarchive seed`).
+SCALEOUT_ROLE = "worker"
+#: A worker closes once the queue has been empty, with nothing in flight in any worker, for
+#: this many seconds; 0 keeps it up (continuous mode, `crawl --worker --continuous`).
+SCALEOUT_IDLE_CLOSE = 30.0
+#: Seconds between a worker's heartbeats; one silent for three is dead, and the requests it had
+#: taken go back to the queue.
+SCALEOUT_HEARTBEAT = 10.0
+#: First part of every Redis key, so several archives can share one Redis.
+SCALEOUT_KEY_PREFIX = "newsarchive"
 
 # --- extraction -------------------------------------------------------------------------------
 EXTRACT_ENABLED = True
@@ -221,6 +239,8 @@ ITEM_PIPELINES = {
 # one fixed order (archive.run.CrawlRun.finish), so the numbers below order nothing that matters.
 ADDONS = {
     "newsarchive.pipelines.extensions.run.RunAddon": 0,
+    # With REDIS_URL: the scrapy-redis scheduler and the worker's ledger (pipelines.scaleout).
+    "newsarchive.pipelines.scaleout.ScaleOutAddon": 10,
 }
 
 EXTENSIONS = {

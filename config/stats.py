@@ -80,6 +80,14 @@ class StatsKeys:
     BANS_STOPPED = "bans/stopped"
     BANS_REASON = "bans/reason"
 
+    #: Scale-out (pipelines.scaleout): requests pushed to and taken from the shared Redis queue
+    #: (scrapy-redis's names); dead workers this worker found (their requests re-queued).
+    SCALEOUT_ENQUEUED = "scheduler/enqueued/redis"
+    SCALEOUT_DEQUEUED = "scheduler/dequeued/redis"
+    SCALEOUT_DEAD_WORKERS = "scaleout/dead_workers"
+    #: 1 in every process of a scaled-out run (seeder or worker).
+    SCALEOUT_SHARED = "scaleout/shared_frontier"
+
     #: Run report (pipelines.report): 1 when the JSON report was stored.
     REPORT_WRITTEN = "report/written"
     REPORT_FAILED = "report/failed"

@@ -22,6 +22,7 @@ from newsarchive.config.options import SITE_SETTING, resolve_site
 from newsarchive.config.sites import SiteConfig, SiteConfigError, parse_site
 from newsarchive.config.stats import InvalidKind, StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import RECORD_META
+from newsarchive.pipelines.scaleout import shared_worker
 from newsarchive.pipelines.skips import InvalidInput
 from newsarchive.spiders.document import HtmlPage
 from newsarchive.spiders.feeds import Entry, JSONLimits, looks_like_feed, parse_feed
@@ -194,6 +195,8 @@ class NewsSpider(Spider):
         self.frontier = next(
             (e for e in self.crawler.extensions.middlewares if isinstance(e, Frontier)), None
         )
+        if shared_worker(self.settings):
+            return  # `newsarchive seed` queued the discovery requests (and a killed run's)
         # Read before this run adds its own start pages to the frontier.
         resumed = self.frontier.resume() if self.frontier is not None else []
         site = self.site

@@ -136,6 +136,18 @@ class WarcCaptureMiddleware:
         #: WARCs (store keys) holding the originals this run's revisits refer to.
         self.original_keys: set[str] = set()
 
+    def recover_files(self) -> list[str]:
+        """Repair the site's WARCs an interrupted run (or a dead worker) left open; their
+        captures join the digest index. Blocking; returns the keys committed."""
+        writer = self.writer
+        repaired = recover_open_files(
+            writer.store, site=writer.site, on_close=_recovered_hook(self.digests)
+        )
+        for name in repaired:
+            logger.warning("Repaired WARC left open by an interrupted run: %s", name)
+        self.stats.inc_value(StatsKeys.ARCHIVE_RECOVERED, len(repaired))
+        return repaired
+
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         run = crawl_run(crawler)
@@ -156,10 +168,6 @@ class WarcCaptureMiddleware:
             except (StoreError, OSError, ValueError) as exc:
                 # The local working copy still serves; a store that is down costs revisits only.
                 logger.warning("Digest index not refreshed from the store: %s", exc)
-        repaired = recover_open_files(run.store, site=site, on_close=_recovered_hook(digests))
-        for name in repaired:
-            logger.warning("Repaired WARC left open by an interrupted run: %s", name)
-        stats.set_value(StatsKeys.ARCHIVE_RECOVERED, len(repaired))
         writer = RollingWarcWriter(
             run.store,
             site=site,
@@ -170,6 +178,7 @@ class WarcCaptureMiddleware:
             index=run.options.cdxj,
         )
         mw = cls(writer, stats, digests)
+        mw.recover_files()
         writer.on_close = mw._file_closed
         # The run closes the writer first when it finishes, and packages what it wrote.
         run.steps.close_writer = mw.close_writer

@@ -124,7 +124,7 @@ class ArchivePackager:
             lines = sorted(line for key in keys for line in index_lines(store, key) if line.strip())
             package_keys(
                 store,
-                wacz_key(site, run_id),
+                wacz_key(site, self.run.name),  # one per worker of a scaled-out run
                 keys,
                 lines,
                 pages,

@@ -260,7 +260,7 @@ class RunReport:
         self.started = datetime.now(UTC)
         store = self.run.store
         if self.log_enabled:
-            path = store.state_dir / "logs" / self.site / f"{self.run.run_id}.log"
+            path = store.state_dir / "logs" / self.site / f"{self.run.name}.log"
             path.parent.mkdir(parents=True, exist_ok=True)
             handler = logging.FileHandler(path, encoding="utf-8")
             handler.setLevel(logging.INFO)
@@ -277,7 +277,7 @@ class RunReport:
 
     def _build(self) -> dict[str, Any]:
         assert self.finished is not None
-        return build_report(
+        report = build_report(
             self.site,
             self.run.run_id,
             self.reason,
@@ -285,11 +285,15 @@ class RunReport:
             self.started,
             self.finished,
         )
+        if self.run.frontier is not None:
+            # One report per worker of a scaled-out run (`newsarchive report` adds them up).
+            report["worker"] = self.run.frontier.worker
+        return report
 
     def _put(self, report: dict[str, Any]) -> bool:
         try:
             self.run.store.put_bytes(
-                report_key(self.site, self.run.run_id),
+                report_key(self.site, self.run.name),
                 json.dumps(report, indent=2, sort_keys=True).encode("utf-8") + b"\n",
                 "application/json",
             )

@@ -173,13 +173,19 @@ class SeenState:
         if isinstance(item, ArticleCapture) and "text_key" in item.extra:
             self.seen.record_text(item.url, item.extra["text_key"])
 
-    async def recover_texts(self, crawler: Crawler, store: Store) -> None:
+    async def recover_texts(
+        self, crawler: Crawler, store: Store, *, committed_only: bool = False
+    ) -> None:
         """Extract, through the crawl's own pipeline, the captures a killed run archived
-        without text, reading their responses back from the archive instead of fetching."""
+        without text, reading their responses back from the archive instead of fetching.
+        `committed_only`: leave captures whose WARC is not in the store yet (another live
+        process's open file) to that process."""
         pipeline = crawler.get_item_pipeline(ArticlePipeline)
         if pipeline is None:
             return
         entries = self.seen.without_text()
+        if committed_only:
+            entries = [e for e in entries if e.warc is not None and store.exists(e.warc.warc_key)]
         if not entries:
             return
         logger.info("Extracting %d articles a killed run archived without text", len(entries))
