@@ -43,6 +43,8 @@ class Extraction:
     encoding: str
     extractor_version: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The page's JSON-LD articleBody (not stored): site-level learning keeps its blocks.
+    article_body: str | None = None
 
     @property
     def text_sha256(self) -> str:
@@ -71,9 +73,11 @@ def extract_document(
         return None
     metadata = article.to_dict()
     metadata.pop("text", None)
+    metadata.pop("jsonld_body", None)
     return Extraction(
         text=article.text,
         encoding=encoding,
         extractor_version=article.extractor_version or EXTRACTOR_VERSION,
         metadata=metadata,
+        article_body=article.jsonld_body,
     )
