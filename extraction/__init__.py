@@ -18,7 +18,7 @@ from trafilatura.utils import load_html
 
 from newsarchive.extraction import metadata as meta
 from newsarchive.extraction.decode import decode_html
-from newsarchive.extraction.ensemble import add_missed_blocks
+from newsarchive.extraction.ensemble import add_missed_blocks, recall_text, with_lead
 from newsarchive.extraction.members import readability_text
 from newsarchive.extraction.rules import clean_lines
 
@@ -131,7 +131,10 @@ class ArticleExtractor:
             for node in xpath(tree):
                 if isinstance(node, HtmlElement) and node.getparent() is not None:
                     node.drop_tree()
-        text = self._body_text(tree, html, url)
+        wide = recall_text(html) if self.ensemble else ""
+        text = self._body_text(tree, html, wide, url)
+        if self.ensemble and self.body_xpath is None:
+            text = with_lead(text, doc.description, wide)
         if not text:
             return None
 
@@ -188,7 +191,7 @@ class ArticleExtractor:
             return ""
         return str(document.text or "")
 
-    def _body_text(self, tree: HtmlElement, html: str, url: str | None) -> str:
+    def _body_text(self, tree: HtmlElement, html: str, wide: str, url: str | None) -> str:
         if self.body_xpath is not None:
             region = self._region(tree)
             if region is not None:
@@ -204,7 +207,7 @@ class ArticleExtractor:
             if _word_count(fallback) > READABILITY_GAIN * max(_word_count(text), 1):
                 return fallback
         if self.ensemble:
-            text, _added = add_missed_blocks(html, text)
+            text, _added = add_missed_blocks(html, text, wide)
         return text
 
     def _region(self, tree: HtmlElement) -> HtmlElement | None:

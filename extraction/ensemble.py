@@ -38,16 +38,42 @@ def share_in(part: set[tuple[str, ...]], whole: set[tuple[str, ...]]) -> float:
     return len(part & whole) / len(part) if part else 0.0
 
 
-def add_missed_blocks(html: str, text: str) -> tuple[str, int]:
-    """`text` plus the blocks readability and resiliparse both find and it lacks; (text, added).
+#: A page's description is its standfirst when it is this long (words) ...
+MIN_LEAD_WORDS: Final = 8
+#: ... and resiliparse's text holds this share of it: the page shows it, not only its <meta>.
+#: Tuned on the tuning halves (0.8-1.0 within 0.001 on extraction-dev).
+LEAD_VISIBLE: Final = 0.8
 
-    Added blocks go at the end: the rule cleaning that follows judges them like any line.
+
+def recall_text(html: str) -> str:
+    """The wide text the ensemble compares against (resiliparse's main content)."""
+    return resiliparse_text(html)
+
+
+def with_lead(text: str, description: str | None, wide: str) -> str:
+    """`text` with the standfirst in front when the page shows it and `text` lacks it.
+
+    Both dev sets' gold bodies (and readers) count the lead/summary as article text;
+    trafilatura often drops it with the header block it sits in.
+    """
+    if not description or len(_WORD_RE.findall(description)) < MIN_LEAD_WORDS or not wide:
+        return text
+    lead = shingles(description)
+    if share_in(lead, shingles(text)) >= NEW_BLOCK or share_in(lead, shingles(wide)) < LEAD_VISIBLE:
+        return text
+    return f"{' '.join(description.split())}\n{text}"
+
+
+def add_missed_blocks(html: str, text: str, wide_text: str) -> tuple[str, int]:
+    """`text` plus the blocks readability and `wide_text` (resiliparse) both have and it lacks.
+
+    Returns (text, blocks added). Added blocks go at the end: the rule cleaning that follows
+    judges them like any line.
     """
     ours = shingles(text)
-    recall_text = resiliparse_text(html)
-    if not recall_text:
+    if not wide_text:
         return text, 0
-    wide = shingles(recall_text)
+    wide = shingles(wide_text)
     if ours and share_in(wide, ours) >= TRIGGER_COVERAGE:
         return text, 0
     added = []

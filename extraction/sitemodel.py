@@ -62,7 +62,7 @@ def block_hash(text: str) -> str:
 def title_affixes(title: str | None) -> set[str]:
     """The normalised parts of a page title that may be the site's: the first, the last two.
 
-    ("Headline – Politik – SZ.de": a section name before the site's.)
+    ("Headline - Politik - SZ.de": a section name before the site's.)
     """
     if not title:
         return set()

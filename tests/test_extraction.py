@@ -417,3 +417,9 @@ def test_arabic_demo_article_and_inline_variant() -> None:
             assert boilerplate not in result.text
         # the related box's teaser headlines
         assert "كاسحة" not in result.text
+
+
+def test_table_rows_keep_only_prose_cells() -> None:
+    prose = "The council voted on Monday to approve the bridge after ten years of debate in town."
+    lines, _ = clean_lines(["| USD | 0,8453 |", f"| 15.01.08 | {prose} |", "A plain paragraph."])
+    assert lines == [prose, "A plain paragraph."]
