@@ -295,8 +295,12 @@ MIN_TABLE_PROSE_TOKENS = 12
 HEADLINE_OVERLAP = 0.7
 
 
-def _norm(text: str) -> str:
+def normalise(text: str) -> str:
+    """A line's words, NFKC and case-folded, single-spaced: how lines are compared."""
     return " ".join(_WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+_norm = normalise
 
 
 def _tokens(text: str) -> list[str]:

@@ -15,13 +15,13 @@ import hashlib
 import json
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from newsarchive.archive.layout import META_PREFIX, parse_meta_key, safe_segment
 from newsarchive.archive.metadata import MetadataError, read_metadata
 from newsarchive.extraction.rules import is_teaser_line
+from newsarchive.extraction.rules import normalise as _norm
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -43,15 +43,10 @@ MIN_AFFIX_PAGES: Final = 3
 MAX_TEASER_RUN: Final = 12
 #: Bound on the blocks kept per site: past it, blocks seen once are forgotten first.
 MAX_BLOCKS: Final = 20_000
-_WORD_RE = re.compile(r"\w+")
 #: Separators between a headline and a site or section name (as in metadata.clean_title).
 _TITLE_SEPARATOR_RE = re.compile(r"\s+[|\-\u2013\u2014:·•»«/]{1,2}\s+|\uff5c")
 REASON_REPEATED = "repeated"
 REASON_UNDER_REPEATED = "teaser list under a repeated block"
-
-
-def _norm(text: str) -> str:
-    return " ".join(_WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
 def block_hash(text: str) -> str:
