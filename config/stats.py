@@ -39,6 +39,8 @@ class StatsKeys:
     EXTRACT_OK = "extract/articles"
     EXTRACT_EMPTY = "extract/empty_text"
     EXTRACT_FAILED = "extract/failed"
+    #: Blocks removed because they repeat across the site's articles (extraction.sitemodel).
+    EXTRACT_SITE_BLOCKS_REMOVED = "extract/site_blocks_removed"
 
     STORAGE_OBJECTS = "storage/objects_written"
     STORAGE_FAILED = "storage/write_failed"

@@ -15,10 +15,13 @@ from newsarchive.archive.items import ArticleCapture
 from newsarchive.config.stats import StatsKeys
 from newsarchive.extraction.documents import ExtractOptions, extract_document
 from newsarchive.extraction.records import store_extraction
+from newsarchive.extraction.sitemodel import SiteModel, load_site_model, save_site_model
 from newsarchive.extraction.workers import die_with_parent
 from newsarchive.pipelines.extensions.run import crawl_run
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
@@ -32,14 +35,24 @@ class ArticlePipeline:
 
     Settings: EXTRACT_ENABLED, EXTRACT_WORKERS (0 = a thread), EXTRACT_FAVOR_PRECISION,
     EXTRACT_INCLUDE_COMMENTS; per-site `extraction:` overrides and `language` from the site YAML.
+    The site's repeated-block model (extraction.sitemodel) learns from every article, in this
+    process, and is kept in the store's state between runs.
     """
 
     def __init__(
-        self, store: Store, options: ExtractOptions, workers: int, stats: StatsCollector
+        self,
+        store: Store,
+        options: ExtractOptions,
+        workers: int,
+        stats: StatsCollector,
+        site_model: SiteModel | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.options = options
         self.stats = stats
+        self.site_model = site_model
+        self.state_dir = state_dir
         self.executor: Executor
         if workers > 0:
             # spawn: forking a process that runs a Twisted reactor and threads is unsafe.
@@ -59,11 +72,15 @@ class ArticlePipeline:
         if not run.options.extract:
             raise NotConfigured("EXTRACT_ENABLED is off")
         assert crawler.stats is not None
+        state_dir = run.store.state_dir
+        site_model = load_site_model(state_dir, run.site.name) or SiteModel(run.site.name)
         return cls(
             run.store,
             ExtractOptions.build(run.options, run.site),
             run.options.extract_workers,
             crawler.stats,
+            site_model,
+            state_dir,
         )
 
     async def process_item(self, item: Any) -> Any:
@@ -89,6 +106,11 @@ class ArticlePipeline:
             logger.warning("No article text in %s", item.url)
             item.extra["text_key"] = ""
             raise DropItem("no article text")
+        if self.site_model is not None:
+            result = self.site_model.apply(result)
+            removed = len(result.metadata.get("removed_blocks", ()))
+            if removed:
+                self.stats.inc_value(StatsKeys.EXTRACT_SITE_BLOCKS_REMOVED, removed)
         try:
             record = await asyncio.to_thread(store_extraction, self.store, item, result)
         except OSError as exc:
@@ -104,3 +126,9 @@ class ArticlePipeline:
 
     def close_spider(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=False)
+        if self.site_model is not None and self.state_dir is not None:
+            try:
+                save_site_model(self.state_dir, self.site_model)
+            except OSError:
+                # the next run starts this site's model from its last saved counts
+                logger.warning("Could not save the site model", exc_info=True)

@@ -145,6 +145,7 @@ SLOW_MODULES = frozenset(
         "test_archive_revisits",
         "test_cli",
         "test_extraction_quality",
+        "test_extraction_site",
         "test_incremental",
         "test_operator_cli",
         "test_reextract",
