@@ -10,8 +10,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
 EXIT_OK = 0
-#: Some pages failed: a download or write error, an error logged, no page fetched, or the site
-#: banned us (repeated 429/403) and the crawl stopped early.
+#: Some pages failed: a download or write error, an error logged, no page fetched, an
+#: extraction worker died or hung, or the site banned us (repeated 429/403) and the crawl
+#: stopped early.
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 #: The crawl finished but its store was unavailable: data waits in the local spool.
@@ -38,6 +39,8 @@ def run_failed(reason: str, stats: Mapping[str, object]) -> bool:
         or _count(stats, "response_received_count") == 0
         or _count(stats, StatsKeys.ARCHIVE_ERRORS) > 0
         or _count(stats, "log_count/ERROR") > 0
+        # Its pages were retried, but a worker that dies (OOM, a crash) wants looking at.
+        or _count(stats, StatsKeys.EXTRACT_WORKERS_LOST) > 0
     )
 
 

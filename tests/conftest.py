@@ -140,6 +140,7 @@ SLOW_MODULES = frozenset(
         "test_cli",
         "test_extraction_quality",
         "test_incremental",
+        "test_pool",
         "test_reextract",
         "test_replay",
         "test_s3_crawl",
