@@ -141,6 +141,7 @@ SLOW_MODULES = frozenset(
         "test_extraction_quality",
         "test_incremental",
         "test_pool",
+        "test_pool_crawl",
         "test_reextract",
         "test_replay",
         "test_s3_crawl",
