@@ -35,6 +35,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
+from newsarchive.extraction.workers import READY
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -47,8 +49,13 @@ T = TypeVar("T")
 PENDING_PER_WORKER: Final = 2
 #: Seconds a stopped worker gets to exit before it is killed.
 STOP_GRACE: Final = 5.0
+#: Seconds a new worker gets to import what it needs (trafilatura, lxml) and say it is ready.
+START_TIMEOUT: Final = 120.0
 #: Shortest wait between two looks at a busy worker's CPU time (seconds).
 _MIN_WAIT: Final = 0.05
+#: CPU seconds that show a busy worker is working: its parent-watchdog thread alone uses
+#: well under a millisecond in `hang_after`, so a hung worker shows no such progress.
+_PROGRESS: Final = 0.1
 _WORKER_MODULE: Final = "newsarchive.extraction.workers"
 
 
@@ -109,9 +116,26 @@ class _Worker:
                 stdin=subprocess.DEVNULL,
             )
             self.conn = Connection(ours.detach())
-        # The worker sets its import path as ours, so it finds what we can (tests included).
-        self.conn.send((sys.path, tuple(preload)))
         self.pid = self.process.pid
+        self.ready = False
+        try:
+            # The worker sets its import path as ours, so it finds what we can (tests included).
+            self.conn.send((sys.path, tuple(preload)))
+        except OSError:
+            self.kill()
+            raise
+
+    def _wait_ready(self) -> None:
+        """Wait for the worker's imports to end, so they count against no task's time."""
+        try:
+            if self.conn.poll(START_TIMEOUT) and self.conn.recv_bytes() == READY:
+                self.ready = True
+                return
+        except (EOFError, OSError):
+            pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(STOP_GRACE)
+        raise _Lost(f"did not start ({self.how_it_ended()})")
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -128,6 +152,8 @@ class _Worker:
 
     def call(self, task: bytes, timeout: float, hang_after: float) -> Any:
         """Run a pickled (fn, args); its (ok, value) answer, or _TimeLimit or _Lost raised."""
+        if not self.ready:
+            self._wait_ready()
         cpu_start = _cpu_seconds(self.pid)
         started = time.monotonic()
         try:
@@ -152,7 +178,7 @@ class _Worker:
                 used = cpu_now - cpu_start
             if used >= timeout:
                 raise _TimeLimit
-            if used > cpu_seen:
+            if used >= cpu_seen + _PROGRESS:
                 cpu_seen, progress_at = used, now
             elif now - progress_at >= hang_after:
                 raise _Lost(f"hung, no CPU used for {now - progress_at:.0f} s")

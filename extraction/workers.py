@@ -24,6 +24,8 @@ from typing import Any, Final
 
 #: From <linux/prctl.h>.
 _PR_SET_PDEATHSIG: Final = 1
+#: What a pool worker sends when its imports are done (extraction.pool waits for it).
+READY: Final = b"ready"
 #: How often the fallback watchdog looks at the parent pid (seconds).
 WATCHDOG_INTERVAL: Final = 0.5
 
@@ -109,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.path[:] = path
     for name in preload:
         importlib.import_module(name)
+    conn.send_bytes(READY)
     serve(conn)
 
 
