@@ -160,7 +160,7 @@ class _Worker:
             self.conn.send_bytes(task)
         except OSError as exc:  # BrokenPipeError: it died before the task reached it
             raise _Lost(str(exc)) from exc
-        cpu_seen, progress_at, wait = 0.0, started, timeout
+        cpu_seen, progress_at, wait = 0.0, started, min(timeout, hang_after)
         while True:
             try:
                 if self.conn.poll(wait):

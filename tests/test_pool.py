@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def pool() -> Iterator[ExtractionPool]:
-    """One worker, a 1 s CPU limit, hung after 1 s without CPU."""
-    pool = ExtractionPool(1, timeout=1.0, hang_after=1.0)
+    """One worker, a 1 s CPU limit; hung after 10 s without CPU, so a loaded machine does
+    not pass for a hang."""
+    pool = ExtractionPool(1, timeout=1.0, hang_after=10.0)
     yield pool
     pool.close()
 
@@ -70,10 +71,14 @@ async def test_a_dead_worker_is_replaced_and_its_task_retried_once(
 
 
 @deferred_f_from_coro_f
-async def test_a_hung_worker_is_replaced_and_its_task_retried_once(pool: ExtractionPool) -> None:
-    outcome = await pool.run(pooltasks.sleep)
-    assert outcome.failure is Failure.WORKER_LOST
-    assert outcome.workers_lost == 2
+async def test_a_hung_worker_is_replaced_and_its_task_retried_once() -> None:
+    pool = ExtractionPool(1, timeout=30.0, hang_after=1.0)
+    try:
+        outcome = await pool.run(pooltasks.sleep)
+        assert outcome.failure is Failure.WORKER_LOST
+        assert outcome.workers_lost == 2
+    finally:
+        pool.close()
 
 
 @deferred_f_from_coro_f
