@@ -12,8 +12,9 @@ from cdxj_indexer.main import CDXJIndexer
 from newsarchive.archive.layout import (
     INDEX_PREFIX,
     WARC_PREFIX,
+    WARC_SUFFIXES,
     parse_warc_key,
-    safe_segment,
+    site_prefix,
     warc_index_key,
 )
 
@@ -79,9 +80,9 @@ def index_warc(store: Store, warc_key: str) -> str:
 
 def unindexed_warcs(store: Store, site: str) -> list[str]:
     """Keys of the site's WARCs that have no CDXJ index yet (new, or recovered after a crash)."""
-    indexed = set(store.list(f"{INDEX_PREFIX}/{safe_segment(site)}"))
+    indexed = set(store.list(site_prefix(INDEX_PREFIX, site)))
     return [
         key
-        for key in store.list(f"{WARC_PREFIX}/{safe_segment(site)}")
-        if key.endswith((".warc.gz", ".warc")) and warc_index_key(key) not in indexed
+        for key in store.list(site_prefix(WARC_PREFIX, site))
+        if key.endswith(WARC_SUFFIXES) and warc_index_key(key) not in indexed
     ]

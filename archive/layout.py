@@ -23,6 +23,8 @@ WACZ_PREFIX = "wacz"
 DIGEST_PREFIX = "digests"
 #: Local-only working state (seen store, locks, spool); never uploaded.
 STATE_PREFIX = "state"
+#: File endings of the WARCs under WARC_PREFIX: written gzipped, plain ones are read too.
+WARC_SUFFIXES: Final = (".warc.gz", ".warc")
 
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: What `text_key` and `meta_key` build after their prefix, read back.
@@ -59,6 +61,12 @@ def safe_segment(value: str) -> str:
     if not _SAFE_SEGMENT.match(value) or ".." in value:
         raise ValueError(f"unsafe store key segment: {value!r}")
     return value
+
+
+def site_prefix(prefix: str, site: str | None) -> str:
+    """The folder of one site's objects under `prefix` (WARC_PREFIX, META_PREFIX...); with no
+    site, of every site's."""
+    return f"{prefix}/{safe_segment(site)}" if site else prefix
 
 
 def _day(when: datetime) -> str:

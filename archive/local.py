@@ -15,22 +15,24 @@ if TYPE_CHECKING:
 
 
 class LocalStore(Store):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, create: bool = True) -> None:
         self.root = root.resolve()
         self.uri = self.root.as_uri()
+        if not create and not self.root.is_dir():
+            raise StoreError(f"no store at {self.root} (the folder does not exist)")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create store folder {self.root}: {exc}") from exc
 
     @classmethod
-    def from_uri(cls, uri: str) -> Self:
+    def from_uri(cls, uri: str, *, create: bool = True) -> Self:
         if uri.startswith("file://"):
             parts = urlsplit(uri)
             if parts.netloc not in ("", "localhost"):
                 raise StoreError(f"file:// store must be local, got host {parts.netloc!r}")
-            return cls(Path(unquote(parts.path)))
-        return cls(Path(uri).expanduser())
+            return cls(Path(unquote(parts.path)), create=create)
+        return cls(Path(uri).expanduser(), create=create)
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key).split("/"))

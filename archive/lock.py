@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
 
 from newsarchive.archive.layout import safe_segment
+from newsarchive.archive.resource import Resource
 
 if TYPE_CHECKING:
     from pathlib import Path
-    from types import TracebackType
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class RunLock:
+class RunLock(Resource):
     """An exclusive, non-blocking lock named `name` under `directory`; a context manager."""
 
     def __init__(self, directory: Path, name: str) -> None:
@@ -124,15 +124,10 @@ class RunLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def __enter__(self) -> Self:
+    def _enter(self) -> Self:
         return self.acquire()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.release()
 
 

@@ -80,6 +80,9 @@ class MetadataRecord(BaseModel):
     word_count: int | None = None
     paywalled: bool | None = None
     extractor_version: str | None = None
+    #: Hash of the extraction settings used (extraction.documents.ExtractOptions.settings_hash);
+    #: None in records written before it was kept.
+    extraction_settings: str | None = None
     # The capture and its text.
     fetched_at: str
     http_status: int | None = None

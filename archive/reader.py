@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.archive.captures import CaptureRef, ref_from_json
 from newsarchive.archive.items import ArticleCapture, header_value
-from newsarchive.archive.layout import DIGEST_PREFIX, safe_segment
+from newsarchive.archive.layout import DIGEST_PREFIX, site_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -162,7 +162,10 @@ def read_record(stream: BinaryIO, offset: int, warc_key: str = "") -> ArchivedRe
     except Exception as exc:  # warcio raises many types (ArchiveLoadFailed, zlib, EOF...)
         raise ArchiveReadError(f"{where}: unreadable WARC record: {exc!r}") from exc
     if http is None:
-        raise ArchiveReadError(f"{where}: {record.rec_type} record without an HTTP head")
+        # A damaged member can still parse as a record whose HTTP head is gone.
+        raise ArchiveReadError(
+            f"{where}: unreadable WARC record: {record.rec_type} record without an HTTP head"
+        )
     try:
         status = int(http.get_statuscode())
     except (TypeError, ValueError) as exc:
@@ -220,7 +223,7 @@ class ArchiveReader:
         """The response a revisit of `site` refers to, from the digest index."""
         if site not in self._originals:
             found: dict[str, CaptureRef] = {}
-            for key in self.store.list(f"{DIGEST_PREFIX}/{safe_segment(site)}"):
+            for key in self.store.list(site_prefix(DIGEST_PREFIX, site)):
                 for line in self.store.get_bytes(key).decode("utf-8").splitlines():
                     if line.strip():
                         capture = ref_from_json(line)

@@ -51,7 +51,8 @@ def store_options(options: Options, *, reader: bool = False) -> dict[str, Any]:
 
 
 def open_options_store(options: Options, *, reader: bool = False) -> Store:
-    return open_store(options.store, **store_options(options, reader=reader))
+    """The store of the options; a `reader` never creates one that does not exist."""
+    return open_store(options.store, create=not reader, **store_options(options, reader=reader))
 
 
 def _nothing() -> None:

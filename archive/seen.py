@@ -21,7 +21,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from newsarchive.archive.captures import CaptureRef
-from newsarchive.archive.layout import WARC_PREFIX, parse_warc_key, safe_segment
+from newsarchive.archive.layout import (
+    WARC_PREFIX,
+    WARC_SUFFIXES,
+    parse_warc_key,
+    safe_segment,
+    site_prefix,
+)
 from newsarchive.archive.reader import iter_records
 
 if TYPE_CHECKING:
@@ -439,8 +445,8 @@ def reconcile_pending(seen: SeenStore, store: Store, site: str) -> int:
     since = min(p.since for p in pending.values() if p.since is not None)
     first_day = since.strftime("%Y-%m-%d")
     found = 0
-    for key in store.list(f"{WARC_PREFIX}/{safe_segment(site)}"):
-        if not key.endswith((".warc.gz", ".warc")):
+    for key in store.list(site_prefix(WARC_PREFIX, site)):
+        if not key.endswith(WARC_SUFFIXES):
             continue
         _site, day, _name = parse_warc_key(key)
         if day < first_day:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
+
+from newsarchive.config.redact import redact, uri_secrets
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -21,6 +24,11 @@ AWS_OPTIONS: Final = (
     "AWS_USE_SSL",
     "AWS_VERIFY",
 )
+
+
+#: A scheme-like start ("s3:", "file:") on a URI without "//" after it, or "s3//": a mistyped
+#: URI, never meant as a relative folder of that name.
+_MISTYPED_URI: Final = re.compile(r"^(?:[a-z][a-z0-9+.-]*:(?!//)|(?:s3|file)//)", re.IGNORECASE)
 
 
 class StoreError(Exception):
@@ -120,21 +128,44 @@ class Store(ABC):
         """Flush and release anything held."""
 
 
-def open_store(uri: str, **options: Any) -> Store:
-    """Build the backend for a store URI: a folder path, `file://...` or `s3://bucket/prefix`."""
+def check_store_uri(uri: str) -> str:
+    """The URI, or StoreError when it is mistyped: `s3:/bucket`, `s3//bucket`, `file:relative`."""
     if not uri:
         raise StoreError("empty store URI")
+    carried = uri_secrets(uri)
+    if carried:
+        # Never echo the URI: the secret is in it.
+        raise StoreError(
+            f"store URI refused: it carries credentials ({', '.join(carried)}); give them as "
+            "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY settings or the standard AWS environment"
+        )
+    if _MISTYPED_URI.match(uri):
+        scheme = re.split(r"[:/]", uri, maxsplit=1)[0].lower()
+        rest = re.sub(r"^[^:/]*:?/*", "", uri)
+        hint = f"s3://{rest}" if scheme == "s3" else rest
+        raise StoreError(f"not a store URI: {uri!r} (a folder path, file:///path or s3://bucket; "
+                         f"did you mean {hint!r}?)")  # fmt: skip
+    return uri
+
+
+def open_store(uri: str, *, create: bool = True, **options: Any) -> Store:
+    """Build the backend for a store URI: a folder path, `file://...` or `s3://bucket/prefix`.
+
+    `create=False` (commands that only read or add to an archive): a local store folder that
+    does not exist is an error instead of being made."""
+    check_store_uri(uri)
     if uri.startswith("s3://"):
         try:
             from newsarchive.archive.s3 import S3Store  # noqa: PLC0415 - boto3 is only loaded for S3 stores
         except ImportError as exc:  # pragma: no cover - depends on the install
-            raise StoreError(f"S3 store {uri} needs the S3 backend: {exc}") from exc
+            raise StoreError(f"S3 store {redact(uri)} needs the S3 backend: {exc}") from exc
         return S3Store.from_uri(uri, **options)
     if "://" in uri and not uri.startswith("file://"):
         scheme = uri.split("://", 1)[0]
         raise StoreError(
-            f"unsupported store URI scheme {scheme!r} in {uri!r} (use a path, file:// or s3://)"
+            f"unsupported store URI scheme {scheme!r} in {redact(uri)!r} "
+            "(use a path, file:// or s3://)"
         )
     from newsarchive.archive.local import LocalStore  # noqa: PLC0415 - keeps backends independent
 
-    return LocalStore.from_uri(uri)
+    return LocalStore.from_uri(uri, create=create)

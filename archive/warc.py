@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from io import BytesIO
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol, Self
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
 from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -25,11 +25,11 @@ from warcio.warcwriter import WARCWriter
 
 from newsarchive.archive.captures import CaptureRef
 from newsarchive.archive.layout import WARC_PREFIX, check_key, safe_segment, warc_key
+from newsarchive.archive.resource import Resource
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from pathlib import Path
-    from types import TracebackType
 
     from newsarchive.archive.store import Store
 
@@ -466,7 +466,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class RollingWarcWriter:
+class RollingWarcWriter(Resource):
     """Writes captures into ``PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz`` files of about `max_size`.
 
     Each file is written as ``NAME.warc.gz.open`` at the store's staging path, under an
@@ -538,19 +538,12 @@ class RollingWarcWriter:
         with self._lock:
             self._close_current()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.close()
 
     def _filename(self, when: datetime, serial: int) -> str:
-        stamp = when.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
+        # IIPC/Heritrix naming: a 17-digit timestamp, milliseconds included.
+        stamp = when.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
         return f"{self.prefix}-{stamp}-{serial:05d}-{self._host}.warc.gz"
 
     def _write(self, op: Callable[[WarcRecordWriter], CaptureRef]) -> CaptureRef:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,8 +12,9 @@ import yaml
 
 from newsarchive.archive.layout import META_PREFIX, TEXT_PREFIX, WARC_PREFIX
 from newsarchive.archive.run import open_options_store
+from newsarchive.cli.args import UsageError, command_name, scope_from_args
 from newsarchive.cli.crawl import CrawlOutcome, run_crawls, summary_line, summary_table
-from newsarchive.cli.main import EXIT_FAILED, EXIT_OK
+from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from newsarchive.cli.settings import options_from_args, settings_from_args
 from newsarchive.cli.upload import cmd_upload
 from newsarchive.config.exitcodes import combine
@@ -21,6 +23,7 @@ from newsarchive.config.sites import (
     BUNDLED_SITES_DIR,
     SiteConfig,
     SiteConfigError,
+    check_sites,
     load_site,
     load_sites,
     parse_site,
@@ -50,11 +53,16 @@ def _report(outcomes: list[CrawlOutcome], interactive: bool) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    scope = scope_from_args(args)
+    if args.url and "://" not in args.url:
+        raise UsageError(
+            f"--url {args.url!r}: not an absolute http(s) URL (did you mean 'http://{args.url}'?)"
+        )
     settings = settings_from_args(args)
     options = Options.from_settings(settings)
     directory = options.sites_dir
     if args.url:
-        sites = [adhoc_site(args.url)]
+        sites = [adhoc_site(args.url, **scope)]
     elif args.all:
         sites = list(load_sites(directory).values())
         if not sites:
@@ -77,7 +85,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args, {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0})
     options = Options.from_settings(settings)
-    with DemoSite() as site:
+    demo = DemoSite(port=args.port)
+    try:
+        demo.start()
+    except OSError as exc:
+        raise UsageError(
+            f"demo: cannot serve on 127.0.0.1:{args.port} ({exc.strerror or exc}); "
+            "--port 0 picks a free port (a new port archives the site anew)"
+        ) from None
+    with demo as site:
         _out(f"Demo news site served at {site.base_url}; crawling it into {options.store} ...")
         outcomes = run_crawls([demo_site_config(site.base_url)], settings)
     code = _report(outcomes, interactive=True)
@@ -94,13 +110,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out(f"  article texts: {len(texts)} under {TEXT_PREFIX}/demo/")
     _out(f"  metadata records: {len(metas)} under {META_PREFIX}/demo/")
     _out("")
-    store_arg = "" if args.store is None else f" --store {args.store}"
+    store_arg = "" if args.store is None else f" --store {shlex.quote(args.store)}"
+    hints = [
+        ("demo", "run again: only what changed is fetched"),
+        (f"replay{store_arg}", "browse the captures with pywb"),
+        (f"verify{store_arg}", "check every WARC, digest and index"),
+        (f"export{store_arg} --format jsonl -o demo.jsonl", "take the articles out"),
+        ("sites", "list the site configs"),
+        ("crawl --site NAME", "crawl a configured site"),
+        ("extract-file page.html", "tune extraction on a saved page"),
+    ]
+    command = command_name()
+    width = max(len(command) + 1 + len(h) for h, _ in hints)
     _out("Next:")
-    _out(f"  newsarchive replay{store_arg:<21} # browse the captures with pywb")
-    _out(f"  newsarchive verify{store_arg:<21} # check every WARC, digest and index")
-    _out("  newsarchive sites                      # list the site configs")
-    _out("  newsarchive crawl --site NAME          # crawl a configured site")
-    _out("  newsarchive extract-file page.html     # tune extraction on a saved page")
+    for hint, why in hints:
+        _out(f"  {f'{command} {hint}':<{width}}  # {why}")
     return code
 
 
@@ -143,7 +167,7 @@ def cmd_extract_file(args: argparse.Namespace) -> int:
 
 def cmd_sites(args: argparse.Namespace) -> int:
     directory = options_from_args(args, interactive=False).sites_dir
-    sites = load_sites(directory)
+    sites, errors = check_sites(directory)
     for site in sites.values():
         sources = []
         for label, values in (
@@ -155,8 +179,11 @@ def cmd_sites(args: argparse.Namespace) -> int:
             if values:
                 sources.append(f"{len(values)} {label}")
         _out(f"{site.name:<24} ok  {', '.join(sources)}; max {site.max_articles} articles")
-    _out(f"{len(sites)} site(s) valid in {directory}")
-    return EXIT_OK
+    for error in errors:
+        sys.stderr.write(f"newsarchive: configuration error: {error}\n")
+    bad = f", {len(errors)} invalid" if errors else ""
+    _out(f"{len(sites)} site(s) valid{bad} in {directory}")
+    return EXIT_CONFIG if errors else EXIT_OK
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {

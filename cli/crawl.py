@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -9,8 +10,15 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 
-from newsarchive.config.errors import error_count
-from newsarchive.config.exitcodes import EXIT_LOCKED, LOCKED_REASON, run_exit_code, run_failed
+from newsarchive.cli.logs import log_handler
+from newsarchive.config.errors import error_count, skip_kinds
+from newsarchive.config.exitcodes import (
+    EXIT_LOCKED,
+    LOCKED_REASON,
+    failure_cause,
+    run_exit_code,
+    run_failed,
+)
 from newsarchive.config.options import SITE_SETTING
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.extensions.progress import human_bytes
@@ -57,6 +65,14 @@ class CrawlOutcome:
         return self.locked is None and run_failed(self.reason, self.stats)
 
     @property
+    def cause(self) -> str:
+        return failure_cause(self.reason, self.stats) or ""
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        return skip_kinds(self.stats)
+
+    @property
     def exit_code(self) -> int:
         return EXIT_LOCKED if self.locked is not None else run_exit_code(self.reason, self.stats)
 
@@ -77,20 +93,44 @@ def _watch(crawler: Crawler, outcome: CrawlOutcome) -> None:
     crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
 
 
-def run_crawls(sites: list[SiteConfig], settings: Settings) -> list[CrawlOutcome]:
+def run_crawls(
+    sites: list[SiteConfig], settings: Settings, spider: type[NewsSpider] = NewsSpider
+) -> list[CrawlOutcome]:
     """Crawl the sites concurrently (each with its own WARC writer and run id); blocks.
 
     Each crawl locks its site for the run (archive.run); a site another crawl still holds is
     not crawled (its outcome says `locked`), the others run. Each crawler has its own copy of
     the settings, so each gets its own NEWSARCHIVE_SITE.
     """
+    # Our handler, not Scrapy's (which each crawler would replace): on the console, one line
+    # per failed host and cause, no tracebacks.
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     process = CrawlerProcess(settings)
+    handler = log_handler(
+        settings.get("LOG_FILE"),
+        settings.get("LOG_LEVEL"),
+        settings.get("LOG_FORMAT"),
+        settings.get("LOG_DATEFORMAT"),
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.NOTSET)
+    try:
+        return _run(process, sites, spider)
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def _run(
+    process: CrawlerProcess, sites: list[SiteConfig], spider: type[NewsSpider]
+) -> list[CrawlOutcome]:
     outcomes = []
     crawlers = []
     for site in sites:
         outcome = CrawlOutcome(site=site.name)
         outcomes.append(outcome)
-        crawler = process.create_crawler(NewsSpider)
+        crawler = process.create_crawler(spider)
         crawler.settings.set(SITE_SETTING, site, priority="cmdline")
         _watch(crawler, outcome)
         process.crawl(crawler)
@@ -103,15 +143,43 @@ def run_crawls(sites: list[SiteConfig], settings: Settings) -> list[CrawlOutcome
     return outcomes
 
 
+#: What changes each kind of skip: the `crawl --url` flag and the site key, or the setting.
+SKIP_HINTS = {
+    "age": "--max-age-days/--since, site keys max_age_days/since",
+    "limit": "--max-articles, site key max_articles",
+    "robots": "the site's robots.txt",
+    "duplicate": "one fetch per article and run",
+    "archived": "-s INCREMENTAL_ENABLED=False fetches them again",
+}
+
+
+def skipped_urls(skipped: dict[str, int]) -> int:
+    """URLs not requested; a duplicate is another mention of a URL already handled, not one."""
+    return sum(n for kind, n in skipped.items() if kind != "duplicate")
+
+
+def skips_text(skipped: dict[str, int]) -> str:
+    """`skipped 107: age 100 (--max-age-days...), limit 7 (...)`; empty for no skips."""
+    if not skipped:
+        return ""
+    reasons = ", ".join(f"{kind} {n} ({SKIP_HINTS[kind]})" for kind, n in skipped.items())
+    return f"skipped {skipped_urls(skipped)}: {reasons}"
+
+
+def _result(o: CrawlOutcome) -> str:
+    return "LOCKED" if o.locked else f"FAILED ({o.cause})" if o.failed else "ok"
+
+
 def summary_table(outcomes: list[CrawlOutcome]) -> str:
-    rows = [("site", "result", "pages", "articles", "errors", "archived")]
+    rows = [("site", "result", "pages", "articles", "skipped", "errors", "archived")]
     for o in outcomes:
         rows.append(
             (
                 o.site,
-                "LOCKED" if o.locked else "FAILED" if o.failed else "ok",
+                _result(o),
                 str(o.pages),
                 str(o.articles),
+                str(skipped_urls(o.skipped)),
                 str(o.errors),
                 human_bytes(o.count(StatsKeys.ARCHIVE_BYTES)),
             )
@@ -119,17 +187,20 @@ def summary_table(outcomes: list[CrawlOutcome]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    lines += [f"{o.site}: {skips_text(o.skipped)}" for o in outcomes if o.skipped]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def summary_line(outcomes: list[CrawlOutcome]) -> str:
-    parts = [
-        f"{o.site}: LOCKED by {o.locked}"
-        if o.locked
-        else f"{o.site}: {'FAILED ' + o.reason if o.failed else 'ok'}, {o.pages} pages, "
-        f"{o.articles} articles, {o.errors} errors"
-        for o in outcomes
-    ]
+    parts = []
+    for o in outcomes:
+        if o.locked:
+            parts.append(f"{o.site}: LOCKED by {o.locked}")
+            continue
+        part = f"{o.site}: {_result(o)}, {o.pages} pages, {o.articles} articles, {o.errors} errors"
+        if o.skipped:
+            part += f", {skips_text(o.skipped)}"
+        parts.append(part)
     spooled = sum(o.spooled for o in outcomes)
     if spooled:
         parts.append(

@@ -6,10 +6,9 @@ import argparse
 import logging
 import os
 import sys
-from datetime import date
 from typing import TYPE_CHECKING
 
-from newsarchive.cli.args import add_settings, add_store
+from newsarchive.cli.args import add_settings, add_store, iso_day
 
 if TYPE_CHECKING:
     from newsarchive.extraction.documents import ExtractOptions
@@ -20,18 +19,11 @@ HELP = "re-extract text and metadata from archived responses with the current ex
 logger = logging.getLogger(__name__)
 
 
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {value!r}") from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_store(parser)
     parser.add_argument("--site", metavar="NAME", help="only this site's captures")
     parser.add_argument(
-        "--since", type=_day, metavar="DATE", help="only captures made on or after DATE (UTC)"
+        "--since", type=iso_day, metavar="DATE", help="only captures made on or after DATE (UTC)"
     )
     parser.add_argument(
         "--workers",
@@ -48,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="once a capture's new version reads back intact, delete its other text and "
         "metadata versions (WARCs are never deleted)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="extract every capture again, even those whose current version was made with the "
+        "current settings",
     )
     add_settings(parser)
     # Tests and benchmarks tag output with another version, as a newer extractor would.
@@ -71,11 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from newsarchive.extraction.documents import ExtractOptions  # noqa: PLC0415
     from newsarchive.jobs.reextract import plan, replace_older  # noqa: PLC0415
     from newsarchive.jobs.reextract import run as reextract  # noqa: PLC0415
+    from newsarchive.jobs.sites import check_site  # noqa: PLC0415
 
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
     if args.workers < 0:
         sys.stderr.write("newsarchive: --workers must be 0 or more\n")
         return EXIT_CONFIG
@@ -96,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
 
     store = open_options_store(settings, reader=True)
     try:
-        work = plan(store, version, options_for, site=args.site, since=args.since)
+        check_site(store, args.site)
+        work = plan(store, version, options_for, site=args.site, since=args.since, force=args.force)
     finally:
         store.close()
 
@@ -130,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
         summary.removed = cleanup.removed
         kept += [f"  older versions kept: {o.source_key}: {o.detail}" for o in cleanup.kept]
     out = [summary.line()]
+    if work.stale:
+        why = "--force" if args.force else "their version was made with other extraction settings"
+        out.append(f"  {work.stale} captures extracted again in place: {why}")
     out += [f"  failed: {o.source_key}: {o.detail}" for o in summary.failed]
     sys.stdout.write("\n".join(out + kept) + "\n")
     if summary.failed or (kept and not summary.spooled):

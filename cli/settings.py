@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 
 from scrapy.settings import Settings
 
-from newsarchive.cli.args import parse_overrides
+from newsarchive.cli.args import OverrideError, parse_overrides
+from newsarchive.cli.logs import log_level
 from newsarchive.config.options import Options
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 
 def build_settings(
@@ -22,7 +23,8 @@ def build_settings(
     overrides: Mapping[str, object] | None = None,
     *,
     interactive: bool | None = None,
-    verbose: bool = False,
+    level: str = "WARNING",
+    logfile: str | None = None,
 ) -> Settings:
     settings = Settings()
     settings.setmodule("newsarchive.config.settings", priority="project")
@@ -34,10 +36,39 @@ def build_settings(
         interactive = sys.stderr.isatty()
     settings.set("NEWSARCHIVE_PROGRESS", interactive, priority="cmdline")
     # Cron runs must stay quiet unless something is wrong; -v brings Scrapy's INFO log back.
-    settings.set("LOG_LEVEL", "INFO" if verbose else "WARNING", priority="cmdline")
+    settings.set("LOG_LEVEL", level, priority="cmdline")
+    if logfile:
+        settings.set("LOG_FILE", logfile, priority="cmdline")
     for key, value in (overrides or {}).items():
+        if isinstance(value, str):
+            check_override(settings, key, value)
         settings.set(key, value, priority="cmdline")
     return settings
+
+
+def check_override(settings: Settings, name: str, value: str) -> None:
+    """A `-s NAME=VALUE` whose value cannot be read as the type of the setting's default fails
+    here, as a usage error, before any crawl starts or lock is taken."""
+    default = settings.get(name)
+    probe = Settings({name: value})
+    readers: dict[type, Callable[[str], object]] = {
+        bool: probe.getbool,
+        int: probe.getfloat,
+        float: probe.getfloat,
+        list: probe.getlist,
+        dict: probe.getdict,
+    }
+    # An int default still takes a fraction (DOWNLOAD_DELAY=0.5), so ints are read as floats.
+    reader = next((r for kind, r in readers.items() if isinstance(default, kind)), None)
+    if reader is None:
+        return
+    try:
+        reader(name)
+    except (TypeError, ValueError):
+        kind = "true/false" if isinstance(default, bool) else type(default).__name__
+        raise OverrideError(
+            f"-s {name}={value}: not a valid value (expected {kind}, like the default {default!r})"
+        ) from None
 
 
 def settings_from_args(
@@ -55,7 +86,8 @@ def settings_from_args(
         getattr(args, "sites_dir", None),
         overrides,
         interactive=interactive,
-        verbose=getattr(args, "verbose", False),
+        level=log_level(args),
+        logfile=getattr(args, "logfile", None),
     )
 
 

@@ -6,7 +6,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from newsarchive.archive.run import open_options_store
-from newsarchive.cli.main import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED
+from newsarchive.cli.main import EXIT_OK, EXIT_SPOOLED
 from newsarchive.cli.settings import options_from_args
 from newsarchive.jobs.upload import drain_store
 from newsarchive.pipelines.extensions.progress import human_bytes
@@ -19,8 +19,11 @@ def cmd_upload(args: argparse.Namespace) -> int:
     options = options_from_args(args, interactive=False)
     uri = options.store
     if not uri.startswith("s3://"):
-        sys.stderr.write(f"newsarchive: {uri} is not an s3:// store; nothing to upload\n")
-        return EXIT_FAILED
+        # A local store has no spool: nothing waits, which is success (one that does not exist
+        # is a usage error, raised by opening it as a reader).
+        open_options_store(options, reader=True).close()
+        sys.stdout.write(f"newsarchive upload: {uri} is a local store; nothing to upload\n")
+        return EXIT_OK
     store = open_options_store(options)
     report = drain_store(store)
     assert report is not None

@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from newsarchive.archive.store import StoreError  # noqa: PLC0415
     from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK  # noqa: PLC0415
     from newsarchive.cli.settings import options_from_args  # noqa: PLC0415
+    from newsarchive.jobs.sites import check_site  # noqa: PLC0415
     from newsarchive.jobs.verify import verify_store  # noqa: PLC0415
 
     options = options_from_args(args, interactive=False)
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"newsarchive: {exc}\n")
         return EXIT_CONFIG
     try:
+        check_site(store, args.site)
         report = verify_store(store, args.site)
     finally:
         store.close()

@@ -32,16 +32,31 @@ def counts_by_suffix(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
 
 
 def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
-    """Errors by kind: download exceptions by class, HTTP error statuses, write and extraction
-    failures (pages archived without text by why, extraction workers lost), ERROR log lines."""
+    """Errors by kind: requests that finally failed, by exception class; final HTTP error
+    statuses; write and extraction failures (pages archived without text by why, extraction
+    workers lost); ERROR log lines.
+
+    Each failed request counts once: attempts that were retried (Scrapy's retry/reason_count,
+    keyed by the exception's class or "STATUS Reason") are not errors, a 503 that succeeded on
+    retry is none at all, and Scrapy's own messages about a failed download are warnings
+    (RETRY_GIVE_UP_LOG_LEVEL, pipelines.logformatter), so ERROR lines do not count it again.
+    A page requisite the site does not have (a favicon's 404) is counted under requisites/,
+    not as an error of the run."""
     kinds: dict[str, int] = {}
+    retried = counts_by_suffix(stats, "retry/reason_count/")
     for name, count in counts_by_suffix(stats, "downloader/exception_type_count/").items():
         short = name.rsplit(".", 1)[-1]
-        if short not in _NOT_ERRORS:
-            kinds[short] = kinds.get(short, 0) + count
+        final = count - retried.get(name, 0)
+        if short not in _NOT_ERRORS and final > 0:
+            kinds[short] = kinds.get(short, 0) + final
+    requisites = counts_by_suffix(stats, StatsKeys.REQUISITES_STATUS + "/")
     for status, count in counts_by_suffix(stats, "downloader/response_status_count/").items():
-        if status.isdigit() and int(status) >= 400:
-            kinds[f"http_{status}"] = count
+        if not status.isdigit() or int(status) < 400:
+            continue
+        again = sum(n for reason, n in retried.items() if reason.split(" ", 1)[0] == status)
+        final = count - again - requisites.get(status, 0)
+        if final > 0:
+            kinds[f"http_{status}"] = final
     for label, key in _COUNTED:
         value = stats.get(key)
         if isinstance(value, int) and value:
@@ -56,3 +71,24 @@ def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
 def error_count(stats: Mapping[str, Any]) -> int:
     """All errors of a run: the sum of `error_kinds`."""
     return sum(error_kinds(stats).values())
+
+
+#: Why discovered article URLs were not requested, by the stats key that counts each.
+_SKIPS: Final = (
+    ("age", StatsKeys.DISCOVERY_SKIPPED_AGE),
+    ("limit", StatsKeys.DISCOVERY_SKIPPED_LIMIT),
+    ("robots", "robotstxt/forbidden"),
+    ("duplicate", StatsKeys.DISCOVERY_SKIPPED_DUPLICATE),
+    ("archived", StatsKeys.INCREMENTAL_SKIPPED_SEEN),
+)
+
+
+def skip_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
+    """URLs a run did not request, by why (non-zero only): older than the age window, past the
+    article limit, denied by robots.txt, a duplicate, already archived."""
+    kinds = {}
+    for label, key in _SKIPS:
+        value = stats.get(key)
+        if isinstance(value, int) and value:
+            kinds[label] = value
+    return kinds

@@ -32,16 +32,25 @@ def _count(stats: Mapping[str, object], key: str) -> int:
     return value if isinstance(value, int) else 0
 
 
+def failure_cause(reason: str, stats: Mapping[str, object]) -> str | None:
+    """Why a run failed (it did not finish, fetched nothing, or lost data), or None."""
+    if reason != "finished":
+        return f"stopped: {reason}"
+    if _count(stats, "response_received_count") == 0:
+        return "no page fetched"
+    if written := _count(stats, StatsKeys.ARCHIVE_ERRORS):
+        return f"{written} WARC writes failed"
+    if logged := _count(stats, "log_count/ERROR"):
+        return f"{logged} errors logged"
+    if lost := _count(stats, StatsKeys.EXTRACT_WORKERS_LOST):
+        # Its pages were retried, but a worker that dies (OOM, a crash) wants looking at.
+        return f"{lost} extraction workers lost"
+    return None
+
+
 def run_failed(reason: str, stats: Mapping[str, object]) -> bool:
     """A run that did not finish, fetched nothing, or lost data, as far as its stats tell."""
-    return (
-        reason != "finished"
-        or _count(stats, "response_received_count") == 0
-        or _count(stats, StatsKeys.ARCHIVE_ERRORS) > 0
-        or _count(stats, "log_count/ERROR") > 0
-        # Its pages were retried, but a worker that dies (OOM, a crash) wants looking at.
-        or _count(stats, StatsKeys.EXTRACT_WORKERS_LOST) > 0
-    )
+    return failure_cause(reason, stats) is not None
 
 
 def run_exit_code(reason: str, stats: Mapping[str, object]) -> int:

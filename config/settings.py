@@ -158,6 +158,9 @@ DOWNLOAD_FAIL_ON_DATALOSS = False
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+#: A request given up after its retries is one bad page, not lost data: a WARNING (it counts
+#: once among the run's errors, config.errors), as LOG_FORMATTER logs other failed downloads.
+RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 #: Longest Retry-After (seconds) honoured on 429/503; a longer wait gives the request up.
 RETRY_AFTER_MAX = 60.0
 #: 4xx/5xx responses reach the spider, which counts them; they are archived either way.
@@ -167,13 +170,34 @@ COOKIES_ENABLED = False
 #: and drop a self-refresh as a duplicate; the spider reads meta refreshes itself instead and
 #: follows one to another URL as a new link, judged as any other (NewsSpider.parse_article).
 METAREFRESH_ENABLED = False
+
+# --- network policy, listening sockets, secrets ------------------------------------------------
+#: Only http(s), and never a connection to a loopback, private (RFC 1918, ULA), link-local,
+#: CGNAT, multicast, unspecified or reserved address (IPv4-mapped and 6to4/NAT64/Teredo forms
+#: included), judged on the resolved address of every connection, redirects included
+#: (pipelines.resolver + pipelines.downloadermiddlewares.netpolicy). Allowed anyway: what a
+#: site's configured URLs resolve to at start, its `allow_networks:`, and NETWORK_ALLOW.
+NETWORK_POLICY_ENABLED = True
+#: Networks (CIDR, e.g. ["10.0.0.0/8"]) every crawl of this process may reach.
+NETWORK_ALLOW: list[str] = []
+#: The policy resolver: IPv4 and IPv6, every address of a name checked (no DNS_TIMEOUT).
+TWISTED_DNS_RESOLVER = "newsarchive.pipelines.resolver.PolicyResolver"
+#: http(s) only: Scrapy's file:, data:, s3: and ftp: handlers are off (the middleware refuses
+#: those schemes with a reason before they would get here).
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
+#: No listening sockets: the telnet console and Scrapy 2.19's remote-control HTTP endpoint
+#: (it runs Python sent to it) are off.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
+    # Between retry (550) and redirect (600): refusals are not retried, and refused requests
+    # (redirect targets too) never reach the capture middleware.
+    "newsarchive.pipelines.downloadermiddlewares.netpolicy.NetworkPolicyMiddleware": 570,
     # Honour Retry-After on 429/503 instead of Scrapy's fixed backoff.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "newsarchive.pipelines.downloadermiddlewares.retry.RetryAfterMiddleware": 550,
@@ -205,6 +229,8 @@ ADDONS = {
 }
 
 EXTENSIONS = {
+    # First of all, before Scrapy logs "Overridden settings": secrets never reach a log.
+    "newsarchive.pipelines.extensions.secrets.SecretRedaction": 0,
     "newsarchive.pipelines.extensions.report.RunReport": 100,
     "newsarchive.pipelines.extensions.seen.SeenState": 150,
     "newsarchive.pipelines.extensions.progress.ProgressReporter": 500,

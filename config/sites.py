@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from datetime import date  # noqa: TC003 - pydantic reads the annotations at run time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -16,6 +18,8 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+
+from newsarchive.config.network import parse_networks
 
 BUNDLED_SITES_DIR = Path(__file__).resolve().parent / "sites"
 #: A site file is a few dozen lines; past these it is not one (and PyYAML recurses once per
@@ -43,7 +47,13 @@ def _regex(value: str) -> str:
     return value
 
 
+def _network(value: str) -> str:
+    parse_networks([value])
+    return value
+
+
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Network = Annotated[str, AfterValidator(_network)]
 Regex = Annotated[str, AfterValidator(_regex)]
 
 
@@ -99,12 +109,18 @@ class SiteConfig(_Strict):
     max_articles: int = Field(default=200, ge=1, le=100_000)
     #: Skip articles whose feed/sitemap date is older than this, before requesting them.
     max_age_days: int | None = Field(default=30, ge=1)
+    #: Skip articles whose feed/sitemap date is before this day (UTC); with max_age_days, the
+    #: later limit holds.
+    since: date | None = None
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
     contact_url: HttpUrl | None = None
     politeness: Politeness = Politeness()
     extraction: ExtractionOverrides = ExtractionOverrides()
     #: Incremental runs: when to look again at archived articles; none: only when announced newer.
     refetch: Refetch | None = None
+    #: Non-public networks this site may reach (CIDR, e.g. [10.0.0.0/8]); config.network
+    #: refuses them otherwise, except the addresses the configured URLs resolve to.
+    allow_networks: list[Network] = []
 
     @field_validator("deny", "allow")
     @classmethod
@@ -126,11 +142,36 @@ class SiteConfig(_Strict):
         return {urlsplit(url).hostname or "" for url in urls} - {""}
 
 
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the model at `loc` (the location of an unknown key) takes."""
+    model: type[BaseModel] = SiteConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        # list[Section], Refetch | None...: the model inside.
+        inner = [a for a in (*getattr(annotation, "__args__", ()), annotation)
+                 if isinstance(a, type) and issubclass(a, BaseModel)]  # fmt: skip
+        if not inner:
+            return []
+        model = inner[0]
+    return list(model.model_fields)
+
+
 def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        problems.append(f"key '{key}': {error['msg']}")
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+            close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"]), 1)
+            if close:
+                message += f" (did you mean {close[0]!r}?)"
+        problems.append(f"key '{key}': {message}")
     return "; ".join(problems)
 
 
@@ -163,6 +204,11 @@ def load_yaml(text: str, source: str) -> object:
         raise SiteConfigError(f"{source}: {len(text)} characters, over {SITE_FILE_MAX_BYTES}")
     try:
         data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        # One line: where, and what (the exception's own text spans several).
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SiteConfigError(f"{source}: invalid YAML{where}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise SiteConfigError(f"{source}: invalid YAML: {exc}") from None
     except RecursionError:
@@ -190,14 +236,28 @@ def sites_dir(configured: str | Path | None) -> Path:
     return Path(configured) if configured else BUNDLED_SITES_DIR
 
 
-def load_sites(directory: Path) -> dict[str, SiteConfig]:
-    """Every site in a folder, validated; the first bad file raises."""
+def check_sites(directory: Path) -> tuple[dict[str, SiteConfig], list[SiteConfigError]]:
+    """Every site in a folder, validated: the good ones, and an error for each bad file."""
     if not directory.is_dir():
         raise SiteConfigError(f"{directory}: sites folder does not exist")
     sites = {}
+    errors = []
     for path in sorted(directory.glob("*.yaml")):
-        site = load_site_file(path)
-        sites[site.name] = site
+        try:
+            site = load_site_file(path)
+        except SiteConfigError as exc:
+            errors.append(exc)
+        else:
+            sites[site.name] = site
+    return sites, errors
+
+
+def load_sites(directory: Path) -> dict[str, SiteConfig]:
+    """Every site in a folder, validated; a bad file raises (the first, naming how many more)."""
+    sites, errors = check_sites(directory)
+    if errors:
+        more = f" (and {len(errors) - 1} more bad files)" if len(errors) > 1 else ""
+        raise SiteConfigError(f"{errors[0]}{more}")
     return sites
 
 

@@ -101,6 +101,11 @@ class StatsKeys:
     REQUISITES_STATUS = "requisites/status"
     REQUISITES_FAILED = "requisites/failed"
 
+    #: Network policy (pipelines.downloadermiddlewares.netpolicy): requests refused, by reason:
+    #: scheme, loopback, private_network, link_local, cgnat, multicast, unspecified, reserved
+    #: (the reasons are config.network's constants).
+    POLICY_REFUSED = "policy/refused"
+
 
 class InvalidKind(StrEnum):
     """What a DISCOVERY_SKIPPED_INVALID count is about (the last part of its key)."""

@@ -18,9 +18,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Self, cast
 from urllib.parse import unquote, urlsplit
 
+from newsarchive.archive.resource import Resource
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from types import TracebackType
 
 logger = logging.getLogger(__name__)
 
@@ -308,7 +309,7 @@ def _redirect(status: HTTPStatus, location: str) -> _Response:
     )
 
 
-class DemoSite:
+class DemoSite(Resource):
     """Serves a demo site folder on 127.0.0.1 at a free port, in a background thread.
 
     `root` defaults to the bundled site; tests pass a copy under `tmp_path` to change it.
@@ -360,15 +361,10 @@ class DemoSite:
             self._thread.join()
             self._thread = None
 
-    def __enter__(self) -> Self:
+    def _enter(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.stop()
 
     @property

@@ -3,7 +3,9 @@ re-extraction so all three give the same result for the same bytes. No Scrapy im
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Self
@@ -36,6 +38,13 @@ class ExtractOptions:
             drop_xpaths=tuple(site.extraction.drop_xpaths) if site else (),
         )
 
+    @property
+    def settings_hash(self) -> str:
+        """A short, stable hash of these options: recorded with each extraction, so
+        re-extraction can tell which captures were made with other settings."""
+        canonical = json.dumps(dataclasses.asdict(self), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
 
 @dataclass(slots=True)
 class Extraction:
@@ -43,6 +52,8 @@ class Extraction:
     encoding: str
     extractor_version: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: `ExtractOptions.settings_hash` of the options used.
+    settings_hash: str | None = None
 
     @property
     def text_sha256(self) -> str:
@@ -76,4 +87,5 @@ def extract_document(
         encoding=encoding,
         extractor_version=article.extractor_version or EXTRACTOR_VERSION,
         metadata=metadata,
+        settings_hash=options.settings_hash,
     )

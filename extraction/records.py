@@ -62,6 +62,7 @@ def metadata_record(
         "text_sha256": result.text_sha256,
         "text_key": text_key,
         "extractor_version": result.extractor_version,
+        "extraction_settings": result.settings_hash,
         **(extra or {}),
     }
     return MetadataRecord.model_validate(fields)

@@ -31,6 +31,7 @@ from newsarchive.archive.layout import (
     parse_text_key,
     parse_versioned_key,
     safe_segment,
+    site_prefix,
 )
 from newsarchive.archive.metadata import MetadataError, read_metadata
 from newsarchive.archive.reader import ArchiveReader, ArchiveReadError, capture_from_record
@@ -92,6 +93,8 @@ class ReextractPlan:
     tasks: list[Task]
     done: int
     sites: set[str]
+    #: Of the tasks, captures whose target version was made with other settings (or --force).
+    stale: int = 0
 
 
 @dataclass(slots=True)
@@ -134,15 +137,17 @@ def plan(
     *,
     site: str | None = None,
     since: date | None = None,
+    force: bool = False,
 ) -> ReextractPlan:
-    """Group the store's metadata objects by capture; keep the captures lacking `version`.
+    """Group the store's metadata objects by capture; keep the captures lacking `version`, and
+    those whose `version` was made with other extraction settings than the current ones (it is
+    made again, in place); with `force`, every capture.
 
     `since` compares with the capture's UTC day (the day folder of its keys).
     """
     safe_segment(version)
-    prefix = f"{META_PREFIX}/{safe_segment(site)}" if site else META_PREFIX
     captures: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
-    for key in store.list(prefix):
+    for key in store.list(site_prefix(META_PREFIX, site)):
         parts = parse_meta_key(key)
         if parts is None:
             continue
@@ -150,19 +155,36 @@ def plan(
             continue
         captures.setdefault(parts.capture, []).append((parts.version, key))
     tasks: list[Task] = []
-    done = 0
+    done = stale = 0
     sites: set[str] = set()
     options: dict[str, ExtractOptions] = {}
     for (site_name, _day, _stem), versions in sorted(captures.items()):
-        if any(v == version for v, _ in versions):
-            done += 1
-            continue
         if site_name not in options:
             options[site_name] = options_for(site_name)
+        current = [k for v, k in versions if v == version]
+        if (
+            current
+            and not force
+            and _settings_of(store, current[0]) == (options[site_name].settings_hash)
+        ):
+            done += 1
+            continue
+        if current:
+            stale += 1
         sites.add(site_name)
-        # Every version links to the same WARC record; the first key is as good as any.
-        tasks.append(Task(source_key=min(k for _, k in versions), options=options[site_name]))
-    return ReextractPlan(tasks=tasks, done=done, sites=sites)
+        # Every version links to the same WARC record; another version's key is the source
+        # when there is one (the target version's own is about to be replaced).
+        others = [k for v, k in versions if v != version] or current
+        tasks.append(Task(source_key=min(others), options=options[site_name]))
+    return ReextractPlan(tasks=tasks, done=done, sites=sites, stale=stale)
+
+
+def _settings_of(store: Store, key: str) -> str | None:
+    """The extraction settings hash a metadata record was made with (None: unknown)."""
+    try:
+        return read_metadata(store, key).extraction_settings
+    except (KeyError, MetadataError):
+        return None
 
 
 def _reextract_one(
@@ -380,10 +402,9 @@ def replace_older(
     at a deleted text. Resumable: a capture cleaned already has nothing left to delete.
     """
     safe_segment(version)
-    scope = f"/{safe_segment(site)}" if site else ""
     captures: dict[tuple[str, str, str], dict[str, list[str]]] = {}
     for prefix, parse in ((META_PREFIX, parse_meta_key), (TEXT_PREFIX, parse_text_key)):
-        for key in store.list(prefix + scope):
+        for key in store.list(site_prefix(prefix, site)):
             parts = parse(key)
             if parts is None or (since is not None and parts.day < since.isoformat()):
                 continue

@@ -17,8 +17,9 @@ from newsarchive.archive.cdxj import parse_cdxj
 from newsarchive.archive.layout import (
     META_PREFIX,
     WARC_PREFIX,
+    WARC_SUFFIXES,
     parse_warc_key,
-    safe_segment,
+    site_prefix,
     warc_index_key,
 )
 from newsarchive.archive.metadata import MetadataError, read_metadata
@@ -37,6 +38,16 @@ class _Record:
     rec_type: str
     target_uri: str
     payload_digest: str
+
+
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """An error as one printable line: its class, and its message with any bytes of a broken
+    record (warcio quotes them) shown escaped and cut short."""
+    text = " ".join(str(exc).split())
+    text = "".join(c if c.isprintable() and ord(c) < 0x7F else f"\\x{ord(c):02x}" for c in text)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @dataclass(slots=True)
@@ -97,12 +108,17 @@ class _Scan:
         report = FileReport(key)
         captures: dict[str, int] = {}  # record id -> offset
         requests: dict[str, str] = {}  # request id -> WARC-Concurrent-To
+        offset = 0
         try:
             with self.store.open_read(key) as stream:
                 for ref, record in iter_records(stream, key, check_digests=True):
+                    offset = ref.offset
                     self._record(report, key, ref.offset, record, captures, requests)
         except (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError) as exc:
-            report.problems.append(f"unreadable after {report.records} records: {exc}")
+            where = f"after the record at offset {offset}" if report.records else "at the start"
+            report.problems.append(
+                f"unreadable {where} ({report.records} records read): {one_line(exc)}"
+            )
         paired = set(requests.values())
         for request_id, target in requests.items():
             if target not in captures:
@@ -223,14 +239,13 @@ def verify_store(store: Store, site: str | None = None) -> VerifyReport:
     """
     scan = _Scan(store)
     report = VerifyReport()
-    wanted = f"{WARC_PREFIX}/{safe_segment(site)}/" if site else f"{WARC_PREFIX}/"
+    wanted = site_prefix(WARC_PREFIX, site) + "/"
     for key in store.list(WARC_PREFIX):
-        if not key.endswith((".warc.gz", ".warc")):
+        if not key.endswith(WARC_SUFFIXES):
             continue
         file_report = scan.warc(key)
         if key.startswith(wanted):
             report.files.append(file_report)
     scan.resolve_revisits()
-    meta_prefix = f"{META_PREFIX}/{safe_segment(site)}" if site else META_PREFIX
-    report.files.append(scan.metadata(meta_prefix))
+    report.files.append(scan.metadata(site_prefix(META_PREFIX, site)))
     return report

@@ -1,13 +1,15 @@
 """Scrapy's log lines, made short: items are named by URL, never printed whole.
 
 Scrapy's LogFormatter prints an item's repr when it is scraped, dropped or fails: for an
-article that is its whole body (one cron mail line was 6.7 MB).
+article that is its whole body (one cron mail line was 6.7 MB). A failed download is a
+warning (one bad page, recovered from): config.errors counts it once, from the downloader's
+stats, so an ERROR line must not count it again.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from itemadapter import ItemAdapter, is_item
 from scrapy.logformatter import LogFormatter, LogFormatterResult
@@ -16,11 +18,24 @@ from newsarchive.pipelines.skips import shorten
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
 #: A URL or message in a log line is cut to this many characters.
 MAX_LOGGED = 500
+#: Logs a failed robots.txt fetch at ERROR itself, with no setting to change it.
+_ROBOTS_LOGGER: Final = "scrapy.downloadermiddlewares.robotstxt"
+
+
+class _AsWarning(logging.Filter):
+    """Lowers a logger's ERROR records to WARNING before any handler (or the log counter of
+    Scrapy's stats) sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def item_url(item: Any) -> str:
@@ -33,7 +48,15 @@ def item_url(item: Any) -> str:
 
 class ShortLogFormatter(LogFormatter):
     """LogFormatter whose lines carry an item's URL and the reason, each cut to MAX_LOGGED
-    characters. Set as LOG_FORMATTER in config/settings.py."""
+    characters; a failed download at WARNING (the robots.txt middleware's "Error downloading"
+    too). Set as LOG_FORMATTER in config/settings.py, with RETRY_GIVE_UP_LOG_LEVEL = WARNING."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        robots = logging.getLogger(_ROBOTS_LOGGER)
+        if not any(isinstance(f, _AsWarning) for f in robots.filters):
+            robots.addFilter(_AsWarning())
+        return cls()
 
     def crawled(self, request: Request, response: Response, spider: Spider) -> LogFormatterResult:
         result = super().crawled(request, response, spider)
@@ -92,7 +115,7 @@ class ShortLogFormatter(LogFormatter):
             "errmsg": shorten(errmsg or failure.getErrorMessage(), MAX_LOGGED),
         }
         return {
-            "level": logging.ERROR,
+            "level": logging.WARNING,
             "msg": "Error downloading <%(method)s %(url)s>: %(errmsg)s",
             "args": args,
         }

@@ -22,14 +22,21 @@ from typing import IO, TYPE_CHECKING, Final, Self, cast
 
 import yaml
 
+from newsarchive.archive.cdxj import cdxj_index
+from newsarchive.archive.collection import (
+    PYWB,
+    mark_not_modified,
+    not_modified_offsets,
+    resolve_index_files,
+)
 from newsarchive.archive.files import atomic_file, write_atomic
-from newsarchive.archive.layout import META_PREFIX, WARC_PREFIX, key_site
+from newsarchive.archive.layout import META_PREFIX, WARC_PREFIX, WARC_SUFFIXES, key_site
 from newsarchive.archive.local import LocalStore
 from newsarchive.archive.metadata import MetadataError, read_metadata
+from newsarchive.archive.resource import Resource
 
 if TYPE_CHECKING:
     from datetime import datetime
-    from types import TracebackType
 
     from newsarchive.archive.store import ObjectInfo, Store
     from newsarchive.replay.env import PywbEnv
@@ -44,7 +51,6 @@ MIRROR_DIR: Final = "warcs"
 _MIRROR_STATE: Final = "mirror.json"
 _MIRROR_SAVE_EVERY: Final = 16
 _RUNNER: Final = Path(__file__).with_name("runner.py")
-_WARC_SUFFIXES: Final = (".warc.gz", ".warc")
 _START_TIMEOUT: Final = 60.0
 _STOP_TIMEOUT: Final = 10.0
 
@@ -165,7 +171,7 @@ def prepare(
     workdir = (workdir or store.state_dir / REPLAY_DIR).resolve()
     index_dir = workdir / "indexes"
     index_dir.mkdir(parents=True, exist_ok=True)
-    objects = [i for i in store.list_info(WARC_PREFIX) if i.key.endswith(_WARC_SUFFIXES)]
+    objects = [i for i in store.list_info(WARC_PREFIX) if i.key.endswith(WARC_SUFFIXES)]
     if not objects:
         raise ReplayError(f"nothing to replay: no WARC files under {WARC_PREFIX}/ in {store.uri}")
     if isinstance(store, LocalStore):
@@ -196,6 +202,12 @@ def prepare(
     if stale:
         logger.info("Indexing %d of %d WARC files for replay", len(stale), len(objects))
         _run_indexer(env, root, stale)
+        for warc_path, cdxj_path in stale:
+            with Path(warc_path).open("rb") as stream:
+                ours = cdxj_index(stream, Path(warc_path).name).decode("utf-8").splitlines()
+            mark_not_modified(Path(cdxj_path), not_modified_offsets(ours))
+        # pywb would replay each 304 as an empty 304: point those lines at their originals.
+        resolve_index_files(sorted(p for p in wanted.values() if p.exists()), PYWB)
 
     config = {
         "collections": {
@@ -268,7 +280,7 @@ def _run_indexer(env: PywbEnv, root: Path, pairs: list[tuple[str, str]]) -> None
         raise ReplayError(f"pywb's indexer failed:\n{tail}")
 
 
-class ReplayServer:
+class ReplayServer(Resource):
     """pywb serving a prepared working folder, as a child process bound to `host`."""
 
     def __init__(
@@ -341,15 +353,10 @@ class ReplayServer:
         if process.stdout is not None:
             process.stdout.close()
 
-    def __enter__(self) -> Self:
+    def _enter(self) -> Self:
         return self if self.process is not None else self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.stop()
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -65,17 +65,19 @@ SECTION_MAX_PAGES_META: Final = "section_max_pages"
 SITEMAP_DEPTH_META: Final = "sitemap_depth"
 
 
-def adhoc_site(url: str) -> SiteConfig:
+def adhoc_site(url: str, **scope: Any) -> SiteConfig:
     """A site config for `crawl --url`: discover from robots.txt, announced feeds and links.
 
-    A URL that names no http(s) page raises SiteConfigError (exit 2), not a validation trace.
+    `scope` holds further site keys (max_articles, max_age_days, allow, deny, contact_url...).
+    A URL that names no http(s) page, or a bad value, raises SiteConfigError (exit 2) naming
+    the key, not a validation trace.
     """
     canonical = canonicalize(url)
     if canonical is None:
         raise SiteConfigError(f"--url {url[:200]!r}: not an absolute http(s) URL with a host")
     host = urlsplit(canonical).hostname or "site"
     name = re.sub(r"[^a-z0-9-]+", "-", host.lower()).strip("-")[:60] or "site"
-    return parse_site({"name": name, "start_urls": [url]}, f"--url {url[:200]!r}")
+    return parse_site({"name": name, "start_urls": [url], **scope}, f"--url {url[:200]!r}")
 
 
 def user_agent(version: str, contact: str) -> str:
@@ -118,9 +120,11 @@ class NewsSpider(Spider):
         self.allow = [re.compile(p) for p in site.allow]
         self.deny = [re.compile(p) for p in site.deny]
         self.hosts = site.hosts
-        self.cutoff = (
-            datetime.now(UTC) - timedelta(days=site.max_age_days) if site.max_age_days else None
-        )
+        cutoffs = [datetime.combine(site.since, time(), UTC)] if site.since else []
+        if site.max_age_days:
+            cutoffs.append(datetime.now(UTC) - timedelta(days=site.max_age_days))
+        # Both given: the later one wins, so each limit holds.
+        self.cutoff = max(cutoffs, default=None)
         self._seen_articles: set[str] = set()
         self._seen_pages: set[str] = set()
         self._scheduled = 0

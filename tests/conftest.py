@@ -92,6 +92,12 @@ def demo_crawl(tmp_path_factory: pytest.TempPathFactory) -> DemoCrawl:
     return DemoCrawl(store=root / "store", site=site, result=result, requested_paths=paths)
 
 
+@pytest.fixture(scope="session")
+def pywb_env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh folder per test session, so the command's first-use install is what is tested."""
+    return tmp_path_factory.mktemp("pywb") / "env"
+
+
 @dataclass
 class S3DemoCrawl:
     """A demo crawl into `s3://BUCKET/news` on the session's SeaweedFS."""
@@ -140,10 +146,12 @@ SLOW_MODULES = frozenset(
         "test_cli",
         "test_extraction_quality",
         "test_incremental",
+        "test_operator_cli",
         "test_pool",
         "test_pool_crawl",
         "test_reextract",
         "test_replay",
+        "test_replay_incremental",
         "test_s3_crawl",
         "test_s3_store",
         "test_wheel",

@@ -151,9 +151,14 @@ def test_cdxj_indexes_captures_not_requests(two_crawls: TwoCrawls) -> None:
             assert set(mimes) == {"warc/revisit"}
 
 
-def test_wacz_per_run_validates(two_crawls: TwoCrawls) -> None:
-    packages = sorted(two_crawls.store.glob("wacz/demo/*.wacz"))
-    assert len(packages) == 2
+def test_wacz_per_run_validates(two_crawls: TwoCrawls, tmp_path: Path) -> None:
+    runs = sorted(two_crawls.store.glob("wacz/demo/*.wacz"))
+    # The second run archived nothing new (revisits only), so it wrote no package.
+    assert len(runs) == 1
+    whole = tmp_path / "all.wacz"
+    result = run_cli("package", "--store", str(two_crawls.store), "-o", str(whole))
+    assert result.returncode == 0, result.stdout + result.stderr
+    packages = [*runs, whole]
     titles = {a.title for a in DEMO_ARTICLES}
     for package in packages:
         assert "Validation succeeded" in validate_wacz(package)
@@ -172,10 +177,14 @@ def test_wacz_per_run_validates(two_crawls: TwoCrawls) -> None:
             pages = [json.loads(x) for x in wacz.read("pages/pages.jsonl").splitlines()]
             assert pages[0]["format"] == "json-pages-1.0"
             assert {p["title"] for p in pages[1:]} == titles
-    # The second run's package holds the originals its revisits point at.
-    with zipfile.ZipFile(packages[1]) as wacz:
+    # A run's package holds its own WARCs only; `newsarchive package` holds every run's.
+    with zipfile.ZipFile(runs[0]) as wacz:
         names = {n.rsplit("/", 1)[-1] for n in wacz.namelist()}
     assert {p.name for p in two_crawls.first} <= names
+    assert not {p.name for p in two_crawls.second} & names
+    with zipfile.ZipFile(whole) as wacz:
+        names = {n.rsplit("/", 1)[-1] for n in wacz.namelist()}
+    assert {p.name for p in two_crawls.first + two_crawls.second} <= names
 
 
 def test_verify_passes_on_two_runs(two_crawls: TwoCrawls) -> None:

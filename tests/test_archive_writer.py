@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 DATE = datetime(2026, 2, 17, 13, 15, 0, 123456, tzinfo=UTC)
 WARCINFO = {"isPartOf": "bbc-news/run-1", "http-header-user-agent": "newsarchive-test/1"}
-NAME_RE = re.compile(r"^NEWSARCHIVE-\d{20}-(\d{5})-[A-Za-z0-9.-]+\.warc\.gz$")
+NAME_RE = re.compile(r"^NEWSARCHIVE-\d{17}-(\d{5})-[A-Za-z0-9.-]+\.warc\.gz$")
 
 
 def exchange(n: int = 0, payload: bytes | None = None) -> HttpExchange:

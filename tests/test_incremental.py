@@ -374,10 +374,9 @@ def test_killed_run_resumes_without_capturing_twice(
         workers = children(first.pid)
         assert workers, "no extraction worker process"
         os.kill(first.pid, signal.SIGKILL)
-        killed = time.monotonic()
-        # Nothing the crawl started keeps its stdout and stderr open.
-        first.communicate(timeout=30)
-        assert time.monotonic() - killed < 5
+        # Nothing the crawl started keeps its stdout and stderr open: both reach end of file
+        # (a worker holding them would keep communicate() waiting until its timeout).
+        first.communicate(timeout=60)
         assert wait_gone(workers, timeout=5) == []
     finally:
         if first.poll() is None:
@@ -402,8 +401,8 @@ def test_killed_run_resumes_without_capturing_twice(
     for path in ARTICLE_PATHS:
         assert served.count(path) == 1, path
     report = _reports(store)[-1]
-    # New: the candidates served in full (/about.html looks like an article; the 304s above
-    # are captures of the killed run). Which run fetched what depends on when it was killed.
+    # New captures are the article candidates served in full (200) now; a 304 is not new.
+    # Counted from what the server answered, whatever the timing of the kill left for this run.
     assert report["new"] == len(
         [r for r in site.requests if _path(r) in CANDIDATES and r.status == 200]
     )

@@ -139,9 +139,12 @@ def test_site_and_since_filters(store_copy: Path) -> None:
 
 
 def test_site_filter_through_cli(store_copy: Path, sites: Path) -> None:
+    # A site the store has nothing of is a typo, not an empty archive: a usage error.
     code, out, err = _reextract(store_copy, sites, "--workers", "0", "--site", "nosuch")
-    assert code == 0, out + err
-    assert "0 written, 0 already done" in out
+    assert code == 2, out + err
+    assert err.strip() == (
+        f"newsarchive: no site 'nosuch' in {store_copy.resolve().as_uri()} (sites there: demo)"
+    )
     code, out, err = _reextract(store_copy, sites, "--workers", "0", "--since", "2999-01-01")
     assert "0 written" in out
     code, out, err = _reextract(store_copy, sites, "--since", "yesterday")
@@ -374,3 +377,49 @@ def test_reextract_on_s3_reproduces_text_then_replaces_older(
     assert not [k for k in store.list("text") if k.endswith(f".{EXTRACTOR_VERSION}.txt")]
     assert _other_keys(store) == others, "WARCs, indexes and digests are never touched"
     store.close()
+
+
+def test_reextract_follows_changed_extraction_settings(
+    store_copy: Path, sites: Path, tmp_path: Path
+) -> None:
+    """Editing a site's `extraction:` settings and running reextract redoes the captures made
+    with the old settings (same extractor version, in place); `--force` redoes all."""
+    crawled = _records(store_copy, EXTRACTOR_VERSION)
+    assert crawled
+    assert all(r["extraction_settings"] for r in crawled.values())
+
+    def again(sites_dir: Path, *extra: str) -> tuple[int, str]:
+        result = run_cli(
+            "reextract", "--store", str(store_copy), "--sites-dir", str(sites_dir),
+            "--workers", "0", *extra,
+        )  # fmt: skip
+        assert "Traceback" not in result.stderr
+        return result.returncode, result.stdout
+
+    code, out = again(sites)
+    assert code == 0
+    assert f"0 written, {len(crawled)} already done" in out
+
+    import yaml  # noqa: PLC0415 - only this test edits a site file
+
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    data = yaml.safe_load((sites / "demo.yaml").read_text(encoding="utf-8"))
+    data["extraction"] = {"drop_xpaths": ['//aside[@class="newsletter"]']}
+    (edited / "demo.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    code, out = again(edited)
+    assert code == 0, out
+    assert f"{len(crawled)} written, 0 already done" in out
+    assert f"  {len(crawled)} captures extracted again in place: their version was made" in out
+    redone = _records(store_copy, EXTRACTOR_VERSION)
+    assert redone.keys() == crawled.keys()
+    assert {r["extraction_settings"] for r in redone.values()} != {
+        r["extraction_settings"] for r in crawled.values()
+    }
+    assert all(r["reextracted_at"] for r in redone.values())
+
+    code, out = again(edited)
+    assert f"0 written, {len(crawled)} already done" in out
+    code, out = again(edited, "--force")
+    assert f"{len(crawled)} written, 0 already done" in out
+    assert "extracted again in place: --force" in out

@@ -103,12 +103,6 @@ def _stop(replay: Replay) -> int:
 
 
 @pytest.fixture(scope="session")
-def pywb_env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh folder per test session, so the command's first-use install is what is tested."""
-    return tmp_path_factory.mktemp("pywb") / "env"
-
-
-@pytest.fixture(scope="session")
 def replay(
     demo_crawl: DemoCrawl, pywb_env_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Replay]:
@@ -382,6 +376,9 @@ def test_replay_refuses_empty_and_unreachable_stores(pywb_env: PywbEnv, tmp_path
     from tests.s3server import free_ports  # noqa: PLC0415 - as above
 
     env = {PYWB_ENV_VAR: str(pywb_env.path)}
+    # An existing store without WARCs (a missing one is refused earlier, see
+    # test_operator_cli): nothing to replay.
+    (tmp_path / "empty").mkdir()
     empty = run_cli("replay", "--store", str(tmp_path / "empty"), "--port", "0", env=env)
     assert empty.returncode == 2
     assert "nothing to replay: no WARC files" in empty.stderr

@@ -77,9 +77,9 @@ async def test_retry_waits_for_retry_after(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{server.server_address[1]}"
     _Busy.hits.clear()
     try:
-        settings = build_settings(
-            str(tmp_path), None, {"RETRY_AFTER_MAX": 10, "ROBOTSTXT_OBEY": False}, interactive=False
-        )
+        # A spider with no site config: the network policy lets it reach loopback only if told.
+        overrides = {"RETRY_AFTER_MAX": 10, "ROBOTSTXT_OBEY": False, "NETWORK_ALLOW": ["127.0.0.1"]}
+        settings = build_settings(str(tmp_path), None, overrides, interactive=False)
         crawler = CrawlerRunner(settings).create_crawler(_OneShot)
         await crawler.crawl_async(urls=[f"{base}/a", f"{base}/too-long"])
     finally:

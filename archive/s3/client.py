@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from newsarchive.archive.s3.options import as_bool
+from newsarchive.config.redact import redact
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -82,7 +83,8 @@ class Bucket:
 
     @property
     def endpoint(self) -> str:
-        return str(self.client.meta.endpoint_url)
+        # An endpoint URL may carry user:password; messages and paths show it redacted.
+        return redact(str(self.client.meta.endpoint_url))
 
     @property
     def where(self) -> str:

@@ -48,7 +48,9 @@ def default_state_dir(bucket: str, prefix: str, endpoint: str) -> Path:
     else:
         xdg = os.environ.get("XDG_STATE_HOME")
         base = (Path(xdg) if xdg else Path.home() / ".local" / "state") / "newsarchive"
-    host = re.sub(r"[^A-Za-z0-9.-]", "_", urlsplit(endpoint).netloc) or "aws"
+    # Without any user-info: a password never becomes part of a path.
+    netloc = urlsplit(endpoint).netloc.rpartition("@")[2]
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", netloc) or "aws"
     return base / "s3" / host / bucket / (prefix.replace("/", "+") or "_")
 
 

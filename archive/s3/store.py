@@ -17,6 +17,7 @@ from newsarchive.archive.s3.options import PREFIX, S3Options
 from newsarchive.archive.s3.spool import Spool, default_state_dir
 from newsarchive.archive.s3.uploader import Uploader, transfer_config
 from newsarchive.archive.store import AWS_OPTIONS, ObjectInfo, Store, StoreError, UploadReport
+from newsarchive.config.redact import redact
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -67,11 +68,11 @@ class S3Store(Store):
         parts = urlsplit(uri)
         bucket, prefix = parts.netloc, parts.path.strip("/")
         if parts.scheme != "s3" or not bucket or parts.query or parts.fragment:
-            raise StoreError(f"bad S3 store URI {uri!r}: use s3://bucket/prefix")
+            raise StoreError(f"bad S3 store URI {redact(uri)!r}: use s3://bucket/prefix")
         try:
             prefix = check_key(prefix) if prefix else ""
         except ValueError as exc:
-            raise StoreError(f"bad S3 store URI {uri!r}: {exc}") from exc
+            raise StoreError(f"bad S3 store URI {redact(uri)!r}: {exc}") from exc
         unknown = sorted(
             name for name in options if name not in AWS_OPTIONS and not name.startswith(PREFIX)
         )

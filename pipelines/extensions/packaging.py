@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Self
 from scrapy.exceptions import NotConfigured
 
 from newsarchive.archive.cdxj import index_warc, unindexed_warcs
-from newsarchive.archive.layout import META_PREFIX
+from newsarchive.archive.collection import index_lines
+from newsarchive.archive.layout import META_PREFIX, wacz_key
 from newsarchive.archive.metadata import read_metadata
 from newsarchive.archive.store import StoreError
-from newsarchive.archive.wacz import Page, WaczError, package_run
+from newsarchive.archive.wacz import Page, WaczError, package_keys
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import WarcCaptureMiddleware
 from newsarchive.pipelines.extensions.run import crawl_run
@@ -80,7 +81,11 @@ class ArchivePackager:
         if self.cdxj:
             self._index(self.run.store, site, keys)
         if self.wacz and keys:
-            self._package(site, keys, sorted(capture.original_keys))
+            if not self.stats.get_value(StatsKeys.ARCHIVE_RESPONSES):
+                # Only revisits: the run's package would repeat what earlier ones hold.
+                logger.info("Run %s archived nothing new: no WACZ", self.run.run_id)
+                return
+            self._package(site, keys)
 
     def _index(self, store: Store, site: str, run_keys: list[str]) -> None:
         """This run's WARCs first (from their local copies), then any older unindexed ones."""
@@ -104,12 +109,23 @@ class ArchivePackager:
                 continue
             self.stats.inc_value(StatsKeys.PACKAGE_CDXJ)
 
-    def _package(self, site: str, keys: list[str], original_keys: list[str]) -> None:
+    def _package(self, site: str, keys: list[str]) -> None:
+        """A WACZ of this run's WARCs only: its revisits point into earlier runs' packages
+        (never copied, so packages grow with what changed); `newsarchive package` builds one
+        package over many runs."""
         store, run_id = self.run.store, self.run.run_id
         try:
             pages = run_pages(store, site, set(keys), self.started)
-            # Originals of this run's revisits go in too, so the package replays on its own.
-            package_run(store, site, run_id, keys + original_keys, pages)
+            lines = sorted(line for key in keys for line in index_lines(store, key) if line.strip())
+            package_keys(
+                store,
+                wacz_key(site, run_id),
+                keys,
+                lines,
+                pages,
+                title=f"newsarchive {site} {run_id}",
+                metadata={"site": site, "run": run_id},
+            )
         except StoreError as exc:
             logger.error("Could not package run %s of %s: %s", run_id, site, exc)
             self.stats.inc_value(StatsKeys.PACKAGE_FAILED)

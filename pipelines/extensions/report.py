@@ -106,6 +106,8 @@ def build_report(
         "texts_recovered": _int(stats, StatsKeys.INCREMENTAL_TEXTS_RECOVERED),
         "skipped": skipped,
         "robots_denied": _int(stats, "robotstxt/forbidden"),
+        # Requests the network policy refused, by reason (scheme, loopback, private_network...).
+        "policy_refused": counts_by_suffix(stats, StatsKeys.POLICY_REFUSED + "/"),
         "pending_left": _int(stats, StatsKeys.INCREMENTAL_PENDING_LEFT),
         "errors": error_kinds(stats),
         "bytes": {
@@ -143,25 +145,32 @@ def summary(report: Mapping[str, Any]) -> str:
     return line
 
 
+def prometheus_value(value: float) -> str:
+    """A sample value written exactly: integers as integers (a timestamp in `:g` form loses up
+    to an hour), other numbers in their shortest exact form."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int) or value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
 def prometheus_text(report: Mapping[str, Any]) -> str:
     """node_exporter textfile-collector format, one file per site."""
     site = json.dumps(report["site"])  # a quoted, escaped label value
-    finished = datetime.fromisoformat(report["finished"]).timestamp()
-    gauges: list[tuple[str, str, str, float]] = [
-        ("newsarchive_run_finished_timestamp_seconds", "End of the last run.", "", finished),
-        ("newsarchive_run_duration_seconds", "Duration of the last run.", "", 0.0),
-        ("newsarchive_run_exit_code", "Exit code of the last run (0 ok).", "", 0.0),
-        ("newsarchive_run_banned", "1 when the last run was stopped by 429/403s.", "", 0.0),
-    ]
-    values = {
-        "newsarchive_run_duration_seconds": float(report["duration_seconds"]),
-        "newsarchive_run_exit_code": float(report["exit_code"]),
-        "newsarchive_run_banned": 1.0 if report["banned"] else 0.0,
-    }
+    finished = int(datetime.fromisoformat(report["finished"]).timestamp())
+    gauges: list[tuple[str, str, float]] = [
+        ("newsarchive_run_finished_timestamp_seconds", "End of the last run.", finished),
+        ("newsarchive_run_duration_seconds", "Duration of the last run.",
+         float(report["duration_seconds"])),
+        ("newsarchive_run_exit_code", "Exit code of the last run (0 ok).", report["exit_code"]),
+        ("newsarchive_run_banned", "1 when the last run was stopped by 429/403s.",
+         1 if report["banned"] else 0),
+    ]  # fmt: skip
     lines = []
-    for name, help_text, labels, value in gauges:
+    for name, help_text, value in gauges:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-        lines.append(f"{name}{{site={site}{labels}}} {values.get(name, value):g}")
+        lines.append(f"{name}{{site={site}}} {prometheus_value(value)}")
     name = "newsarchive_run_articles"
     lines += [f"# HELP {name} Articles of the last run by result.", f"# TYPE {name} gauge"]
     for result in ("new", "updated", "unchanged"):
