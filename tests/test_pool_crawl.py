@@ -202,4 +202,4 @@ def test_worker_killed_mid_crawl_is_replaced_and_every_article_gets_its_text(
     # A worker lost is a failed run, though its page was retried and nothing is missing.
     assert report["exit_code"] == EXIT_FAILED
     assert crawl.returncode == EXIT_FAILED, stderr
-    assert b"demo: FAILED finished" in out
+    assert b"demo: FAILED (1 extraction workers lost)" in out
