@@ -140,8 +140,18 @@ SCALEOUT_KEY_PREFIX = "newsarchive"
 
 # --- extraction -------------------------------------------------------------------------------
 EXTRACT_ENABLED = True
-#: Worker processes for extraction; 0 runs it in a thread of the crawl process.
-EXTRACT_WORKERS = 1
+#: Extraction worker processes, one pool shared by every site a crawl process runs
+#: (extraction.pool): "auto" = the usable cores (at most 8, ~70 MB each); 0 runs extraction
+#: in a thread of the crawl process instead, with no time limit (for tests).
+EXTRACT_WORKERS = "auto"
+#: CPU seconds a worker may spend on one page: past it the worker is replaced and the page,
+#: archived, gets a metadata record "not_extracted": "time limit" instead of a text. Ordinary
+#: news pages take 0.02-0.1 s; a worker using no CPU this long on a page is hung (replaced, the
+#: page retried once).
+EXTRACT_TIMEOUT = 10.0
+#: Pages with more start tags than this are not parsed at all ("too many elements"): a DOM
+#: this size is no article, and parsing it is what costs. 0: no limit.
+EXTRACT_MAX_ELEMENTS = 100_000
 EXTRACT_FAVOR_PRECISION = True
 EXTRACT_INCLUDE_COMMENTS = False
 

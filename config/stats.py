@@ -41,6 +41,11 @@ class StatsKeys:
     EXTRACT_FAILED = "extract/failed"
     #: Blocks removed because they repeat across the site's articles (extraction.sitemodel).
     EXTRACT_SITE_BLOCKS_REMOVED = "extract/site_blocks_removed"
+    #: Articles archived without text, by why (the /suffix, a NotExtracted value); each has a
+    #: metadata record whose `not_extracted` says the same (pipelines.article).
+    EXTRACT_NOT_EXTRACTED = "extract/not_extracted"
+    #: Extraction workers that died or hung and were replaced (their page retried once).
+    EXTRACT_WORKERS_LOST = "extract/workers_lost"
 
     STORAGE_OBJECTS = "storage/objects_written"
     STORAGE_FAILED = "storage/write_failed"
@@ -132,3 +137,19 @@ class InvalidKind(StrEnum):
     SITEMAP_CHILDREN = "sitemap_children"
     #: A Retry-After header that is neither delta-seconds nor an HTTP date (Scrapy's backoff).
     RETRY_AFTER = "retry_after"
+
+
+class NotExtracted(StrEnum):
+    """Why an archived article has no text: an EXTRACT_NOT_EXTRACTED suffix (with _ for
+    spaces) and the `not_extracted` value of its metadata record."""
+
+    #: The page used its EXTRACT_TIMEOUT of CPU in the extraction worker.
+    TIME_LIMIT = "time limit"
+    #: More start tags than EXTRACT_MAX_ELEMENTS: not parsed.
+    TOO_MANY_ELEMENTS = "too many elements"
+    #: The extraction worker died or hung on the page twice. The next run extracts it again.
+    WORKER_LOST = "worker lost"
+
+    @property
+    def stat(self) -> str:
+        return f"{StatsKeys.EXTRACT_NOT_EXTRACTED}/{self.value.replace(' ', '_')}"

@@ -148,6 +148,8 @@ SLOW_MODULES = frozenset(
         "test_extraction_site",
         "test_incremental",
         "test_operator_cli",
+        "test_pool",
+        "test_pool_crawl",
         "test_reextract",
         "test_replay",
         "test_replay_incremental",
