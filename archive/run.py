@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from newsarchive.archive.backfill import recover_warcs
 from newsarchive.archive.digests import DigestIndex
 from newsarchive.archive.lock import LockHeld, site_lock
 from newsarchive.archive.seen import open_seen_store, reconcile_pending
@@ -102,6 +103,7 @@ class CrawlRun:
     steps: FinishSteps = field(default_factory=lambda: FinishSteps())
     _seen: SeenStore | None = None
     _digests: DigestIndex | None = None
+    _recovered: list[str] | None = None
     _finished: bool = False
 
     @classmethod
@@ -123,10 +125,19 @@ class CrawlRun:
     def holder(self) -> str:
         return self.locked_by.describe() if self.locked_by else "another process"
 
+    def recover(self) -> list[str]:
+        """Close the WARCs a killed run of the site left open (once, at the first call);
+        the keys of those recovered. Done before the seen store is reconciled with the archive,
+        so the captures in those files are known before any request is planned."""
+        if self._recovered is None:
+            self._recovered = recover_warcs(self.store, self.site.name)
+        return list(self._recovered)
+
     @property
     def seen(self) -> SeenStore:
         """The site's seen store, opened on first use (reconciled with the archive)."""
         if self._seen is None:
+            self.recover()
             seen = open_seen_store(self.store.state_dir, self.site.name)
             found = reconcile_pending(seen, self.store, self.site.name)
             if found:

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 #: Statuses that settle a URL for good: a capture to keep, a redirect, or a page that is gone.
 #: Anything else (5xx, 403, 429, network errors) leaves the URL to be tried again next run.
 FINAL_STATUSES = frozenset({*range(200, 400), 404, 410})
+#: An announced date this long before our fetch of an article may still be news to the capture.
+ANNOUNCED_GRACE = timedelta(hours=1)
 
 
 class Kind(StrEnum):
@@ -134,9 +136,12 @@ def plan_article(
         return Plan.PENDING if entry.pending else Plan.NEW
     assert entry.fetched_at is not None  # archived implies it
     if announced is not None:
-        # Compared with the date we last saw announced, or failing one, with our fetch time:
-        # a date after our fetch means the article changed since.
-        known = entry.announced or entry.fetched_at
+        # Compared with the date we last saw announced and with our fetch time: a date after
+        # both means the article changed since. The fetch time counts too, less a grace for
+        # pages served stale a while after their announced change (caches), because the dates
+        # of a killed run's pages are never recorded: a page it did not finish reading announces
+        # its articles anew at the next run, with dates our capture already holds.
+        known = max(entry.announced or entry.fetched_at, entry.fetched_at - ANNOUNCED_GRACE)
         if announced > known:
             return Plan.ANNOUNCED
     if policy is not None:
@@ -177,7 +182,8 @@ class SeenStore(ABC):
 
     @abstractmethod
     def record_announced(self, url: str, announced: datetime) -> None:
-        """Keep the latest feed/sitemap date seen for an archived URL."""
+        """Keep the latest feed/sitemap date seen for an archived URL (for a pending one, the
+        date its fetch will record)."""
 
     @abstractmethod
     def settle(self, url: str) -> None:
@@ -394,10 +400,18 @@ class SqliteSeenStore(SeenStore):
 
     def record_announced(self, url: str, announced: datetime) -> None:
         value = _iso(announced)
-        with self._lock:
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
             self._db.execute(
                 "UPDATE seen SET announced = ? WHERE url = ? AND fetched_at IS NOT NULL"
                 " AND (announced IS NULL OR announced < ?)",
+                (value, url, value),
+            )
+            # Not fetched yet: the newest date it was announced with becomes the known one
+            # when its fetch is recorded.
+            self._db.execute(
+                "UPDATE seen SET pending_announced = ? WHERE url = ? AND pending = 1"
+                " AND (pending_announced IS NULL OR pending_announced < ?)",
                 (value, url, value),
             )
 

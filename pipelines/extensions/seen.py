@@ -128,6 +128,10 @@ class SeenState:
         meta[TRACK_META] = Kind.ARTICLE.value
         return True
 
+    def due(self, entry: SeenEntry) -> bool:
+        """Whether an archived article is to be fetched again now, announced or not."""
+        return plan_article(entry, None, self.clock(), self.policy) is not Plan.SKIP
+
     def plan_page(self, url: str, callback: str, meta: dict[str, Any]) -> None:
         """A feed, sitemap or listing page about to be requested (always, conditionally)."""
         self._track(PendingRequest(url, Kind.PAGE, callback, dict(meta)))
