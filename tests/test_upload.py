@@ -1,0 +1,108 @@
+"""`newsarchive upload` after a crawl killed during an S3 outage: it closes the WARC the crawl
+left open, indexes and sends it, and fails while metadata it sent points at a missing WARC."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from newsarchive.archive.layout import digest_key, parse_warc_key, warc_index_key
+from newsarchive.archive.store import open_store
+from newsarchive.config.exitcodes import EXIT_FAILED, EXIT_OK
+from newsarchive.demo.server import DemoSite
+from tests.conftest import REPO, run_cli, write_demo_config
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.s3server import SeaweedS3
+
+FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "EXTRACT_WORKERS=0"]
+
+
+def _wait_for(condition: object, what: str, timeout: float = 120) -> None:
+    assert callable(condition)
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _killed_during_outage(server: SeaweedS3, tmp_path: Path) -> tuple[str, dict[str, str], Path]:
+    """A crawl into S3 whose server dies, then the crawl is killed with a WARC still open and
+    metadata pointing into it spooled. The bucket's URI, the environment, the spool folder."""
+    bucket = server.new_bucket()
+    uri = f"s3://{bucket}/news"
+    state = tmp_path / "state"
+    env = server.env(state)
+    with DemoSite(delay=0.2) as site:
+        sites = write_demo_config(tmp_path / "sites", site.base_url)
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "newsarchive.cli.main", "crawl", "--site", "demo",
+             "--sites-dir", str(sites), "--store", uri, *FAST],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            # An article's metadata is spooled: its WARC is still open (closed at the end).
+            _wait_for(
+                lambda: list(state.rglob("spool/meta/demo/*/*.json")) or crawl.poll() is not None,
+                "an article's metadata",
+            )
+            assert crawl.poll() is None, "the crawl ended before the outage"
+            server.kill()
+            os.kill(crawl.pid, signal.SIGKILL)
+        finally:
+            crawl.kill()
+            crawl.wait(timeout=60)
+    (spool,) = state.rglob("spool")
+    return uri, env, spool
+
+
+def test_upload_after_a_kill_during_an_outage_recovers_the_open_warc(
+    own_s3_server: SeaweedS3, tmp_path: Path
+) -> None:
+    server = own_s3_server
+    uri, env, spool = _killed_during_outage(server, tmp_path)
+    (left_open,) = spool.rglob("*.warc.gz.open")
+    metas = [p.relative_to(spool).as_posix() for p in spool.rglob("meta/demo/*/*.json")]
+    pointed = {json.loads((spool / m).read_bytes())["warc"]["key"] for m in metas}
+    assert pointed == {left_open.relative_to(spool).as_posix().removesuffix(".open")}
+
+    server.start()
+    result = run_cli("upload", "--store", uri, env=env)
+    assert result.returncode == EXIT_OK, result.stdout + result.stderr
+    assert "1 WARCs left open by a killed crawl recovered" in result.stdout
+    assert not [p for p in spool.rglob("*") if p.is_file()], "the spool is empty"
+    reader = open_store(uri, **server.options(STORAGE_S3_STATE_DIR=str(tmp_path / "reader")))
+    try:
+        (warc,) = pointed
+        assert reader.exists(warc)
+        _site, _day, name = parse_warc_key(warc)
+        assert reader.exists(warc_index_key(warc))
+        assert reader.exists(digest_key("demo", name))
+        for meta in metas:
+            assert reader.exists(meta)
+    finally:
+        reader.close()
+    verify = run_cli("verify", "--store", uri, "--site", "demo", env=env)
+    assert verify.returncode == EXIT_OK, verify.stdout + verify.stderr
+
+
+def test_upload_fails_while_metadata_it_sent_points_at_a_missing_warc(
+    own_s3_server: SeaweedS3, tmp_path: Path
+) -> None:
+    server = own_s3_server
+    uri, env, spool = _killed_during_outage(server, tmp_path)
+    (left_open,) = spool.rglob("*.warc.gz.open")
+    left_open.unlink()  # lost with a disk, say: the metadata now points at nothing
+    server.start()
+    result = run_cli("upload", "--store", uri, env=env)
+    assert result.returncode == EXIT_FAILED, result.stdout + result.stderr
+    missing = left_open.relative_to(spool).as_posix().removesuffix(".open")
+    assert f"point at WARCs not in {uri}: {missing}" in result.stderr
