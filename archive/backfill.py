@@ -12,13 +12,16 @@ import json
 import logging
 import zipfile
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from newsarchive.archive.cdxj import index_warc, open_warc
+from newsarchive.archive.collection import index_lines
 from newsarchive.archive.files import write_atomic
 from newsarchive.archive.layout import (
     DIGEST_PREFIX,
     INDEX_PREFIX,
+    META_PREFIX,
     WACZ_PREFIX,
     WARC_PREFIX,
     WARC_SUFFIXES,
@@ -26,9 +29,12 @@ from newsarchive.archive.layout import (
     parse_warc_key,
     safe_segment,
     site_prefix,
+    wacz_key,
     warc_index_key,
 )
+from newsarchive.archive.metadata import read_metadata
 from newsarchive.archive.store import StoreError
+from newsarchive.archive.wacz import Page, package_keys
 from newsarchive.archive.warc import recover_open_files
 
 if TYPE_CHECKING:
@@ -112,8 +118,55 @@ def packaged_warcs(store: Store, site: str) -> set[str]:
 
 
 def missing_packages(store: Store, site: str, warcs: Iterable[str]) -> list[str]:
+    """WARCs in no package that need one: those holding a full capture. A WARC of revisits
+    only (an empty digests object) is left out, as a run that archived nothing new writes no
+    package: its captures' payloads are in the packages of the WARCs they refer to."""
     packaged = packaged_warcs(store, site)
-    return [key for key in warcs if parse_warc_key(key)[2] not in packaged]
+    sizes = {info.key: info.size for info in store.list_info(site_prefix(DIGEST_PREFIX, site))}
+    return [
+        key
+        for key in warcs
+        if parse_warc_key(key)[2] not in packaged
+        and sizes.get(digest_key(site, parse_warc_key(key)[2]), 1) > 0
+    ]
+
+
+def run_pages(store: Store, site: str, warc_keys: set[str], since: date) -> list[Page]:
+    """Articles captured into `warc_keys` from the UTC day `since` on, titled from their
+    metadata records."""
+    pages = []
+    day, last = since, datetime.now(UTC).date()
+    while day <= last:
+        for key in store.list(f"{META_PREFIX}/{site}/{day.isoformat()}"):
+            record = read_metadata(store, key)
+            if record.warc is not None and record.warc.key in warc_keys:
+                pages.append(
+                    Page(url=record.url, date=record.fetched_at, title=record.title or record.url)
+                )
+        day += timedelta(days=1)
+    return sorted(pages, key=lambda p: (p.date, p.url))
+
+
+def package_warcs(store: Store, site: str, name: str, keys: list[str], since: date) -> str:
+    """One WACZ of `keys` (indexed WARCs of `site`) at `wacz/SITE/NAME.wacz`; its key.
+
+    WARCs of earlier days (a killed run's, packaged by a later one) bring their own days'
+    pages: `since` is moved back to the first of them.
+    """
+    first = min([since, *(date.fromisoformat(parse_warc_key(k)[1]) for k in keys)])
+    pages = run_pages(store, site, set(keys), first)
+    lines = sorted(line for key in keys for line in index_lines(store, key) if line.strip())
+    key = wacz_key(site, name)
+    package_keys(
+        store,
+        key,
+        keys,
+        lines,
+        pages,
+        title=f"newsarchive {site} {name}",
+        metadata={"site": site, "run": name},
+    )
+    return key
 
 
 def backfill(

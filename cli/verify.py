@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"newsarchive: {exc}\n")
         return EXIT_CONFIG
     try:
-        report = verify_store(store, args.site)
+        report = verify_store(store, args.site, packages=options.wacz)
     finally:
         store.close()
     sys.stdout.write(report.table() + "\n")
