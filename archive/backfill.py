@@ -66,7 +66,7 @@ def recover_warcs(store: Store, site: str | None = None) -> list[str]:
     """Close the WARCs killed runs left open (of `site`, or of every site); their keys."""
     recovered = recover_open_files(store, site=site)
     for key in recovered:
-        logger.warning("Recovered WARC left open by an interrupted run: %s", key)
+        logger.warning("Repaired WARC left open by an interrupted run: %s", key)
     return recovered
 
 

@@ -97,6 +97,8 @@ class CrawlRun:
     locked_out: bool = False
     #: Requests left pending in the seen store at the end (set by finish).
     pending_left: int | None = None
+    #: Articles left in the seen store's backlog at the end (set by finish).
+    backlog_left: int | None = None
     #: The store's upload outcome once closed (None for a local store).
     upload: UploadReport | None = None
     #: Set by the crawl's components as they are built; run in order by `finish`.
@@ -186,7 +188,8 @@ class CrawlRun:
     def _close_seen(self) -> None:
         seen, self._seen = self._seen, None
         if seen is not None:
-            self.pending_left = seen.counts()["pending"]
+            counts = seen.counts()
+            self.pending_left, self.backlog_left = counts["pending"], counts["backlog"]
             seen.close()
 
     def _close_digests(self) -> None:

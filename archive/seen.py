@@ -187,11 +187,25 @@ class SeenStore(ABC):
 
     @abstractmethod
     def settle(self, url: str) -> None:
-        """Drop a URL from the pending frontier without a fetch (robots.txt said no)."""
+        """Drop a URL from the pending frontier (and the backlog) without a fetch (robots.txt
+        said no)."""
+
+    @abstractmethod
+    def add_backlog(self, request: PendingRequest) -> None:
+        """Remember an article this run found but did not take (over `max_articles`), for the
+        next runs to take first; a recorded fetch or `drop_backlog` ends it."""
+
+    @abstractmethod
+    def backlog(self) -> list[PendingRequest]:
+        """The backlog, oldest announcement first (undated ones last, by when found)."""
+
+    @abstractmethod
+    def drop_backlog(self, url: str) -> None:
+        """Take a URL off the backlog without a fetch (archived meanwhile, or too old now)."""
 
     @abstractmethod
     def counts(self) -> dict[str, int]:
-        """Numbers for reports: urls, articles, pending."""
+        """Numbers for reports: urls, articles, pending, backlog."""
 
     def close(self) -> None:  # noqa: B027 - optional hook; an in-memory store holds nothing
         """Release the store."""
@@ -219,6 +233,14 @@ CREATE TABLE IF NOT EXISTS seen (
     warc_offset INTEGER,
     text_key TEXT,
     announced TEXT
+);
+-- Added after the first release: CREATE ... IF NOT EXISTS adds it to older files as they open.
+CREATE TABLE IF NOT EXISTS backlog (
+    url TEXT PRIMARY KEY,
+    callback TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    announced TEXT,
+    since TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS seen_pending ON seen (pending_since) WHERE pending = 1;
 CREATE INDEX IF NOT EXISTS seen_without_text ON seen (fetched_at)
@@ -369,6 +391,7 @@ class SqliteSeenStore(SeenStore):
                     " pending_announced = NULL, pending_since = NULL WHERE url = ?",
                     (fetch.url,),
                 )
+                self._db.execute("DELETE FROM backlog WHERE url = ?", (fetch.url,))
             if fetch.changed and fetch.status != 304:
                 warc = fetch.warc
                 self._db.execute(
@@ -416,21 +439,62 @@ class SqliteSeenStore(SeenStore):
             )
 
     def settle(self, url: str) -> None:
-        with self._lock:
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
             self._db.execute(
                 "UPDATE seen SET pending = 0, callback = NULL, pending_meta = NULL,"
                 " pending_announced = NULL, pending_since = NULL WHERE url = ?",
                 (url,),
             )
+            self._db.execute("DELETE FROM backlog WHERE url = ?", (url,))
+
+    def add_backlog(self, request: PendingRequest) -> None:
+        values = (
+            request.url,
+            request.callback,
+            json.dumps(request.meta, sort_keys=True),
+            _iso(request.announced),
+            datetime.now(UTC).isoformat(),
+        )
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO backlog (url, callback, meta, announced, since)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
+                " meta = excluded.meta, announced = coalesce(excluded.announced, announced)",
+                values,
+            )
+
+    def backlog(self) -> list[PendingRequest]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT url, callback, meta, announced, since FROM backlog"
+                " ORDER BY announced IS NULL, announced, since, url"
+            ).fetchall()
+        return [
+            PendingRequest(
+                url=row["url"],
+                kind=Kind.ARTICLE,
+                callback=row["callback"],
+                meta=json.loads(row["meta"]),
+                announced=_dt(row["announced"]),
+                since=_dt(row["since"]),
+            )
+            for row in rows
+        ]
+
+    def drop_backlog(self, url: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM backlog WHERE url = ?", (url,))
 
     def counts(self) -> dict[str, int]:
         with self._lock:
             row = self._db.execute(
                 "SELECT count(*) AS urls,"
                 " coalesce(sum(kind = 'article' AND fetched_at IS NOT NULL), 0) AS articles,"
-                " coalesce(sum(pending), 0) AS pending FROM seen"
+                " coalesce(sum(pending), 0) AS pending,"
+                " (SELECT count(*) FROM backlog) AS backlog FROM seen"
             ).fetchone()
-        return {"urls": row["urls"], "articles": row["articles"], "pending": row["pending"]}
+        return {key: row[key] for key in ("urls", "articles", "pending", "backlog")}
 
     def close(self) -> None:
         with self._lock:

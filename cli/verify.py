@@ -16,6 +16,12 @@ HELP = "check the store's WARCs, revisits, CDXJ indexes and metadata pointers"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_store(parser)
     parser.add_argument("--site", metavar="NAME", help="only this site's WARCs and metadata")
+    parser.add_argument(
+        "--no-backfill",
+        action="store_true",
+        help="only check: a WARC with no CDXJ index, digests object or package is a failure "
+        "(by default what a killed run left undone is done first, and listed)",
+    )
     add_settings(parser)
 
 
@@ -34,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"newsarchive: {exc}\n")
         return EXIT_CONFIG
     try:
-        report = verify_store(store, args.site, packages=options.wacz)
+        report = verify_store(store, args.site, repair=not args.no_backfill, packages=options.wacz)
     finally:
         store.close()
     sys.stdout.write(report.table() + "\n")

@@ -73,6 +73,10 @@ class StatsKeys:
     #: Requests a killed run left pending, queued again at start; still pending at the end.
     INCREMENTAL_RESUMED = "incremental/resumed"
     INCREMENTAL_PENDING_LEFT = "incremental/pending_left"
+    #: Articles over `max_articles` put in the backlog; taken from it; left in it at the end.
+    INCREMENTAL_BACKLOG_ADDED = "incremental/backlog_added"
+    INCREMENTAL_BACKLOG_TAKEN = "incremental/backlog_taken"
+    INCREMENTAL_BACKLOG = "incremental/backlog"
     INCREMENTAL_ROBOTS_DENIED = "incremental/robots_denied"
     #: Redirects to an archived article that is not due again: not followed.
     INCREMENTAL_REDIRECT_ARCHIVED = "incremental/redirect_to_archived"

@@ -107,6 +107,8 @@ def build_report(
         "skipped": skipped,
         "robots_denied": _int(stats, "robotstxt/forbidden"),
         "pending_left": _int(stats, StatsKeys.INCREMENTAL_PENDING_LEFT),
+        # Articles found over max_articles, waiting to be taken first by the next runs.
+        "backlog": _int(stats, StatsKeys.INCREMENTAL_BACKLOG),
         "errors": error_kinds(stats),
         "bytes": {
             "downloaded": _int(stats, "downloader/response_bytes"),
