@@ -256,6 +256,18 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _request(row: sqlite3.Row) -> PendingRequest:
+    """A pending (or backlog) row, its columns named as PendingRequest's fields."""
+    return PendingRequest(
+        url=row["url"],
+        kind=Kind(row["kind"]),
+        callback=row["callback"] or "",
+        meta=json.loads(row["meta"] or "{}"),
+        announced=_dt(row["announced"]),
+        since=_dt(row["since"]),
+    )
+
+
 class SqliteSeenStore(SeenStore):
     """SQLite file in WAL mode: each call is one committed transaction, so a killed crawl loses
     nothing it recorded. One connection, usable from any thread (calls are serialised)."""
@@ -333,21 +345,11 @@ class SqliteSeenStore(SeenStore):
     def pending(self) -> list[PendingRequest]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT url, kind, callback, pending_meta, pending_announced, pending_since"
-                " FROM seen"
+                "SELECT url, kind, callback, pending_meta AS meta,"
+                " pending_announced AS announced, pending_since AS since FROM seen"
                 " WHERE pending = 1 ORDER BY pending_since, url"
             ).fetchall()
-        return [
-            PendingRequest(
-                url=row["url"],
-                kind=Kind(row["kind"]),
-                callback=row["callback"] or "",
-                meta=json.loads(row["pending_meta"] or "{}"),
-                announced=_dt(row["pending_announced"]),
-                since=_dt(row["pending_since"]),
-            )
-            for row in rows
-        ]
+        return [_request(row) for row in rows]
 
     def record_fetch(self, fetch: Fetch) -> None:
         fetched = _iso(fetch.fetched_at)
@@ -449,38 +451,27 @@ class SqliteSeenStore(SeenStore):
             self._db.execute("DELETE FROM backlog WHERE url = ?", (url,))
 
     def add_backlog(self, request: PendingRequest) -> None:
-        values = (
-            request.url,
-            request.callback,
-            json.dumps(request.meta, sort_keys=True),
-            _iso(request.announced),
-            datetime.now(UTC).isoformat(),
-        )
         with self._lock:
             self._db.execute(
                 "INSERT INTO backlog (url, callback, meta, announced, since)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
                 " meta = excluded.meta, announced = coalesce(excluded.announced, announced)",
-                values,
+                (
+                    request.url,
+                    request.callback,
+                    json.dumps(request.meta, sort_keys=True),
+                    _iso(request.announced),
+                    datetime.now(UTC).isoformat(),
+                ),
             )
 
     def backlog(self) -> list[PendingRequest]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT url, callback, meta, announced, since FROM backlog"
+                "SELECT url, 'article' AS kind, callback, meta, announced, since FROM backlog"
                 " ORDER BY announced IS NULL, announced, since, url"
             ).fetchall()
-        return [
-            PendingRequest(
-                url=row["url"],
-                kind=Kind.ARTICLE,
-                callback=row["callback"],
-                meta=json.loads(row["meta"]),
-                announced=_dt(row["announced"]),
-                since=_dt(row["since"]),
-            )
-            for row in rows
-        ]
+        return [_request(row) for row in rows]
 
     def drop_backlog(self, url: str) -> None:
         with self._lock:

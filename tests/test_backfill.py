@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from typing import TYPE_CHECKING
 
 from newsarchive.archive.backfill import (
@@ -26,6 +25,7 @@ from newsarchive.config.exitcodes import EXIT_OK
 from newsarchive.demo.server import DemoSite
 from newsarchive.jobs.verify import verify_store
 from tests.conftest import REPO, run_cli, write_demo_config
+from tests.processes import wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,14 +46,6 @@ def _popen(store: Path, sites: Path, *extra: str) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-def _wait_for(condition: object, what: str, timeout: float = 120) -> None:
-    assert callable(condition)
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
@@ -68,7 +60,7 @@ def test_warc_recovered_by_a_killed_run_is_indexed_and_packaged(tmp_path: Path) 
         # Run 1 is killed with its WARC open, an article's metadata written.
         first = _popen(store_dir, sites, "-s", "DOWNLOAD_DELAY=0.2")
         try:
-            _wait_for(
+            wait_until(
                 lambda: list(store_dir.glob("meta/demo/*/*.json")) or first.poll() is not None,
                 "an article's metadata",
             )
@@ -79,7 +71,7 @@ def test_warc_recovered_by_a_killed_run_is_indexed_and_packaged(tmp_path: Path) 
         # Run 2 recovers that WARC at its start, and is killed before it ends.
         second = _popen(store_dir, sites, "-s", "DOWNLOAD_DELAY=0.2")
         try:
-            _wait_for(lambda: not left_open.exists() or second.poll() is not None, "the recovery")
+            wait_until(lambda: not left_open.exists() or second.poll() is not None, "the recovery")
             assert second.poll() is None, "run 2 ended before it could be killed"
         finally:
             _kill(second)

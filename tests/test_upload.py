@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from typing import TYPE_CHECKING
 
 from newsarchive.archive.layout import digest_key, parse_warc_key, warc_index_key
@@ -16,6 +15,7 @@ from newsarchive.archive.store import open_store
 from newsarchive.config.exitcodes import EXIT_FAILED, EXIT_OK
 from newsarchive.demo.server import DemoSite
 from tests.conftest import REPO, run_cli, write_demo_config
+from tests.processes import wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,17 +25,12 @@ if TYPE_CHECKING:
 FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "EXTRACT_WORKERS=0"]
 
 
-def _wait_for(condition: object, what: str, timeout: float = 120) -> None:
-    assert callable(condition)
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def _killed_during_outage(server: SeaweedS3, tmp_path: Path) -> tuple[str, dict[str, str], Path]:
+def _killed_during_outage(
+    server: SeaweedS3, tmp_path: Path
+) -> tuple[str, dict[str, str], Path, Path]:
     """A crawl into S3 whose server dies, then the crawl is killed with a WARC still open and
-    metadata pointing into it spooled. The bucket's URI, the environment, the spool folder."""
+    metadata pointing into it spooled; the server is back. The bucket's URI, the environment,
+    the spool folder and the WARC left open."""
     bucket = server.new_bucket()
     uri = f"s3://{bucket}/news"
     state = tmp_path / "state"
@@ -49,9 +44,11 @@ def _killed_during_outage(server: SeaweedS3, tmp_path: Path) -> tuple[str, dict[
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            # An article's metadata is spooled: its WARC is still open (closed at the end).
-            _wait_for(
-                lambda: list(state.rglob("spool/meta/demo/*/*.json")) or crawl.poll() is not None,
+            # An article's metadata waits for upload (data and marker): its WARC is still open.
+            wait_until(
+                lambda: (
+                    list(state.rglob("pending/meta/demo/*/*.json.json")) or crawl.poll() is not None
+                ),
                 "an article's metadata",
             )
             assert crawl.poll() is None, "the crawl ended before the outage"
@@ -61,35 +58,36 @@ def _killed_during_outage(server: SeaweedS3, tmp_path: Path) -> tuple[str, dict[
             crawl.kill()
             crawl.wait(timeout=60)
     (spool,) = state.rglob("spool")
-    return uri, env, spool
+    (left_open,) = spool.rglob("*.warc.gz.open")
+    server.start()
+    return uri, env, spool, left_open
+
+
+def _files(spool: Path) -> set[Path]:
+    """Data files (a hidden one is a write the kill cut short: never an object)."""
+    return {p for p in spool.rglob("*") if p.is_file() and not p.name.startswith(".")}
 
 
 def test_upload_after_a_kill_during_an_outage_recovers_the_open_warc(
     own_s3_server: SeaweedS3, tmp_path: Path
 ) -> None:
     server = own_s3_server
-    uri, env, spool = _killed_during_outage(server, tmp_path)
-    (left_open,) = spool.rglob("*.warc.gz.open")
+    uri, env, spool, left_open = _killed_during_outage(server, tmp_path)
     pending = spool.parent / "pending"
     metas = [p.relative_to(spool).as_posix() for p in spool.rglob("meta/demo/*/*.json")]
     pointed = {json.loads((spool / m).read_bytes())["warc"]["key"] for m in metas}
     assert pointed == {left_open.relative_to(spool).as_posix().removesuffix(".open")}
     # A kill between an object's data and its marker leaves a file that is no object yet (the
     # spool marks it once older than a minute, as another run may still be writing it).
-    unmarked = {
-        p
-        for p in spool.rglob("*")
-        if p.is_file() and not (pending / f"{p.relative_to(spool)}.json").exists()
-    }
+    unmarked = {p for p in _files(spool) if not (pending / f"{p.relative_to(spool)}.json").exists()}
     assert all(p.name.endswith((".json", ".txt", ".open")) for p in unmarked), unmarked
     unmarked -= {left_open}
 
-    server.start()
     result = run_cli("upload", "--store", uri, env=env)
     assert result.returncode == EXIT_OK, result.stdout + result.stderr
     assert "1 WARCs left open by a killed crawl recovered" in result.stdout
     assert not list(pending.rglob("*.json")), "every object waiting was sent"
-    assert {p for p in spool.rglob("*") if p.is_file()} == unmarked
+    assert _files(spool) == unmarked
     reader = open_store(uri, **server.options(STORAGE_S3_STATE_DIR=str(tmp_path / "reader")))
     try:
         (warc,) = pointed
@@ -109,10 +107,8 @@ def test_upload_fails_while_metadata_it_sent_points_at_a_missing_warc(
     own_s3_server: SeaweedS3, tmp_path: Path
 ) -> None:
     server = own_s3_server
-    uri, env, spool = _killed_during_outage(server, tmp_path)
-    (left_open,) = spool.rglob("*.warc.gz.open")
+    uri, env, spool, left_open = _killed_during_outage(server, tmp_path)
     left_open.unlink()  # lost with a disk, say: the metadata now points at nothing
-    server.start()
     result = run_cli("upload", "--store", uri, env=env)
     assert result.returncode == EXIT_FAILED, result.stdout + result.stderr
     missing = left_open.relative_to(spool).as_posix().removesuffix(".open")
