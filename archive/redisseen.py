@@ -57,6 +57,7 @@ class RedisSeenStore(SeenStore):
         self.pending_key = f"{base}:pending"
         self.notext_key = f"{base}:notext"
         self.articles_key = f"{base}:articles"
+        self.backlog_key = f"{base}:backlog"
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -98,8 +99,30 @@ class RedisSeenStore(SeenStore):
         pipe.hlen(self.key)
         pipe.scard(self.articles_key)
         pipe.zcard(self.pending_key)
-        urls, articles, pending = pipe.execute()
-        return {"urls": int(urls), "articles": int(articles), "pending": int(pending)}
+        pipe.hlen(self.backlog_key)
+        urls, articles, pending, backlog = pipe.execute()
+        return {
+            "urls": int(urls),
+            "articles": int(articles),
+            "pending": int(pending),
+            "backlog": int(backlog),
+        }
+
+    def backlog(self) -> list[PendingRequest]:
+        raw = self.client.hgetall(self.backlog_key)
+        found = [
+            PendingRequest(
+                url=as_text(url),
+                kind=Kind.ARTICLE,
+                callback=row.get("callback") or "",
+                meta=row.get("meta") or {},
+                announced=_dt(row.get("announced")),
+                since=_dt(row.get("since")),
+            )
+            for url, row in ((url, json.loads(value)) for url, value in raw.items())
+        ]
+        # As the SQLite store: oldest announcement first, undated ones last, by when found.
+        return sorted(found, key=_backlog_order)
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -173,6 +196,8 @@ class RedisSeenStore(SeenStore):
             return row
 
         self._update(fetch.url, change)
+        if fetch.status in FINAL_STATUSES:
+            self.drop_backlog(fetch.url)
 
     def record_text(self, url: str, text_key: str) -> None:
         def change(row: Row | None) -> Row | None:
@@ -202,9 +227,37 @@ class RedisSeenStore(SeenStore):
             return row
 
         self._update(url, change)
+        self.drop_backlog(url)
+
+    def add_backlog(self, request: PendingRequest) -> None:
+        def add(pipe: Pipeline) -> None:
+            raw = pipe.hget(self.backlog_key, request.url)
+            old = json.loads(raw) if raw else {}
+            row = {
+                "callback": request.callback,
+                "meta": request.meta,
+                "announced": _iso(request.announced) or old.get("announced"),
+                "since": old.get("since") or datetime.now(UTC).isoformat(),
+            }
+            pipe.multi()
+            pipe.hset(self.backlog_key, request.url, json.dumps(row, sort_keys=True))
+
+        self.client.transaction(add, self.backlog_key)
+
+    def drop_backlog(self, url: str) -> None:
+        self.client.hdel(self.backlog_key, url)
 
     def close(self) -> None:
         self.client.close()
+
+
+def _backlog_order(request: PendingRequest) -> tuple[bool, str, str, str]:
+    return (
+        request.announced is None,
+        _iso(request.announced) or "",
+        _iso(request.since) or "",
+        request.url,
+    )
 
 
 def _unpend(row: Row) -> None:

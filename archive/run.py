@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from newsarchive.archive.backfill import recover_warcs
 from newsarchive.archive.digests import DigestIndex
 from newsarchive.archive.frontier import SharedFrontier, connect
 from newsarchive.archive.lock import LockHeld, site_lock
@@ -119,6 +120,8 @@ class CrawlRun:
     locked_out: bool = False
     #: Requests left pending in the seen store at the end (set by finish).
     pending_left: int | None = None
+    #: Articles left in the seen store's backlog at the end (set by finish).
+    backlog_left: int | None = None
     #: The store's upload outcome once closed (None for a local store).
     upload: UploadReport | None = None
     #: Set by the crawl's components as they are built; run in order by `finish`.
@@ -127,6 +130,7 @@ class CrawlRun:
     frontier: SharedFrontier | None = None
     _seen: SeenStore | None = None
     _digests: DigestIndex | None = None
+    _recovered: list[str] | None = None
     _finished: bool = False
 
     @classmethod
@@ -152,6 +156,14 @@ class CrawlRun:
     def holder(self) -> str:
         return self.locked_by.describe() if self.locked_by else "another process"
 
+    def recover(self) -> list[str]:
+        """Close the WARCs a killed run of the site left open (once, at the first call);
+        the keys of those recovered. Done before the seen store is reconciled with the archive,
+        so the captures in those files are known before any request is planned."""
+        if self._recovered is None:
+            self._recovered = recover_warcs(self.store, self.site.name)
+        return list(self._recovered)
+
     @property
     def name(self) -> str:
         """What this process's run files are called (report, log, WACZ): the run ID, and
@@ -168,6 +180,7 @@ class CrawlRun:
         if self._seen is None and self.frontier is not None:
             self._seen = RedisSeenStore(self.frontier.client, self.site.name, self.frontier.prefix)
         if self._seen is None:
+            self.recover()
             seen = open_seen_store(self.store.state_dir, self.site.name)
             found = reconcile_pending(seen, self.store, self.site.name)
             if found:
@@ -216,7 +229,8 @@ class CrawlRun:
     def _close_seen(self) -> None:
         seen, self._seen = self._seen, None
         if seen is not None:
-            self.pending_left = seen.counts()["pending"]
+            counts = seen.counts()
+            self.pending_left, self.backlog_left = counts["pending"], counts["backlog"]
             seen.close()
 
     def _close_digests(self) -> None:

@@ -17,10 +17,14 @@ class StatsKeys:
     ARCHIVE_RECOVERED = "archive/files_recovered"
     ARCHIVE_DIGESTS_LOADED = "archive/digests_loaded"
     ARCHIVE_DIGESTS_FAILED = "archive/digests_failed"
+    #: Closed WARCs whose digests a killed run left unpublished, published at start.
+    ARCHIVE_DIGESTS_BACKFILLED = "archive/digests_backfilled"
 
     PACKAGE_CDXJ = "package/cdxj_written"
     PACKAGE_WACZ = "package/wacz_written"
     PACKAGE_FAILED = "package/failed"
+    #: WARCs of earlier runs in no package (a run killed before packaging), packaged now.
+    PACKAGE_BACKFILLED = "package/warcs_backfilled"
 
     DISCOVERY_FEEDS = "discovery/feeds"
     DISCOVERY_SITEMAPS = "discovery/sitemaps"
@@ -76,7 +80,13 @@ class StatsKeys:
     #: Requests a killed run left pending, queued again at start; still pending at the end.
     INCREMENTAL_RESUMED = "incremental/resumed"
     INCREMENTAL_PENDING_LEFT = "incremental/pending_left"
+    #: Articles over `max_articles` put in the backlog; taken from it; left in it at the end.
+    INCREMENTAL_BACKLOG_ADDED = "incremental/backlog_added"
+    INCREMENTAL_BACKLOG_TAKEN = "incremental/backlog_taken"
+    INCREMENTAL_BACKLOG = "incremental/backlog"
     INCREMENTAL_ROBOTS_DENIED = "incremental/robots_denied"
+    #: Redirects to an archived article that is not due again: not followed.
+    INCREMENTAL_REDIRECT_ARCHIVED = "incremental/redirect_to_archived"
     #: Captures a killed run archived before their text was written, extracted at start from
     #: the archive; those whose WARC record could not be read.
     INCREMENTAL_TEXTS_RECOVERED = "incremental/texts_recovered"

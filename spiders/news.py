@@ -103,6 +103,12 @@ class Frontier(Protocol):
     def plan_page(self, url: str, callback: str, meta: dict[str, Any]) -> None: ...
     def note_announced(self, url: str, announced: datetime | None) -> None: ...
     def resume(self) -> list[PendingRequest]: ...
+    def defer(self, url: str, announced: datetime | None, meta: dict[str, Any]) -> None:
+        """An article over `max_articles`: remembered for the next runs."""
+        ...
+
+    def backlog(self) -> list[PendingRequest]: ...
+    def drop_backlog(self, url: str) -> None: ...
     def unchanged(self, response: Response) -> bool: ...
     def page_done(self, response: Response) -> None:
         """Called once a page's links are queued."""
@@ -199,6 +205,10 @@ class NewsSpider(Spider):
             return  # `newsarchive seed` queued the discovery requests (and a killed run's)
         # Read before this run adds its own start pages to the frontier.
         resumed = self.frontier.resume() if self.frontier is not None else []
+        # The backlog is taken first: before any page is read, so it counts first against
+        # max_articles.
+        for request in self._backlogged():
+            yield request
         site = self.site
         if site.robots_sitemaps and not self.robots_from_middleware:
             for root in sorted(self._robots_roots()):
@@ -231,6 +241,27 @@ class NewsSpider(Spider):
                 request = self._page_request(pending.url, callback, stat, **pending.meta)
             if request is not None:
                 yield request
+
+    def _backlogged(self) -> list[Request]:
+        """Articles earlier runs found over max_articles, oldest announcement first, up to the
+        limit; those archived since, or now older than the age window, leave the backlog."""
+        if self.frontier is None:
+            return []
+        requests = []
+        for pending in self.frontier.backlog():
+            if self._scheduled >= self.site.max_articles:
+                break
+            meta = pending.meta
+            entry = Entry(url=pending.url, date=pending.announced, title=meta.get(HINT_TITLE_META))
+            request = self._article_request(
+                entry, meta.get(DISCOVERED_FROM_META) or "backlog", True
+            )
+            if request is None:
+                self.frontier.drop_backlog(pending.url)
+                continue
+            self._inc(StatsKeys.INCREMENTAL_BACKLOG_TAKEN)
+            requests.append(request)
+        return requests
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -284,16 +315,18 @@ class NewsSpider(Spider):
             self._seen_articles.add(url)
             self._inc(StatsKeys.DISCOVERY_SKIPPED_AGE)
             return None
-        if self._scheduled >= self.site.max_articles:
-            self._seen_articles.add(url)
-            self._inc(StatsKeys.DISCOVERY_SKIPPED_LIMIT)
-            return None
         meta = {
             CANONICAL_URL_META: url,
             HINT_TITLE_META: entry.title,
             HINT_DATE_META: entry.date.isoformat() if entry.date else None,
             DISCOVERED_FROM_META: source,
         }
+        if self._scheduled >= self.site.max_articles:
+            self._seen_articles.add(url)
+            self._inc(StatsKeys.DISCOVERY_SKIPPED_LIMIT)
+            if self.frontier is not None:
+                self.frontier.defer(url, entry.date, meta)
+            return None
         # Archived articles are skipped before the limit counts them, unless due again. A
         # skipped one is not marked seen: another feed or sitemap may announce it newer.
         if self.frontier is not None and not self.frontier.plan_article(url, entry.date, meta):

@@ -142,6 +142,8 @@ def s3_demo_crawl(
 SLOW_MODULES = frozenset(
     {
         "test_archive_crash",
+        "test_backfill",
+        "test_backlog",
         "test_archive_revisits",
         "test_cli",
         "test_extraction_quality",

@@ -122,8 +122,26 @@ def test_seen_stores_keep_one_contract(seen_store: SeenStore) -> None:
     assert seen_store.get(url).announced == later  # type: ignore[union-attr]
     seen_store.settle(page)
     assert seen_store.pending() == []
-    assert seen_store.counts() == {"urls": 2, "articles": 1, "pending": 0}
+    assert seen_store.counts() == {"urls": 2, "articles": 1, "pending": 0, "backlog": 0}
     assert seen_store.get("http://127.0.0.1/never") is None
+
+
+def test_seen_stores_keep_one_backlog(seen_store: SeenStore) -> None:
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    for n, hours in enumerate([1, 5, 3]):
+        announced = now - timedelta(hours=hours)
+        seen_store.add_backlog(
+            PendingRequest(f"http://127.0.0.1/{n}", Kind.ARTICLE, "parse_article", {}, announced)
+        )
+    undated = PendingRequest("http://127.0.0.1/undated", Kind.ARTICLE, "parse_article")
+    seen_store.add_backlog(undated)
+    # Oldest announcement first, undated last; a settled fetch or a drop ends an entry.
+    assert [p.url.rsplit("/", 1)[1] for p in seen_store.backlog()] == ["1", "2", "0", "undated"]
+    assert seen_store.counts()["backlog"] == 4
+    seen_store.record_fetch(Fetch("http://127.0.0.1/2", Kind.ARTICLE, 200, now))
+    seen_store.settle("http://127.0.0.1/1")
+    seen_store.drop_backlog("http://127.0.0.1/undated")
+    assert [p.url for p in seen_store.backlog()] == ["http://127.0.0.1/0"]
 
 
 # --- the frontier: ledger, heartbeat, reaper, runs, locks ----------------------------------

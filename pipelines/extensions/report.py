@@ -109,6 +109,8 @@ def build_report(
         # Requests the network policy refused, by reason (scheme, loopback, private_network...).
         "policy_refused": counts_by_suffix(stats, StatsKeys.POLICY_REFUSED + "/"),
         "pending_left": _int(stats, StatsKeys.INCREMENTAL_PENDING_LEFT),
+        # Articles found over max_articles, waiting to be taken first by the next runs.
+        "backlog": _int(stats, StatsKeys.INCREMENTAL_BACKLOG),
         "errors": error_kinds(stats),
         "bytes": {
             "downloaded": _int(stats, "downloader/response_bytes"),

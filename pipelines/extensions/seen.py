@@ -128,6 +128,25 @@ class SeenState:
         meta[TRACK_META] = Kind.ARTICLE.value
         return True
 
+    def defer(self, url: str, announced: datetime | None, meta: dict[str, Any]) -> None:
+        """An article found over `max_articles`: into the backlog, unless archived and not
+        due (then there is nothing to take later)."""
+        if plan_article(self.seen.get(url), announced, self.clock(), self.policy) is Plan.SKIP:
+            return
+        self.seen.add_backlog(PendingRequest(url, Kind.ARTICLE, "parse_article", meta, announced))
+        self.stats.inc_value(StatsKeys.INCREMENTAL_BACKLOG_ADDED)
+
+    def backlog(self) -> list[PendingRequest]:
+        """Articles earlier runs found over `max_articles`, oldest announcement first."""
+        return self.seen.backlog()
+
+    def drop_backlog(self, url: str) -> None:
+        self.seen.drop_backlog(url)
+
+    def due(self, entry: SeenEntry) -> bool:
+        """Whether an archived article is to be fetched again now, announced or not."""
+        return plan_article(entry, None, self.clock(), self.policy) is not Plan.SKIP
+
     def plan_page(self, url: str, callback: str, meta: dict[str, Any]) -> None:
         """A feed, sitemap or listing page about to be requested (always, conditionally)."""
         self._track(PendingRequest(url, Kind.PAGE, callback, dict(meta)))
