@@ -135,8 +135,8 @@ class DigestIndex:
         return len(captures)
 
     def _publish(self, captures: list[CaptureRef], filename: str, warc_key: str) -> None:
-        if not captures:
-            return
+        # Published even when empty (a WARC of revisits only): its presence says the step was
+        # done, so `archive.backfill` can tell a WARC whose digests a kill left unpublished.
         key = digest_key(self.site, filename)
         body = "".join(ref_to_json(capture) + "\n" for capture in captures).encode("utf-8")
         self.store.put_bytes(key, body, DIGEST_CONTENT_TYPE, {"warc-key": warc_key})

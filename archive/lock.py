@@ -72,15 +72,17 @@ class RunLock(Resource):
         self.name = safe_segment(name)
         self.path = directory / f"{self.name}.lock"
         self._fd: int | None = None
+        self._shared = False
         #: Set when a dead run's lock was taken over.
         self.stale_owner: LockOwner | None = None
 
-    def acquire(self) -> Self:
-        """Take the lock or raise LockHeld at once; never waits."""
+    def acquire(self, *, shared: bool = False) -> Self:
+        """Take the lock or raise LockHeld at once; never waits. `shared`: held together with
+        other shared holders (the workers of one scaled-out run), against exclusive ones."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             owner = _read_owner(fd)
             os.close(fd)
@@ -88,6 +90,10 @@ class RunLock(Resource):
         except BaseException:
             os.close(fd)
             raise
+        if shared:
+            # The holder text names one process; shared holders leave it to exclusive ones.
+            self._fd, self._shared = fd, True
+            return self
         previous = _read_owner(fd)
         if previous is not None:
             # The flock was free, so whoever wrote this is gone without cleaning up.
@@ -116,7 +122,8 @@ class RunLock(Resource):
         if fd is None:
             return
         # Emptied rather than deleted: deleting would let a waiting process lock an orphan inode.
-        os.ftruncate(fd, 0)
+        if not self._shared:
+            os.ftruncate(fd, 0)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 

@@ -96,6 +96,9 @@ class MetadataRecord(BaseModel):
     feed_date: str | None = None
     reextracted_at: str | None = None
     source_metadata: str | None = None
+    #: Why this capture has no text (config.stats.NotExtracted: "time limit", "too many
+    #: elements", "worker lost"); the record then has no text_key or text_sha256.
+    not_extracted: str | None = None
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Self:

@@ -162,7 +162,10 @@ def read_record(stream: BinaryIO, offset: int, warc_key: str = "") -> ArchivedRe
     except Exception as exc:  # warcio raises many types (ArchiveLoadFailed, zlib, EOF...)
         raise ArchiveReadError(f"{where}: unreadable WARC record: {exc!r}") from exc
     if http is None:
-        raise ArchiveReadError(f"{where}: {record.rec_type} record without an HTTP head")
+        # A damaged member can still parse as a record whose HTTP head is gone.
+        raise ArchiveReadError(
+            f"{where}: unreadable WARC record: {record.rec_type} record without an HTTP head"
+        )
     try:
         status = int(http.get_statuscode())
     except (TypeError, ValueError) as exc:

@@ -9,8 +9,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from newsarchive.archive.backfill import recover_warcs
 from newsarchive.archive.digests import DigestIndex
+from newsarchive.archive.frontier import SharedFrontier, connect
 from newsarchive.archive.lock import LockHeld, site_lock
+from newsarchive.archive.redisseen import RedisSeenStore
 from newsarchive.archive.seen import open_seen_store, reconcile_pending
 from newsarchive.archive.store import AWS_OPTIONS, open_store
 
@@ -59,6 +62,26 @@ def _nothing() -> None:
     return None
 
 
+class NoRunSeeded(Exception):
+    """A worker found no run of its site in Redis: `newsarchive seed` it first."""
+
+    def __init__(self, site: str) -> None:
+        self.site = site
+        super().__init__(f"{site}: no run seeded in Redis (run `newsarchive seed` first)")
+
+
+def shared_frontier(site: SiteConfig, options: Options) -> SharedFrontier:
+    """The site's frontier in the Redis of REDIS_URL, joined to the run to seed or work on."""
+    frontier = SharedFrontier(connect(options.redis_url), site.name, options.scaleout_prefix)
+    if options.scaleout_role == "seed":
+        frontier.begin_run(new_run_id())
+        return frontier
+    run_id = frontier.current_run()
+    if run_id is None:
+        raise NoRunSeeded(site.name)
+    return frontier.join(run_id)
+
+
 @dataclass(slots=True)
 class FinishSteps:
     """What the crawl's components do at the end of a run, called by `CrawlRun.finish`."""
@@ -97,22 +120,31 @@ class CrawlRun:
     locked_out: bool = False
     #: Requests left pending in the seen store at the end (set by finish).
     pending_left: int | None = None
+    #: Articles left in the seen store's backlog at the end (set by finish).
+    backlog_left: int | None = None
     #: The store's upload outcome once closed (None for a local store).
     upload: UploadReport | None = None
     #: Set by the crawl's components as they are built; run in order by `finish`.
     steps: FinishSteps = field(default_factory=lambda: FinishSteps())
+    #: Scaled out (REDIS_URL): the shared frontier, whose run this is.
+    frontier: SharedFrontier | None = None
     _seen: SeenStore | None = None
     _digests: DigestIndex | None = None
+    _recovered: list[str] | None = None
     _finished: bool = False
 
     @classmethod
     def open(cls, site: SiteConfig, options: Options, store: Store | None = None) -> Self:
-        """Open the store and, with LOCK_ENABLED, take the site's lock."""
-        run = cls(site, options, store or open_options_store(options))
+        """Open the store and, with LOCK_ENABLED, take the site's lock. Scaled out, the run
+        is the one seeded in Redis and the lock is shared by its processes on this machine."""
+        frontier = shared_frontier(site, options) if options.redis_url else None
+        run = cls(site, options, store or open_options_store(options), frontier=frontier)
+        if frontier is not None and frontier.keys is not None:
+            run.run_id = frontier.keys.run_id
         if options.lock:
             lock = site_lock(run.store.state_dir, site.name)
             try:
-                run.lock = lock.acquire()
+                run.lock = lock.acquire(shared=frontier is not None)
             except LockHeld as exc:
                 run.locked_out, run.locked_by = True, exc.owner
                 logger.info("%s: not crawled, another crawl is running (%s)", site.name, run.holder)
@@ -124,10 +156,31 @@ class CrawlRun:
     def holder(self) -> str:
         return self.locked_by.describe() if self.locked_by else "another process"
 
+    def recover(self) -> list[str]:
+        """Close the WARCs a killed run of the site left open (once, at the first call);
+        the keys of those recovered. Done before the seen store is reconciled with the archive,
+        so the captures in those files are known before any request is planned."""
+        if self._recovered is None:
+            self._recovered = recover_warcs(self.store, self.site.name)
+        return list(self._recovered)
+
+    @property
+    def name(self) -> str:
+        """What this process's run files are called (report, log, WACZ): the run ID, and
+        scaled out, the worker's host and process too."""
+        if self.frontier is None:
+            return self.run_id
+        return f"{self.run_id}-{self.frontier.worker}"
+
     @property
     def seen(self) -> SeenStore:
-        """The site's seen store, opened on first use (reconciled with the archive)."""
+        """The site's seen store, opened on first use (reconciled with the archive). Scaled out
+        it is in Redis, shared, and not reconciled: pending URLs there belong to live workers,
+        and a dead worker's come back through its in-flight ledger."""
+        if self._seen is None and self.frontier is not None:
+            self._seen = RedisSeenStore(self.frontier.client, self.site.name, self.frontier.prefix)
         if self._seen is None:
+            self.recover()
             seen = open_seen_store(self.store.state_dir, self.site.name)
             found = reconcile_pending(seen, self.store, self.site.name)
             if found:
@@ -176,7 +229,8 @@ class CrawlRun:
     def _close_seen(self) -> None:
         seen, self._seen = self._seen, None
         if seen is not None:
-            self.pending_left = seen.counts()["pending"]
+            counts = seen.counts()
+            self.pending_left, self.backlog_left = counts["pending"], counts["backlog"]
             seen.close()
 
     def _close_digests(self) -> None:

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 #: Statuses that settle a URL for good: a capture to keep, a redirect, or a page that is gone.
 #: Anything else (5xx, 403, 429, network errors) leaves the URL to be tried again next run.
 FINAL_STATUSES = frozenset({*range(200, 400), 404, 410})
+#: An announced date this long before our fetch of an article may still be news to the capture.
+ANNOUNCED_GRACE = timedelta(hours=1)
 
 
 class Kind(StrEnum):
@@ -137,9 +139,12 @@ def plan_article(
         return Plan.PENDING if entry.pending else Plan.NEW
     assert entry.fetched_at is not None  # archived implies it
     if announced is not None:
-        # Compared with the date we last saw announced, or failing one, with our fetch time:
-        # a date after our fetch means the article changed since.
-        known = entry.announced or entry.fetched_at
+        # Compared with the date we last saw announced and with our fetch time: a date after
+        # both means the article changed since. The fetch time counts too, less a grace for
+        # pages served stale a while after their announced change (caches), because the dates
+        # of a killed run's pages are never recorded: a page it did not finish reading announces
+        # its articles anew at the next run, with dates our capture already holds.
+        known = max(entry.announced or entry.fetched_at, entry.fetched_at - ANNOUNCED_GRACE)
         if announced > known:
             return Plan.ANNOUNCED
     if policy is not None:
@@ -180,15 +185,30 @@ class SeenStore(ABC):
 
     @abstractmethod
     def record_announced(self, url: str, announced: datetime) -> None:
-        """Keep the latest feed/sitemap date seen for an archived URL."""
+        """Keep the latest feed/sitemap date seen for an archived URL (for a pending one, the
+        date its fetch will record)."""
 
     @abstractmethod
     def settle(self, url: str) -> None:
-        """Drop a URL from the pending frontier without a fetch (robots.txt said no)."""
+        """Drop a URL from the pending frontier (and the backlog) without a fetch (robots.txt
+        said no)."""
+
+    @abstractmethod
+    def add_backlog(self, request: PendingRequest) -> None:
+        """Remember an article this run found but did not take (over `max_articles`), for the
+        next runs to take first; a recorded fetch or `drop_backlog` ends it."""
+
+    @abstractmethod
+    def backlog(self) -> list[PendingRequest]:
+        """The backlog, oldest announcement first (undated ones last, by when found)."""
+
+    @abstractmethod
+    def drop_backlog(self, url: str) -> None:
+        """Take a URL off the backlog without a fetch (archived meanwhile, or too old now)."""
 
     @abstractmethod
     def counts(self) -> dict[str, int]:
-        """Numbers for reports: urls, articles, pending."""
+        """Numbers for reports: urls, articles, pending, backlog."""
 
     def close(self) -> None:  # noqa: B027 - optional hook; an in-memory store holds nothing
         """Release the store."""
@@ -217,6 +237,14 @@ CREATE TABLE IF NOT EXISTS seen (
     text_key TEXT,
     announced TEXT
 );
+-- Added after the first release: CREATE ... IF NOT EXISTS adds it to older files as they open.
+CREATE TABLE IF NOT EXISTS backlog (
+    url TEXT PRIMARY KEY,
+    callback TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    announced TEXT,
+    since TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS seen_pending ON seen (pending_since) WHERE pending = 1;
 CREATE INDEX IF NOT EXISTS seen_without_text ON seen (fetched_at)
     WHERE kind = 'article' AND status = 200 AND text_key IS NULL;
@@ -229,6 +257,18 @@ def _iso(value: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _request(row: sqlite3.Row) -> PendingRequest:
+    """A pending (or backlog) row, its columns named as PendingRequest's fields."""
+    return PendingRequest(
+        url=row["url"],
+        kind=Kind(row["kind"]),
+        callback=row["callback"] or "",
+        meta=json.loads(row["meta"] or "{}"),
+        announced=_dt(row["announced"]),
+        since=_dt(row["since"]),
+    )
 
 
 class SqliteSeenStore(SeenStore):
@@ -320,21 +360,11 @@ class SqliteSeenStore(SeenStore):
     def pending(self) -> list[PendingRequest]:
         with self._writing(), self._lock:
             rows = self._db.execute(
-                "SELECT url, kind, callback, pending_meta, pending_announced, pending_since"
-                " FROM seen"
+                "SELECT url, kind, callback, pending_meta AS meta,"
+                " pending_announced AS announced, pending_since AS since FROM seen"
                 " WHERE pending = 1 ORDER BY pending_since, url"
             ).fetchall()
-        return [
-            PendingRequest(
-                url=row["url"],
-                kind=Kind(row["kind"]),
-                callback=row["callback"] or "",
-                meta=json.loads(row["pending_meta"] or "{}"),
-                announced=_dt(row["pending_announced"]),
-                since=_dt(row["pending_since"]),
-            )
-            for row in rows
-        ]
+        return [_request(row) for row in rows]
 
     def record_fetch(self, fetch: Fetch) -> None:
         fetched = _iso(fetch.fetched_at)
@@ -378,6 +408,7 @@ class SqliteSeenStore(SeenStore):
                     " pending_announced = NULL, pending_since = NULL WHERE url = ?",
                     (fetch.url,),
                 )
+                self._db.execute("DELETE FROM backlog WHERE url = ?", (fetch.url,))
             if fetch.changed and fetch.status != 304:
                 warc = fetch.warc
                 self._db.execute(
@@ -409,29 +440,67 @@ class SqliteSeenStore(SeenStore):
 
     def record_announced(self, url: str, announced: datetime) -> None:
         value = _iso(announced)
-        with self._lock:
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
             self._db.execute(
                 "UPDATE seen SET announced = ? WHERE url = ? AND fetched_at IS NOT NULL"
                 " AND (announced IS NULL OR announced < ?)",
                 (value, url, value),
             )
+            # Not fetched yet: the newest date it was announced with becomes the known one
+            # when its fetch is recorded.
+            self._db.execute(
+                "UPDATE seen SET pending_announced = ? WHERE url = ? AND pending = 1"
+                " AND (pending_announced IS NULL OR pending_announced < ?)",
+                (value, url, value),
+            )
 
     def settle(self, url: str) -> None:
-        with self._lock:
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
             self._db.execute(
                 "UPDATE seen SET pending = 0, callback = NULL, pending_meta = NULL,"
                 " pending_announced = NULL, pending_since = NULL WHERE url = ?",
                 (url,),
             )
+            self._db.execute("DELETE FROM backlog WHERE url = ?", (url,))
+
+    def add_backlog(self, request: PendingRequest) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO backlog (url, callback, meta, announced, since)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
+                " meta = excluded.meta, announced = coalesce(excluded.announced, announced)",
+                (
+                    request.url,
+                    request.callback,
+                    json.dumps(request.meta, sort_keys=True),
+                    _iso(request.announced),
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
+
+    def backlog(self) -> list[PendingRequest]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT url, 'article' AS kind, callback, meta, announced, since FROM backlog"
+                " ORDER BY announced IS NULL, announced, since, url"
+            ).fetchall()
+        return [_request(row) for row in rows]
+
+    def drop_backlog(self, url: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM backlog WHERE url = ?", (url,))
 
     def counts(self) -> dict[str, int]:
         with self._lock:
             row = self._db.execute(
                 "SELECT count(*) AS urls,"
                 " coalesce(sum(kind = 'article' AND fetched_at IS NOT NULL), 0) AS articles,"
-                " coalesce(sum(pending), 0) AS pending FROM seen"
+                " coalesce(sum(pending), 0) AS pending,"
+                " (SELECT count(*) FROM backlog) AS backlog FROM seen"
             ).fetchone()
-        return {"urls": row["urls"], "articles": row["articles"], "pending": row["pending"]}
+        return {key: row[key] for key in ("urls", "articles", "pending", "backlog")}
 
     def close(self) -> None:
         with self._lock:

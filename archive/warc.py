@@ -24,6 +24,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from newsarchive.archive.captures import CaptureRef
+from newsarchive.archive.cdxj import CdxjLines, capture_line, put_index
 from newsarchive.archive.layout import WARC_PREFIX, check_key, safe_segment, warc_key
 from newsarchive.archive.resource import Resource
 
@@ -257,10 +258,13 @@ class WarcRecordWriter:
         offset: int = 0,
         id_factory: Callable[[], str] = make_record_id,
         warc_key: str = "",
+        lines: CdxjLines | None = None,
     ) -> None:
         self._out = _CountingOutput(out, offset)
         #: Store key of the file `out` writes, for the `CaptureRef`s returned.
         self.warc_key = warc_key
+        #: Where the CDXJ line of each capture goes once its records are written, if anywhere.
+        self.lines = lines
         self._gzip = gzip
         self._new_id = id_factory
         # Only used to build records and lay out their headers; the bytes go through _MemberSink.
@@ -311,9 +315,21 @@ class WarcRecordWriter:
         request = self._request_record(exchange, request_id, warc_date, response_id)
         offset, length = self._write(response)
         self._write(request)
-        return CaptureRef(
+        capture = CaptureRef(
             exchange.url, warc_date, response_id, self.warc_key, offset, length, digest
         )
+        if self.lines is not None:
+            self.lines.add(
+                capture_line(
+                    capture,
+                    "response",
+                    response.http_headers.headers_buff,
+                    method=exchange.method,
+                    request_head=request.http_headers.headers_buff,
+                    request_body=exchange.request_body,
+                )
+            )
+        return capture
 
     def write_revisit(
         self,
@@ -369,7 +385,7 @@ class WarcRecordWriter:
         request = self._request_record(exchange, request_id, warc_date, revisit_id)
         offset, length = self._write(revisit)
         self._write(request)
-        return CaptureRef(
+        capture = CaptureRef(
             exchange.url,
             warc_date,
             revisit_id,
@@ -378,6 +394,9 @@ class WarcRecordWriter:
             length,
             original.payload_digest,
         )
+        if self.lines is not None:
+            self.lines.add(capture_line(capture, "revisit", revisit.http_headers.headers_buff))
+        return capture
 
     @staticmethod
     def _capture_headers(
@@ -446,6 +465,7 @@ class _OpenWarc:
     fh: BinaryIO
     writer: WarcRecordWriter
     records: int = 0
+    lines: CdxjLines | None = None
 
 
 def _utcnow() -> datetime:
@@ -467,7 +487,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 class RollingWarcWriter(Resource):
-    """Writes captures into ``PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz`` files of about `max_size`.
+    """Writes captures into ``PREFIX-TIMESTAMP-SERIAL-HOST-PID.warc.gz`` files of about `max_size`.
 
     Each file is written as ``NAME.warc.gz.open`` at the store's staging path, under an
     exclusive flock so `recover_open_files` in another process leaves it alone; each capture is
@@ -475,6 +495,8 @@ class RollingWarcWriter(Resource):
     committed to the store. Files are only created for a first capture.
     Writes, rolls and `close` hold one lock; `on_close(filename, key)` runs under it after each
     commit (also for a roll inside `write_exchange`), so it must not call back into the writer.
+    With `index`, each file's CDXJ index is built from the records as they are written and
+    stored beside it when it closes (`keys_indexed`), so nothing reads the file back for it.
     """
 
     def __init__(
@@ -488,6 +510,7 @@ class RollingWarcWriter(Resource):
         on_close: Callable[[str, str], None] | None = None,
         clock: Callable[[], datetime] = _utcnow,
         id_factory: Callable[[], str] = make_record_id,
+        index: bool = False,
     ) -> None:
         if max_size <= 0:
             raise ValueError(f"max_size must be positive, got {max_size}")
@@ -499,7 +522,9 @@ class RollingWarcWriter(Resource):
         self.on_close = on_close
         self._clock = clock
         self._id_factory = id_factory
-        self._host = _sanitise_host(socket.gethostname())
+        self.index = index
+        # Host and process: the workers of a scaled-out run share a store and a clock.
+        self._host = f"{_sanitise_host(socket.gethostname())}-{os.getpid()}"
         # A bad prefix should fail now, not at the first capture of a run.
         safe_segment(self._filename(datetime(2000, 1, 1, tzinfo=UTC), 99999))
         self._lock = threading.Lock()
@@ -508,6 +533,8 @@ class RollingWarcWriter(Resource):
         self.files_closed: list[str] = []
         #: Store keys of `files_closed`, in the same order.
         self.keys_closed: list[str] = []
+        #: Those of `keys_closed` whose CDXJ index the writer stored (`index` on).
+        self.keys_indexed: list[str] = []
         self.bytes_written = 0
         self.records_written = 0
 
@@ -550,6 +577,7 @@ class RollingWarcWriter(Resource):
     def _write(self, op: Callable[[WarcRecordWriter], CaptureRef]) -> CaptureRef:
         current = self._file or self._open()
         start = current.writer.offset
+        lines = current.lines.mark() if current.lines is not None else None
         try:
             written = op(current.writer)
             # Durable before recorded: the caller records the capture (seen store, digest
@@ -557,6 +585,8 @@ class RollingWarcWriter(Resource):
             # as archived without its records.
             os.fdatasync(current.fh.fileno())
         except BaseException as exc:
+            if current.lines is not None and lines is not None:
+                current.lines.rollback(lines)
             self._cut_back(current, start)
             if isinstance(exc, OSError) and exc.filename is None:
                 exc.filename = str(current.open_path)  # a failed write() names no file
@@ -578,16 +608,19 @@ class RollingWarcWriter(Resource):
         # Unbuffered: every record reaches the OS whole, so a crash loses at most the last one,
         # and a failed write can be cut back exactly.
         fh = open_path.open("xb", buffering=0)
+        lines = CdxjLines() if self.index else None
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            writer = WarcRecordWriter(fh, id_factory=self._id_factory, warc_key=key)
+            writer = WarcRecordWriter(fh, id_factory=self._id_factory, warc_key=key, lines=lines)
             writer.write_warcinfo(self.warcinfo, filename=filename, date=when)
         except BaseException:
             fh.close()
             open_path.unlink(missing_ok=True)
+            if lines is not None:
+                lines.close()
             raise
         self.bytes_written += writer.offset
-        self._file = _OpenWarc(filename, key, final_path, open_path, fh, writer)
+        self._file = _OpenWarc(filename, key, final_path, open_path, fh, writer, lines=lines)
         logger.info("Opened WARC %s", open_path)
         return self._file
 
@@ -603,9 +636,15 @@ class RollingWarcWriter(Resource):
             )
             self._file = None
             current.fh.close()
+            if current.lines is not None:
+                current.lines.close()
             return
         current.writer = WarcRecordWriter(
-            current.fh, offset=offset, id_factory=self._id_factory, warc_key=current.key
+            current.fh,
+            offset=offset,
+            id_factory=self._id_factory,
+            warc_key=current.key,
+            lines=current.lines,
         )
 
     def _close_current(self) -> None:
@@ -613,6 +652,13 @@ class RollingWarcWriter(Resource):
         if current is None:
             return
         self._file = None
+        try:
+            self._finish(current)
+        finally:
+            if current.lines is not None:
+                current.lines.close()
+
+    def _finish(self, current: _OpenWarc) -> None:
         if current.records == 0:
             # Only warcinfo (every capture failed): no empty WARCs.
             current.fh.close()
@@ -642,6 +688,13 @@ class RollingWarcWriter(Resource):
             current.records,
             current.writer.offset,
         )
+        if current.lines is not None:
+            try:
+                put_index(self.store, current.key, current.lines.data())
+            except Exception:  # any store failure: the WARC is safe, and is indexed by reading it
+                logger.error("Could not store the CDXJ index of %s", current.key, exc_info=True)
+            else:
+                self.keys_indexed.append(current.key)
         if self.on_close is not None:
             self.on_close(current.filename, current.key)
 

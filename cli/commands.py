@@ -6,7 +6,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -16,6 +16,7 @@ from newsarchive.archive.run import open_options_store
 from newsarchive.cli.args import UsageError, command_name, scope_from_args
 from newsarchive.cli.crawl import CrawlOutcome, run_crawls, summary_line, summary_table
 from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from newsarchive.cli.seed import worker_problem, worker_settings
 from newsarchive.cli.settings import options_from_args, settings_from_args
 from newsarchive.cli.upload import cmd_upload
 from newsarchive.config.exitcodes import combine
@@ -53,23 +54,32 @@ def _report(outcomes: list[CrawlOutcome], interactive: bool) -> int:
     return combine(o.exit_code for o in outcomes)
 
 
+def select_sites(
+    args: argparse.Namespace, directory: Path, scope: dict[str, Any] | None = None
+) -> list[SiteConfig]:
+    """The sites `--url` (with its `scope`), `--all` or `--site NAME...` name."""
+    if getattr(args, "url", None):
+        return [adhoc_site(args.url, **(scope or {}))]
+    if args.all:
+        sites = list(load_sites(directory).values())
+        if not sites:
+            raise SiteConfigError(f"{directory}: no *.yaml site files")
+        return sites
+    return [load_site(directory, name) for name in args.site]
+
+
 def cmd_crawl(args: argparse.Namespace) -> int:
     scope = scope_from_args(args)
     if args.url and "://" not in args.url:
         raise UsageError(
             f"--url {args.url!r}: not an absolute http(s) URL (did you mean 'http://{args.url}'?)"
         )
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, worker_settings(args))
     options = Options.from_settings(settings)
-    directory = options.sites_dir
-    if args.url:
-        sites = [adhoc_site(args.url, **scope)]
-    elif args.all:
-        sites = list(load_sites(directory).values())
-        if not sites:
-            raise SiteConfigError(f"{directory}: no *.yaml site files")
-    else:
-        sites = [load_site(directory, name) for name in args.site]
+    sites = select_sites(args, options.sites_dir, scope)
+    if args.worker and (problem := worker_problem(args, sites, options)):
+        sys.stderr.write(f"newsarchive: {problem}\n")
+        return EXIT_CONFIG
     # Fail early on a bad store URI, refused credentials, or a store that takes no writes.
     store = open_options_store(options)
     try:

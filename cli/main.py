@@ -41,6 +41,7 @@ MODULE_COMMANDS: dict[str, str] = {
     "export": "newsarchive.cli.export",
     "get": "newsarchive.cli.get",
     "package": "newsarchive.cli.package",
+    "seed": "newsarchive.cli.seed",
 }
 #: The demo site's port: fixed, so its URLs (and so the archive's) stay the same between runs.
 DEMO_PORT = 8765
@@ -68,6 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--all", action="store_true", help="every site in the sites folder")
     target.add_argument("--url", help="ad hoc: discover articles from this URL's site")
     crawl.add_argument("--sites-dir", metavar="DIR", help="folder of site YAML files")
+    crawl.add_argument(
+        "--worker",
+        action="store_true",
+        help="take requests from the shared Redis queue (see `newsarchive seed`)",
+    )
+    crawl.add_argument("--redis", metavar="URL", help="with --worker: the Redis (REDIS_URL)")
+    crawl.add_argument(
+        "--idle-close",
+        type=float,
+        metavar="SECONDS",
+        help="with --worker: close once the queue has been empty this long (SCALEOUT_IDLE_CLOSE)",
+    )
+    crawl.add_argument(
+        "--continuous", action="store_true", help="with --worker: stay up when the queue is empty"
+    )
     add_scope(crawl)
     add_settings(crawl)
     add_store(crawl)

@@ -6,9 +6,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from newsarchive.archive.run import open_options_store
-from newsarchive.cli.main import EXIT_OK, EXIT_SPOOLED
+from newsarchive.cli.main import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED
 from newsarchive.cli.settings import options_from_args
-from newsarchive.jobs.upload import drain_store
+from newsarchive.jobs.upload import upload
 from newsarchive.pipelines.extensions.progress import human_bytes
 
 if TYPE_CHECKING:
@@ -24,13 +24,18 @@ def cmd_upload(args: argparse.Namespace) -> int:
         open_options_store(options, reader=True).close()
         sys.stdout.write(f"newsarchive upload: {uri} is a local store; nothing to upload\n")
         return EXIT_OK
+    from newsarchive.archive.s3 import S3Store  # noqa: PLC0415 - boto3 only for this command
+
     store = open_options_store(options)
-    report = drain_store(store)
-    assert report is not None
+    assert isinstance(store, S3Store)
+    outcome = upload(store)
+    report = outcome.report
     line = (
         f"newsarchive upload: {store.uri}: {report.uploaded} objects uploaded "
         f"({human_bytes(report.uploaded_bytes)})"
     )
+    if outcome.recovered:
+        line += f", {len(outcome.recovered)} WARCs left open by a killed crawl recovered"
     if report.multipart_aborted:
         line += f", {report.multipart_aborted} stale multipart uploads aborted"
     if report.pending:
@@ -38,4 +43,14 @@ def cmd_upload(args: argparse.Namespace) -> int:
         if report.unreachable:
             line += " (store unavailable)"
     sys.stdout.write(line + "\n")
-    return EXIT_SPOOLED if report.pending else EXIT_OK
+    if outcome.dangling:
+        sys.stderr.write(
+            f"newsarchive upload: {len(outcome.dangling)} metadata records uploaded point at "
+            f"WARCs not in {store.uri}: "
+            f"{', '.join(sorted(set(outcome.dangling.values())))}\n"
+        )
+    for failure in outcome.failed:
+        sys.stderr.write(f"newsarchive upload: could not index {failure}\n")
+    if report.pending:
+        return EXIT_SPOOLED
+    return EXIT_OK if outcome.ok else EXIT_FAILED

@@ -16,6 +16,12 @@ HELP = "check the store's WARCs, revisits, CDXJ indexes and metadata pointers"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_store(parser)
     parser.add_argument("--site", metavar="NAME", help="only this site's WARCs and metadata")
+    parser.add_argument(
+        "--no-backfill",
+        action="store_true",
+        help="only check: a WARC with no CDXJ index, digests object or package is a failure "
+        "(by default what a killed run left undone is done first, and listed)",
+    )
     add_settings(parser)
 
 
@@ -36,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         check_site(store, args.site)
-        report = verify_store(store, args.site)
+        report = verify_store(store, args.site, repair=not args.no_backfill, packages=options.wacz)
     finally:
         store.close()
     sys.stdout.write(report.table() + "\n")

@@ -16,6 +16,7 @@ _COUNTED: Final = (
     ("archive_write_failed", StatsKeys.ARCHIVE_ERRORS),
     ("extract_failed", StatsKeys.EXTRACT_FAILED),
     ("extract_empty_text", StatsKeys.EXTRACT_EMPTY),
+    ("extract_workers_lost", StatsKeys.EXTRACT_WORKERS_LOST),
     ("text_recovery_failed", StatsKeys.INCREMENTAL_TEXTS_RECOVER_FAILED),
     ("log_error", "log_count/ERROR"),
 )
@@ -32,7 +33,8 @@ def counts_by_suffix(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
 
 def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
     """Errors by kind: requests that finally failed, by exception class; final HTTP error
-    statuses; write and extraction failures; ERROR log lines.
+    statuses; write and extraction failures (pages archived without text by why, extraction
+    workers lost); ERROR log lines.
 
     Each failed request counts once: attempts that were retried (Scrapy's retry/reason_count,
     keyed by the exception's class or "STATUS Reason") are not errors, a 503 that succeeded on
@@ -61,6 +63,8 @@ def error_kinds(stats: Mapping[str, Any]) -> dict[str, int]:
             kinds[label] = value
     for name, count in counts_by_suffix(stats, StatsKeys.STORAGE_FAILED + "/").items():
         kinds[f"storage_write_failed_{name}"] = count
+    for name, count in counts_by_suffix(stats, StatsKeys.EXTRACT_NOT_EXTRACTED + "/").items():
+        kinds[f"not_extracted_{name}"] = count
     return kinds
 
 

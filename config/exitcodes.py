@@ -10,8 +10,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
 EXIT_OK = 0
-#: Some pages failed: a download or write error, an error logged, no page fetched, or the site
-#: banned us (repeated 429/403) and the crawl stopped early.
+#: Some pages failed: a download or write error, an error logged, no page fetched, an
+#: extraction worker died or hung, or the site banned us (repeated 429/403) and the crawl
+#: stopped early.
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 #: The crawl finished but its store was unavailable: data waits in the local spool.
@@ -43,12 +44,19 @@ def failure_cause(reason: str, stats: Mapping[str, object]) -> str | None:
         return f"store not writable: {unwritable}"
     if reason != "finished":
         return f"stopped: {reason}"
-    if _count(stats, "response_received_count") == 0:
+    # A process of a scaled-out run may fetch nothing: a seeder never does, and a worker may
+    # find the others took everything.
+    if _count(stats, "response_received_count") == 0 and not _count(
+        stats, StatsKeys.SCALEOUT_SHARED
+    ):
         return "no page fetched"
     if written := _count(stats, StatsKeys.ARCHIVE_ERRORS):
         return f"{written} WARC writes failed"
     if logged := _count(stats, "log_count/ERROR"):
         return f"{logged} errors logged"
+    if lost := _count(stats, StatsKeys.EXTRACT_WORKERS_LOST):
+        # Its pages were retried, but a worker that dies (OOM, a crash) wants looking at.
+        return f"{lost} extraction workers lost"
     return None
 
 

@@ -17,12 +17,16 @@ class StatsKeys:
     ARCHIVE_RECOVERED = "archive/files_recovered"
     ARCHIVE_DIGESTS_LOADED = "archive/digests_loaded"
     ARCHIVE_DIGESTS_FAILED = "archive/digests_failed"
+    #: Closed WARCs whose digests a killed run left unpublished, published at start.
+    ARCHIVE_DIGESTS_BACKFILLED = "archive/digests_backfilled"
 
     PACKAGE_CDXJ = "package/cdxj_written"
     PACKAGE_WACZ = "package/wacz_written"
     PACKAGE_FAILED = "package/failed"
     #: Capture records a CDXJ index left out (logged with their offset); the rest is indexed.
     PACKAGE_CDXJ_SKIPPED = "package/cdxj_skipped_records"
+    #: WARCs of earlier runs in no package (a run killed before packaging), packaged now.
+    PACKAGE_BACKFILLED = "package/warcs_backfilled"
 
     DISCOVERY_FEEDS = "discovery/feeds"
     DISCOVERY_SITEMAPS = "discovery/sitemaps"
@@ -41,6 +45,13 @@ class StatsKeys:
     EXTRACT_OK = "extract/articles"
     EXTRACT_EMPTY = "extract/empty_text"
     EXTRACT_FAILED = "extract/failed"
+    #: Blocks removed because they repeat across the site's articles (extraction.sitemodel).
+    EXTRACT_SITE_BLOCKS_REMOVED = "extract/site_blocks_removed"
+    #: Articles archived without text, by why (the /suffix, a NotExtracted value); each has a
+    #: metadata record whose `not_extracted` says the same (pipelines.article).
+    EXTRACT_NOT_EXTRACTED = "extract/not_extracted"
+    #: Extraction workers that died or hung and were replaced (their page retried once).
+    EXTRACT_WORKERS_LOST = "extract/workers_lost"
 
     STORAGE_OBJECTS = "storage/objects_written"
     STORAGE_FAILED = "storage/write_failed"
@@ -73,7 +84,13 @@ class StatsKeys:
     #: Requests a killed run left pending, queued again at start; still pending at the end.
     INCREMENTAL_RESUMED = "incremental/resumed"
     INCREMENTAL_PENDING_LEFT = "incremental/pending_left"
+    #: Articles over `max_articles` put in the backlog; taken from it; left in it at the end.
+    INCREMENTAL_BACKLOG_ADDED = "incremental/backlog_added"
+    INCREMENTAL_BACKLOG_TAKEN = "incremental/backlog_taken"
+    INCREMENTAL_BACKLOG = "incremental/backlog"
     INCREMENTAL_ROBOTS_DENIED = "incremental/robots_denied"
+    #: Redirects to an archived article that is not due again: not followed.
+    INCREMENTAL_REDIRECT_ARCHIVED = "incremental/redirect_to_archived"
     #: Captures a killed run archived before their text was written, extracted at start from
     #: the archive; those whose WARC record could not be read.
     INCREMENTAL_TEXTS_RECOVERED = "incremental/texts_recovered"
@@ -83,6 +100,14 @@ class StatsKeys:
     BANS_RESPONSES = "bans/responses"
     BANS_STOPPED = "bans/stopped"
     BANS_REASON = "bans/reason"
+
+    #: Scale-out (pipelines.scaleout): requests pushed to and taken from the shared Redis queue
+    #: (scrapy-redis's names); dead workers this worker found (their requests re-queued).
+    SCALEOUT_ENQUEUED = "scheduler/enqueued/redis"
+    SCALEOUT_DEQUEUED = "scheduler/dequeued/redis"
+    SCALEOUT_DEAD_WORKERS = "scaleout/dead_workers"
+    #: 1 in every process of a scaled-out run (seeder or worker).
+    SCALEOUT_SHARED = "scaleout/shared_frontier"
 
     #: Run report (pipelines.report): 1 when the JSON report was stored.
     REPORT_WRITTEN = "report/written"
@@ -129,3 +154,19 @@ class InvalidKind(StrEnum):
     #: A redirect whose Location names no http(s) URL (`javascript:`, `file:`, `[::1`): the
     #: 3xx reaches the spider unfollowed.
     LOCATION = "location"
+
+
+class NotExtracted(StrEnum):
+    """Why an archived article has no text: an EXTRACT_NOT_EXTRACTED suffix (with _ for
+    spaces) and the `not_extracted` value of its metadata record."""
+
+    #: The page used its EXTRACT_TIMEOUT of CPU in the extraction worker.
+    TIME_LIMIT = "time limit"
+    #: More start tags than EXTRACT_MAX_ELEMENTS: not parsed.
+    TOO_MANY_ELEMENTS = "too many elements"
+    #: The extraction worker died or hung on the page twice. The next run extracts it again.
+    WORKER_LOST = "worker lost"
+
+    @property
+    def stat(self) -> str:
+        return f"{StatsKeys.EXTRACT_NOT_EXTRACTED}/{self.value.replace(' ', '_')}"

@@ -19,6 +19,8 @@ from trafilatura.utils import load_html
 from newsarchive.config.logfilters import demote_errors
 from newsarchive.extraction import metadata as meta
 from newsarchive.extraction.decode import decode_html
+from newsarchive.extraction.ensemble import add_missed_blocks, recall_text, with_lead
+from newsarchive.extraction.members import readability_text
 from newsarchive.extraction.rules import clean_lines
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ demote_errors("trafilatura.utils", "trafilatura.core")
 
 # Bump RULES_VERSION whenever the output for the same page can change (rules, thresholds,
 # fallbacks): stored text is keyed by EXTRACTOR_VERSION so re-extraction knows what is stale.
-RULES_VERSION = "na1"
+RULES_VERSION = "na2"
 EXTRACTOR_VERSION = f"tf{trafilatura.__version__}-{RULES_VERSION}"
 
 _WORD_RE = re.compile(r"\w+")
@@ -69,6 +71,11 @@ class Article:
     canonical_url: str | None = None
     word_count: int = 0
     paywalled: bool = False
+    #: The page's <title> as written: site-level learning finds the site's title affixes in it.
+    page_title: str | None = None
+    #: The JSON-LD articleBody, if any: site-level learning never removes a block of it.
+    #: Not stored (extract_document moves it out of the metadata).
+    jsonld_body: str | None = field(default=None, repr=False)
     extractor_version: str = EXTRACTOR_VERSION
 
     def to_dict(self) -> dict[str, object]:
@@ -88,6 +95,7 @@ class ArticleExtractor:
         favor_precision: bool = True,
         include_comments: bool = False,
         readability_fallback: bool = True,
+        ensemble: bool = True,
         language_hint: str | None = None,
         body_xpath: str | None = None,
         drop_xpaths: Sequence[str] = (),
@@ -95,6 +103,7 @@ class ArticleExtractor:
         self.favor_precision = favor_precision
         self.include_comments = include_comments
         self.readability_fallback = readability_fallback
+        self.ensemble = ensemble
         self.language_hint = language_hint
         self.body_xpath = etree.XPath(body_xpath) if body_xpath else None
         self.drop_xpaths = [etree.XPath(x) for x in drop_xpaths]
@@ -126,12 +135,18 @@ class ArticleExtractor:
             for node in xpath(tree):
                 if isinstance(node, HtmlElement) and node.getparent() is not None:
                     node.drop_tree()
-        text = self._body_text(tree, url)
+        wide = recall_text(html) if self.ensemble else ""
+        text = self._body_text(tree, html, wide, url)
+        if self.ensemble and self.body_xpath is None:
+            text = with_lead(text, doc.description, wide)
         if not text:
             return None
 
-        site_names = [s for s in (doc.sitename, *self._publisher_names(jsonld)) if s]
-        title = meta.clean_title(doc.title, site_names)
+        site_names = [
+            s for s in (doc.sitename, *self._publisher_names(jsonld), *meta.domain_names(url)) if s
+        ]
+        raw_title = " ".join(str(tree.xpath("string(//head/title)")).split()) or None
+        title = meta.headline(tree, jsonld, raw_title or doc.title, site_names)
         authors = meta.jsonld_authors(jsonld) or meta.split_authors(
             doc.author.split(";") if doc.author else None
         )
@@ -159,6 +174,11 @@ class ArticleExtractor:
             canonical_url=meta.canonical_url(tree) or url,
             word_count=words,
             paywalled=paywall_notice or words < MIN_BODY_WORDS,
+            page_title=raw_title,
+            jsonld_body=next(
+                (str(n["articleBody"]) for n in jsonld if isinstance(n.get("articleBody"), str)),
+                None,
+            ),
         )
 
     def _metadata(self, tree: HtmlElement, url: str | None) -> Document:
@@ -175,7 +195,7 @@ class ArticleExtractor:
             return ""
         return str(document.text or "")
 
-    def _body_text(self, tree: HtmlElement, url: str | None) -> str:
+    def _body_text(self, tree: HtmlElement, html: str, wide: str, url: str | None) -> str:
         if self.body_xpath is not None:
             region = self._region(tree)
             if region is not None:
@@ -187,9 +207,11 @@ class ArticleExtractor:
             if _word_count(text) < PRECISION_KEEP_RATIO * _word_count(balanced):
                 text = balanced
         if self.readability_fallback and _word_count(text) < READABILITY_TRIGGER_WORDS:
-            fallback = _readability_text(tree)
+            fallback = readability_text(html)
             if _word_count(fallback) > READABILITY_GAIN * max(_word_count(text), 1):
-                text = fallback
+                return fallback
+        if self.ensemble:
+            text, _added = add_missed_blocks(html, text, wide)
         return text
 
     def _region(self, tree: HtmlElement) -> HtmlElement | None:
@@ -219,28 +241,6 @@ class ArticleExtractor:
         values = [str(v) for v in tree.xpath('//meta[@property="og:title"]/@content')]
         values.extend(h.text_content() for h in tree.xpath("//h1")[:2])
         return values
-
-
-def _readability_text(tree: HtmlElement) -> str:
-    try:
-        # imported on first use: the fallback runs on few pages
-        from readability import Document as ReadabilityDocument  # noqa: PLC0415
-    except ImportError:
-        logger.warning("readability-lxml is not installed: no fallback for short extractions")
-        return ""
-    try:
-        summary = ReadabilityDocument(etree.tostring(tree, encoding="unicode")).summary(
-            html_partial=True
-        )
-    except (ValueError, TypeError, etree.LxmlError):
-        logger.debug("readability fallback failed", exc_info=True)
-        return ""
-    fragment = load_html(f"<html><body>{summary}</body></html>")
-    if fragment is None:
-        return ""
-    blocks = fragment.xpath("//p|//h2|//h3|//h4|//li|//blockquote")
-    lines = [" ".join(b.text_content().split()) for b in blocks]
-    return "\n".join(line for line in lines if line)
 
 
 def _detect_language(text: str) -> str | None:

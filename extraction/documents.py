@@ -54,6 +54,8 @@ class Extraction:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: `ExtractOptions.settings_hash` of the options used.
     settings_hash: str | None = None
+    #: The page's JSON-LD articleBody (not stored): site-level learning keeps its blocks.
+    article_body: str | None = None
 
     @property
     def text_sha256(self) -> str:
@@ -82,10 +84,12 @@ def extract_document(
         return None
     metadata = article.to_dict()
     metadata.pop("text", None)
+    metadata.pop("jsonld_body", None)
     return Extraction(
         text=article.text,
         encoding=encoding,
         extractor_version=article.extractor_version or EXTRACTOR_VERSION,
         metadata=metadata,
         settings_hash=options.settings_hash,
+        article_body=article.jsonld_body,
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from newsarchive.extraction.jsonlimits import loads_bounded
 
@@ -239,7 +241,11 @@ def _best(candidates: Sequence[str], now: datetime) -> str | None:
 
 
 def clean_title(title: str | None, site_names: Sequence[str]) -> str | None:
-    """Strip a trailing (or leading) " - Publisher" / " | Site" from a headline."""
+    """Strip a leading or trailing " - Publisher" / " | Site" that names the site.
+
+    Only a part matching one of `site_names` goes: a short tail may be the headline's own last
+    words ("... - Update", "... - here's how to check"), so shape alone never decides.
+    """
     if not title:
         return None
     title = " ".join(title.split())
@@ -252,17 +258,70 @@ def clean_title(title: str | None, site_names: Sequence[str]) -> str | None:
             head, _, tail = title.rpartition(sep)
             lead, _, rest = title.partition(sep)
             tail_cf, lead_cf = tail.casefold().strip(), lead.casefold().strip()
-            if lowered_sites and any(_site_match(tail_cf, s) for s in lowered_sites) and head:
+            if any(_site_match(tail_cf, s) for s in lowered_sites) and head.strip():
                 title, changed = head.strip(), True
-            elif lowered_sites and any(_site_match(lead_cf, s) for s in lowered_sites) and rest:
+            elif any(_site_match(lead_cf, s) for s in lowered_sites) and rest.strip():
                 title, changed = rest.strip(), True
-            elif head and len(tail.split()) <= MAX_SITE_TAIL_WORDS and len(head.split()) >= 3:
-                title, changed = head.strip(), True
             if changed:
                 break
         if not changed:
             break
     return title or None
+
+
+def domain_names(url: str | None) -> list[str]:
+    """Site names a URL's host spells ("www.theguardian.com": "theguardian.com", "theguardian")."""
+    host = urlsplit(url).hostname if url else None
+    if not host:
+        return []
+    host = host.removeprefix("www.").removeprefix("m.")
+    labels = host.split(".")
+    names = [host]
+    if len(labels) >= 2:
+        # the registrable label, and the host without its public suffix ("sz.de" -> "sz")
+        names.append(labels[-2] if len(labels[-1]) > 2 or len(labels) == 2 else labels[-3])
+    return [n for n in names if len(n) >= 2]
+
+
+def headline(
+    tree: HtmlElement,
+    jsonld: Sequence[dict[str, Any]],
+    page_title: str | None,
+    site_names: Sequence[str],
+) -> str | None:
+    """The headline as published, from JSON-LD, <h1>, og:title, twitter:title and <title>.
+
+    Each candidate loses only a prefix or suffix naming the site. The JSON-LD headline is the
+    publisher's own statement of it (unless cut short: Google's guide asks for 110 characters);
+    without one, the wording most of the others give wins, on a tie the <h1>, what a reader sees.
+    """
+    meta = _meta_values(tree)
+    h1 = next((t for t in (_text(h) for h in tree.xpath("//h1")[:2]) if t), None)
+    ld = next((str(n["headline"]) for n in jsonld[:1] if isinstance(n.get("headline"), str)), None)
+    # JSON-LD and meta values come HTML-escaped from some CMSs ("&#8216;family&#8217;")
+    raw = [h1, meta.get("og:title"), meta.get("twitter:title"), page_title]
+    candidates = [clean_title(html.unescape(r), site_names) for r in raw if r]
+    others = [c for c in candidates if c]
+    if ld and (headline_ld := clean_title(html.unescape(ld), site_names)):
+        cut = _title_norm(headline_ld)
+        longer = [c for c in others if _title_norm(c).startswith(cut) and len(c) > len(headline_ld)]
+        return longer[0] if longer and headline_ld.endswith(("...", "…")) else headline_ld
+    votes: dict[str, int] = {}
+    for candidate in others:
+        votes[_title_norm(candidate)] = votes.get(_title_norm(candidate), 0) + 1
+    best: str | None = None
+    for candidate in others:
+        if best is None or votes[_title_norm(candidate)] > votes[_title_norm(best)]:
+            best = candidate
+    return best
+
+
+def _text(element: HtmlElement) -> str:
+    return " ".join(element.text_content().split())
+
+
+def _title_norm(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
 
 
 def _site_match(part: str, site: str) -> bool:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsarchive.archive.layout import text_key
 from newsarchive.archive.metadata import MetadataRecord, WarcPointer, capture_time, write_metadata
+from newsarchive.extraction import EXTRACTOR_VERSION
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -16,6 +17,30 @@ if TYPE_CHECKING:
     from newsarchive.archive.items import ArticleCapture
     from newsarchive.archive.store import Store
     from newsarchive.extraction.documents import Extraction
+
+
+def _capture_fields(capture: ArticleCapture) -> dict[str, Any]:
+    """What every metadata record says of its capture, whatever extraction gave."""
+    return {
+        "url": capture.url,
+        "canonical_url": capture.canonical_url,
+        "crawl_url": capture.canonical_url,
+        "site": capture.site,
+        "fetched_at": capture.fetched_at,
+        "http_status": capture.status,
+        "content_type": capture.header("Content-Type"),
+        "warc": WarcPointer.of(capture.warc),
+        "discovered_from": capture.discovered_from,
+        "feed_title": capture.hint_title,
+        "feed_date": capture.hint_date,
+    }
+
+
+def _object_meta(capture: ArticleCapture, version: str) -> dict[str, str]:
+    object_meta = {"charset": "utf-8", "extractor-version": version}
+    if capture.warc is not None and capture.warc.record_id:
+        object_meta["warc-record-id"] = capture.warc.record_id
+    return object_meta
 
 
 def metadata_record(
@@ -28,27 +53,34 @@ def metadata_record(
 
     `extra` adds fields (re-extraction records where it came from).
     """
+    # Records are written in the model's field order, so the order here changes nothing.
     fields: dict[str, Any] = {
-        "url": capture.url,
-        "canonical_url": result.metadata.get("canonical_url") or capture.canonical_url,
-        "crawl_url": capture.canonical_url,
-        "site": capture.site,
+        **_capture_fields(capture),
         **{k: v for k, v in result.metadata.items() if k != "canonical_url"},
-        "fetched_at": capture.fetched_at,
-        "http_status": capture.status,
-        "content_type": capture.header("Content-Type"),
+        "canonical_url": result.metadata.get("canonical_url") or capture.canonical_url,
         "encoding": result.encoding,
         "text_sha256": result.text_sha256,
         "text_key": text_key,
         "extractor_version": result.extractor_version,
         "extraction_settings": result.settings_hash,
-        "warc": WarcPointer.of(capture.warc),
-        "discovered_from": capture.discovered_from,
-        "feed_title": capture.hint_title,
-        "feed_date": capture.hint_date,
         **(extra or {}),
     }
     return MetadataRecord.model_validate(fields)
+
+
+def store_not_extracted(store: Store, capture: ArticleCapture, reason: str) -> MetadataRecord:
+    """Write the metadata record of a capture archived without text, saying why (`reason`,
+    a config.stats.NotExtracted value); returns it. Keyed by the current extractor version,
+    so a later extraction of the capture writes its record over this one."""
+    record = MetadataRecord.model_validate(
+        {
+            **_capture_fields(capture),
+            "extractor_version": EXTRACTOR_VERSION,
+            "not_extracted": reason,
+        }
+    )
+    write_metadata(store, record, _object_meta(capture, EXTRACTOR_VERSION))
+    return record
 
 
 def store_extraction(
@@ -62,9 +94,7 @@ def store_extraction(
     version = result.extractor_version
     tkey = text_key(capture.site, capture.canonical_url, when, version)
     record = metadata_record(capture, result, tkey, extra)
-    object_meta = {"charset": "utf-8", "extractor-version": version}
-    if capture.warc is not None and capture.warc.record_id:
-        object_meta["warc-record-id"] = capture.warc.record_id
+    object_meta = _object_meta(capture, version)
     store.put_bytes(
         tkey, result.text.encode("utf-8") + b"\n", "text/plain; charset=utf-8", object_meta
     )

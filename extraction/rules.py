@@ -287,12 +287,20 @@ MAX_KICKER_TOKENS = 2
 # A run of at least this many headline-shaped list items is a teaser list, not an article list.
 MIN_TEASER_LIST_RUN = 3
 MAX_LIST_TEASER_TOKENS = 18
+# A line of trafilatura's table output has a bar before and after each cell.
+TABLE_ROW_MIN_BARS = 2
+# A table cell this long (tokens) is prose (an article laid out in a table), not chrome.
+MIN_TABLE_PROSE_TOKENS = 12
 # Share of a top line's words that must come from the headline to call it a headline variant.
 HEADLINE_OVERLAP = 0.7
 
 
-def _norm(text: str) -> str:
+def normalise(text: str) -> str:
+    """A line's words, NFKC and case-folded, single-spaced: how lines are compared."""
     return " ".join(_WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+_norm = normalise
 
 
 def _tokens(text: str) -> list[str]:
@@ -453,6 +461,20 @@ def _teaser_list_runs(lines: Sequence[str]) -> set[int]:
     return drop
 
 
+def table_row_prose(line: str) -> list[str]:
+    """A table row as trafilatura writes it ("| a | b |"): only its cells of prose.
+
+    Old pages lay out the whole page in tables, so a row mixes the article's text with
+    navigation, rates and dates; short cells are that chrome. A row without a prose cell is a
+    data table's, and goes too (the dev sets' gold texts keep no table cells).
+    """
+    stripped = line.strip()
+    if not (stripped.startswith("|") and stripped.count("|") >= TABLE_ROW_MIN_BARS):
+        return [line]
+    cells = [" ".join(cell.split()) for cell in stripped.strip("|").split("|")]
+    return [cell for cell in cells if len(_tokens(cell)) >= MIN_TABLE_PROSE_TOKENS]
+
+
 def same_text(a: str, b: str) -> bool:
     return bool(a) and _norm(a) == _norm(b)
 
@@ -464,7 +486,7 @@ def clean_lines(
     authors: Sequence[str] = (),
 ) -> tuple[list[str], bool]:
     """Drop boilerplate lines; return (kept lines, paywall notice seen)."""
-    source = [line.rstrip() for line in lines]
+    source = [cell for line in lines for cell in table_row_prose(line.rstrip())]
     source = [line for line in source if line.strip()]
     titles = [t for t in titles if t and t.strip()]
     teaser_lists = _teaser_list_runs(source)

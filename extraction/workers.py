@@ -1,23 +1,31 @@
-"""Worker processes that die with their parent: the initializer of the extraction pool.
+"""Worker processes that die with their parent: the extraction pool's worker (`main`, run as
+`python -m newsarchive.extraction.workers FD PARENT_PID`) and the re-extraction pool's
+initializer.
 
 A crawl killed with SIGKILL runs no clean-up, and a spawned worker would otherwise live on,
 holding the crawl's stdout and stderr open, which cron and systemd wait on. No Scrapy import:
-it runs in every freshly spawned worker.
+it runs in every freshly started worker.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import os
+import pickle
 import signal
 import sys
 import threading
 import time
-from typing import Final
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any, Final
 
 #: From <linux/prctl.h>.
 _PR_SET_PDEATHSIG: Final = 1
+#: What a pool worker sends when its imports are done (extraction.pool waits for it).
+READY: Final = b"ready"
 #: How often the fallback watchdog looks at the parent pid (seconds).
 WATCHDOG_INTERVAL: Final = 0.5
 
@@ -59,3 +67,53 @@ def die_with_parent(parent_pid: int, *, use_prctl: bool = True) -> None:
             name="parent-watchdog",
             daemon=True,
         ).start()
+
+
+def _answer(fn: Any, args: tuple[Any, ...]) -> bytes:
+    """The pickled (ok, value) answer to one task; any error of the task is its answer."""
+    try:
+        answer: tuple[bool, Any] = (True, fn(*args))
+    except Exception as exc:  # the caller decides what a failed task means
+        # The traceback does not pickle; a note keeps it for the parent's log.
+        exc.add_note("In the extraction worker:\n" + "".join(traceback.format_exc()))
+        answer = (False, exc)
+    try:
+        return pickle.dumps(answer)
+    except Exception as exc:  # an answer that does not pickle: say what it was instead
+        return pickle.dumps((False, RuntimeError(f"unpicklable answer: {exc!r}")))
+
+
+def serve(conn: Connection) -> None:
+    """Answer tasks until an empty message or the end of the connection."""
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except EOFError:
+            return
+        if not data:
+            return
+        try:
+            fn, args = pickle.loads(data)  # noqa: S301 - bytes from the parent that started us
+        except Exception as exc:  # a task that does not unpickle here is that task's error
+            conn.send_bytes(pickle.dumps((False, RuntimeError(f"unreadable task: {exc!r}"))))
+            continue
+        conn.send_bytes(_answer(fn, args))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """An extraction pool worker (extraction.pool): FD of its socket, the parent's pid."""
+    fd, parent = (int(arg) for arg in (argv if argv is not None else sys.argv[1:]))
+    die_with_parent(parent)
+    # Ctrl-C reaches the whole process group; the crawl decides when its workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn = Connection(fd)
+    path, preload = conn.recv()
+    sys.path[:] = path
+    for name in preload:
+        importlib.import_module(name)
+    conn.send_bytes(READY)
+    serve(conn)
+
+
+if __name__ == "__main__":
+    main()

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 from newsarchive.archive.layout import (
     META_PREFIX,
     TEXT_PREFIX,
+    key_site,
     parse_meta_key,
     parse_text_key,
     parse_versioned_key,
@@ -39,6 +40,12 @@ from newsarchive.archive.store import StoreError, open_store
 from newsarchive.extraction import EXTRACTOR_VERSION
 from newsarchive.extraction.documents import ExtractOptions, extract_document
 from newsarchive.extraction.records import store_extraction
+from newsarchive.extraction.sitemodel import (
+    SiteModel,
+    build_site_model,
+    load_site_model,
+    save_site_model,
+)
 from newsarchive.extraction.workers import die_with_parent
 from newsarchive.jobs.upload import drain
 
@@ -206,6 +213,9 @@ def _reextract_one(
     )
     if result is None:
         return EMPTY, "no article text"
+    # The site's model has seen the whole archive: the first captures of a site, extracted
+    # before the crawl had learnt its boilerplate, come out as clean as the later ones.
+    result = _site_model(reader.store, source.site or "").apply(result, learn=False)
     result = dataclasses.replace(result, extractor_version=version)
     record = store_extraction(
         reader.store,
@@ -234,6 +244,26 @@ def _run_tasks(
     finally:
         reader.close()
     return ChunkResult(outcomes, time.process_time() - started, os.getpid())
+
+
+#: Site models read once per process: (state folder, site) -> model.
+_SITE_MODELS: dict[tuple[str, str], SiteModel] = {}
+
+
+def _site_model(store: Store, site: str) -> SiteModel:
+    key = (str(store.state_dir), site)
+    if key not in _SITE_MODELS:
+        _SITE_MODELS[key] = load_site_model(store.state_dir, site) or SiteModel(site)
+    return _SITE_MODELS[key]
+
+
+def prepare_site_models(store: Store, sites: Iterable[str]) -> None:
+    """Build from the archive the model of each site that has none in the store's state."""
+    for site in sorted(set(sites)):
+        if load_site_model(store.state_dir, site) is None:
+            model = build_site_model(store, site)
+            save_site_model(store.state_dir, model)
+            logger.info("Built the site model of %s from %d articles", site, model.pages)
 
 
 #: One reader per worker process and store, so its digest index is read once per process.
@@ -277,6 +307,12 @@ def run(
     # capture day (and so mostly one WARC) together, which is what the stream reuse needs.
     todo = sorted(tasks, key=lambda t: t.source_key)
     summary = Summary(version=version, planned=len(todo), already_done=already_done)
+    if todo:
+        model_store = open_store(store_uri, **options)
+        try:
+            prepare_site_models(model_store, (key_site(t.source_key) for t in todo))
+        finally:
+            model_store.close()
     stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     started = time.perf_counter()
 

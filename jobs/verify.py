@@ -9,11 +9,20 @@ from __future__ import annotations
 import logging
 import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from warcio.exceptions import ArchiveLoadFailed
 
+from newsarchive.archive.backfill import (
+    backfill,
+    missing_packages,
+    package_warcs,
+    site_warcs,
+    stored_sites,
+)
 from newsarchive.archive.cdxj import parse_cdxj
+from newsarchive.archive.digests import DigestIndex
 from newsarchive.archive.layout import (
     META_PREFIX,
     WARC_PREFIX,
@@ -22,6 +31,7 @@ from newsarchive.archive.layout import (
     site_prefix,
     warc_index_key,
 )
+from newsarchive.archive.lock import LockHeld, site_lock
 from newsarchive.archive.metadata import MetadataError, read_metadata
 from newsarchive.archive.reader import CAPTURE_TYPES, iter_records
 
@@ -68,6 +78,9 @@ class FileReport:
 @dataclass(slots=True)
 class VerifyReport:
     files: list[FileReport] = field(default_factory=list)
+    #: What was missing and has been made now ("KEY: what"): WARCs a killed run left with no
+    #: CDXJ index, no digests object or in no package.
+    backfilled: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -92,6 +105,7 @@ class VerifyReport:
         lines.insert(1, "  ".join("-" * w for w in widths))
         for f in self.files:
             lines += [f"{f.key}: {problem}" for problem in f.problems]
+        lines += self.backfilled
         bad = sum(not f.ok for f in self.files)
         lines.append(f"{len(self.files)} checked, {bad} failed")
         return "\n".join(lines)
@@ -232,20 +246,62 @@ class _Scan:
         return report
 
 
-def verify_store(store: Store, site: str | None = None) -> VerifyReport:
+def verify_store(
+    store: Store, site: str | None = None, *, repair: bool = True, packages: bool = True
+) -> VerifyReport:
     """Read every WARC (of `site`, or all) to the end and check it; see the module docstring.
 
     Revisits may refer to originals of any site, so every WARC of the store is read either way.
+    With `repair`, first give every closed WARC what a killed run may have left undone (its
+    CDXJ index, its digests object and, with `packages`, a place in a package), reported in
+    the table; a site whose crawl is running is left to that crawl. Without it, a WARC in no
+    index or package is a failure.
     """
-    scan = _Scan(store)
     report = VerifyReport()
+    unpackaged: dict[str, str] = {}
+    for name in [site] if site else stored_sites(store):
+        if repair:
+            report.backfilled += _repair(store, name, packages=packages)
+        elif packages:
+            for key in missing_packages(store, name, site_warcs(store, name)):
+                unpackaged[key] = "in no package"
+    scan = _Scan(store)
     wanted = site_prefix(WARC_PREFIX, site) + "/"
     for key in store.list(WARC_PREFIX):
         if not key.endswith(WARC_SUFFIXES):
             continue
         file_report = scan.warc(key)
+        if key in unpackaged:
+            captures = file_report.responses + file_report.revisits
+            file_report.problems.append(f"{captures} captures {unpackaged[key]}")
         if key.startswith(wanted):
             report.files.append(file_report)
     scan.resolve_revisits()
     report.files.append(scan.metadata(site_prefix(META_PREFIX, site)))
     return report
+
+
+def _repair(store: Store, site: str, *, packages: bool) -> list[str]:
+    """Backfill one site under its crawl lock; lines for the report."""
+    try:
+        lock = site_lock(store.state_dir, site).acquire()
+    except LockHeld:
+        return [f"{site}: a crawl is running; its WARCs were not backfilled"]
+    digests = DigestIndex(store, site)
+    try:
+        found = backfill(store, site, digests=digests, packages=packages)
+        lines = [f"{key}: had no CDXJ index, indexed now" for key in found.unindexed]
+        lines += [f"{key}: had no digests object, published now" for key in found.undigested]
+        if found.unpackaged:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            package = package_warcs(
+                store, site, f"{stamp}-verify", found.unpackaged, datetime.now(UTC).date()
+            )
+            lines += [
+                f"{key}: was in no package, packaged in {package}" for key in found.unpackaged
+            ]
+        lines += [f"backfill failed: {failure}" for failure in found.failed]
+        return lines
+    finally:
+        digests.close()
+        lock.release()

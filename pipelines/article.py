@@ -1,57 +1,64 @@
-"""Item pipeline: extract each captured article (in worker processes) and store text + metadata."""
+"""Item pipeline: extract each captured article (in the extraction pool), store text + metadata."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 from scrapy.exceptions import DropItem, NotConfigured
 
 from newsarchive.archive.items import ArticleCapture
-from newsarchive.config.stats import StatsKeys
-from newsarchive.extraction.documents import ExtractOptions, extract_document
-from newsarchive.extraction.records import store_extraction
-from newsarchive.extraction.workers import die_with_parent
+from newsarchive.config.stats import NotExtracted, StatsKeys
+from newsarchive.extraction.budget import TooManyElements, extract_within_budget
+from newsarchive.extraction.documents import ExtractOptions
+from newsarchive.extraction.pool import PoolConfig, shared_pools
+from newsarchive.extraction.records import store_extraction, store_not_extracted
+from newsarchive.extraction.sitemodel import SiteModel, load_site_model, save_site_model
 from newsarchive.pipelines.extensions.run import crawl_run
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
     from newsarchive.archive.store import Store
+    from newsarchive.extraction.pool import ExtractionPool
 
 logger = logging.getLogger(__name__)
 
+#: Imported by each worker as it starts, so no page pays for loading the extractor.
+_PRELOAD = ("newsarchive.extraction.budget",)
+
 
 class ArticlePipeline:
-    """Runs extraction off the reactor and stores the results.
+    """Runs extraction in the process's extraction pool and stores the results.
 
-    Settings: EXTRACT_ENABLED, EXTRACT_WORKERS (0 = a thread), EXTRACT_FAVOR_PRECISION,
-    EXTRACT_INCLUDE_COMMENTS; per-site `extraction:` overrides and `language` from the site YAML.
+    Settings: EXTRACT_ENABLED, EXTRACT_WORKERS ("auto"; 0 = a thread), EXTRACT_TIMEOUT,
+    EXTRACT_MAX_ELEMENTS, EXTRACT_FAVOR_PRECISION, EXTRACT_INCLUDE_COMMENTS; per-site
+    `extraction:` overrides and `language` from the site YAML. The site's repeated-block model
+    (extraction.sitemodel) learns from every article, in this process, and is kept in the
+    store's state between runs.
     """
 
     def __init__(
-        self, store: Store, options: ExtractOptions, workers: int, stats: StatsCollector
+        self,
+        store: Store,
+        options: ExtractOptions,
+        pool: ExtractionPool,
+        stats: StatsCollector,
+        max_elements: int = 0,
+        site_model: SiteModel | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.options = options
+        self.pool = pool
         self.stats = stats
-        self.executor: Executor
-        if workers > 0:
-            # spawn: forking a process that runs a Twisted reactor and threads is unsafe.
-            # Workers die with the crawl, so a killed crawl leaves no process holding its pipes.
-            self.executor = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=die_with_parent,
-                initargs=(os.getpid(),),
-            )
-        else:
-            self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+        self.max_elements = max_elements
+        self.site_model = site_model
+        self.state_dir = state_dir
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -59,42 +66,63 @@ class ArticlePipeline:
         if not run.options.extract:
             raise NotConfigured("EXTRACT_ENABLED is off")
         assert crawler.stats is not None
+        state_dir = run.store.state_dir
+        site_model = load_site_model(state_dir, run.site.name) or SiteModel(run.site.name)
+        # One pool for every crawl of the process (`crawl --all`), released at close_spider.
+        pool = shared_pools.acquire(
+            PoolConfig(run.options.extract_workers, run.options.extract_timeout, _PRELOAD)
+        )
         return cls(
             run.store,
             ExtractOptions.build(run.options, run.site),
-            run.options.extract_workers,
+            pool,
             crawler.stats,
+            run.options.extract_max_elements,
+            site_model,
+            state_dir,
         )
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleCapture):
             return item
-        loop = asyncio.get_running_loop()
-        try:
-            result = await loop.run_in_executor(
-                self.executor,
-                extract_document,
-                item.body,
-                item.header("Content-Type"),
-                item.url,
-                self.options,
-            )
-        except Exception as exc:  # any extractor bug must cost one page, not the run
+        # Waits while the pool's queue is full: the item slots fill, and Scrapy stops
+        # feeding responses to the spider until extraction catches up.
+        outcome = await self.pool.run(
+            extract_within_budget,
+            item.body,
+            item.header("Content-Type"),
+            item.url,
+            self.options,
+            self.max_elements,
+        )
+        if outcome.workers_lost:
+            self.stats.inc_value(StatsKeys.EXTRACT_WORKERS_LOST, outcome.workers_lost)
+        if outcome.failure is not None:
+            await self._not_extracted(item, NotExtracted(outcome.failure.value))
+        if isinstance(outcome.error, TooManyElements):
+            await self._not_extracted(item, NotExtracted.TOO_MANY_ELEMENTS, str(outcome.error))
+        if outcome.error is not None:
+            # An extractor bug costs one page; the seen store leaves it unsettled, so the next
+            # run (a fixed extractor, say) extracts it again.
+            exc = outcome.error
             self.stats.inc_value(StatsKeys.EXTRACT_FAILED)
-            logger.warning("Extraction failed for %s: %r", item.url, exc, exc_info=True)
-            item.extra["text_key"] = ""  # settled: the seen store does not expect a text
-            raise DropItem(f"extraction failed: {exc!r}") from exc
+            logger.warning("Extraction failed for %s: %r", item.url, exc, exc_info=exc)
+            raise DropItem(f"extraction failed: {exc!r}")
+        result = outcome.value
         if result is None:
             self.stats.inc_value(StatsKeys.EXTRACT_EMPTY)
             logger.warning("No article text in %s", item.url)
             item.extra["text_key"] = ""
             raise DropItem("no article text")
+        if self.site_model is not None:
+            result = self.site_model.apply(result)
+            removed = len(result.metadata.get("removed_blocks", ()))
+            if removed:
+                self.stats.inc_value(StatsKeys.EXTRACT_SITE_BLOCKS_REMOVED, removed)
         try:
             record = await asyncio.to_thread(store_extraction, self.store, item, result)
         except OSError as exc:
-            self.stats.inc_value(f"{StatsKeys.STORAGE_FAILED}/{type(exc).__name__}")
-            logger.error("Could not store text of %s", item.url, exc_info=True)
-            raise DropItem(f"storage failed: {exc!r}") from exc
+            self._storage_failed(item, exc)
         self.stats.inc_value(StatsKeys.EXTRACT_OK)
         self.stats.inc_value(StatsKeys.STORAGE_OBJECTS, 2)
         # The seen store (pipelines.extensions.seen) records which text version a capture gave;
@@ -102,5 +130,35 @@ class ArticlePipeline:
         item.extra["text_key"] = record.text_key or ""
         return item
 
-    def close_spider(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=False)
+    async def _not_extracted(
+        self, item: ArticleCapture, why: NotExtracted, detail: str = ""
+    ) -> None:
+        """Record why an archived page has no text, then drop the item."""
+        self.stats.inc_value(why.stat)
+        logger.warning("Not extracted: %s%s: %s", why, f" ({detail})" if detail else "", item.url)
+        try:
+            await asyncio.to_thread(store_not_extracted, self.store, item, why)
+        except OSError as exc:
+            self._storage_failed(item, exc)
+        self.stats.inc_value(StatsKeys.STORAGE_OBJECTS)
+        if why is not NotExtracted.WORKER_LOST:
+            # Settled: the page's own size or cost stopped it, and would again. A lost worker
+            # says nothing of the page, so the next run extracts it again.
+            item.extra["text_key"] = ""
+        raise DropItem(f"not extracted: {why}")
+
+    def _storage_failed(self, item: ArticleCapture, exc: OSError) -> NoReturn:
+        self.stats.inc_value(f"{StatsKeys.STORAGE_FAILED}/{type(exc).__name__}")
+        logger.error("Could not store text of %s", item.url, exc_info=exc)
+        raise DropItem(f"storage failed: {exc!r}") from exc
+
+    async def close_spider(self) -> None:
+        # The last crawl of the process to close stops the workers; off the reactor, as
+        # stopping waits for them to exit.
+        await asyncio.to_thread(shared_pools.release, self.pool)
+        if self.site_model is not None and self.state_dir is not None:
+            try:
+                save_site_model(self.state_dir, self.site_model)
+            except OSError:
+                # the next run starts this site's model from its last saved counts
+                logger.warning("Could not save the site model", exc_info=True)

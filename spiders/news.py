@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, UsageError
 from scrapy.http import TextResponse
-from scrapy.utils.response import get_meta_refresh
 
 from newsarchive import __version__
 from newsarchive.archive.items import ArticleCapture
@@ -23,9 +22,17 @@ from newsarchive.config.options import SITE_SETTING, resolve_site
 from newsarchive.config.sites import SiteConfig, SiteConfigError, parse_site
 from newsarchive.config.stats import InvalidKind, StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import RECORD_META
+from newsarchive.pipelines.scaleout import shared_worker
 from newsarchive.pipelines.skips import InvalidInput
+from newsarchive.spiders.document import HtmlPage
 from newsarchive.spiders.feeds import Entry, JSONLimits, looks_like_feed, parse_feed
-from newsarchive.spiders.pages import announced_feeds, next_page_links, page_kind, page_links
+from newsarchive.spiders.pages import (
+    CANONICAL_HREFS,
+    announced_feeds,
+    next_page_links,
+    page_kind,
+    page_links,
+)
 from newsarchive.spiders.requisites import (
     REQUISITE_META,
     RequisiteKind,
@@ -96,6 +103,12 @@ class Frontier(Protocol):
     def plan_page(self, url: str, callback: str, meta: dict[str, Any]) -> None: ...
     def note_announced(self, url: str, announced: datetime | None) -> None: ...
     def resume(self) -> list[PendingRequest]: ...
+    def defer(self, url: str, announced: datetime | None, meta: dict[str, Any]) -> None:
+        """An article over `max_articles`: remembered for the next runs."""
+        ...
+
+    def backlog(self) -> list[PendingRequest]: ...
+    def drop_backlog(self, url: str) -> None: ...
     def unchanged(self, response: Response) -> bool: ...
     def page_done(self, response: Response) -> None:
         """Called once a page's links are queued."""
@@ -188,8 +201,14 @@ class NewsSpider(Spider):
         self.frontier = next(
             (e for e in self.crawler.extensions.middlewares if isinstance(e, Frontier)), None
         )
+        if shared_worker(self.settings):
+            return  # `newsarchive seed` queued the discovery requests (and a killed run's)
         # Read before this run adds its own start pages to the frontier.
         resumed = self.frontier.resume() if self.frontier is not None else []
+        # The backlog is taken first: before any page is read, so it counts first against
+        # max_articles.
+        for request in self._backlogged():
+            yield request
         site = self.site
         if site.robots_sitemaps and not self.robots_from_middleware:
             for root in sorted(self._robots_roots()):
@@ -222,6 +241,27 @@ class NewsSpider(Spider):
                 request = self._page_request(pending.url, callback, stat, **pending.meta)
             if request is not None:
                 yield request
+
+    def _backlogged(self) -> list[Request]:
+        """Articles earlier runs found over max_articles, oldest announcement first, up to the
+        limit; those archived since, or now older than the age window, leave the backlog."""
+        if self.frontier is None:
+            return []
+        requests = []
+        for pending in self.frontier.backlog():
+            if self._scheduled >= self.site.max_articles:
+                break
+            meta = pending.meta
+            entry = Entry(url=pending.url, date=pending.announced, title=meta.get(HINT_TITLE_META))
+            request = self._article_request(
+                entry, meta.get(DISCOVERED_FROM_META) or "backlog", True
+            )
+            if request is None:
+                self.frontier.drop_backlog(pending.url)
+                continue
+            self._inc(StatsKeys.INCREMENTAL_BACKLOG_TAKEN)
+            requests.append(request)
+        return requests
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -275,16 +315,18 @@ class NewsSpider(Spider):
             self._seen_articles.add(url)
             self._inc(StatsKeys.DISCOVERY_SKIPPED_AGE)
             return None
-        if self._scheduled >= self.site.max_articles:
-            self._seen_articles.add(url)
-            self._inc(StatsKeys.DISCOVERY_SKIPPED_LIMIT)
-            return None
         meta = {
             CANONICAL_URL_META: url,
             HINT_TITLE_META: entry.title,
             HINT_DATE_META: entry.date.isoformat() if entry.date else None,
             DISCOVERED_FROM_META: source,
         }
+        if self._scheduled >= self.site.max_articles:
+            self._seen_articles.add(url)
+            self._inc(StatsKeys.DISCOVERY_SKIPPED_LIMIT)
+            if self.frontier is not None:
+                self.frontier.defer(url, entry.date, meta)
+            return None
         # Archived articles are skipped before the limit counts them, unless due again. A
         # skipped one is not marked seen: another feed or sitemap may announce it newer.
         if self.frontier is not None and not self.frontier.plan_article(url, entry.date, meta):
@@ -413,17 +455,17 @@ class NewsSpider(Spider):
                 requests.append(request)
         return requests
 
-    def _meta_refresh(self, response: TextResponse) -> str | None:
+    def _meta_refresh(self, page: HtmlPage) -> str | None:
         """The canonical URL a page's meta refresh sends to, when it is a redirect: soon enough
         and to another URL (a self-refresh only reloads the page, which is kept as it is)."""
         try:
-            delay, target = get_meta_refresh(response)
+            delay, target = page.meta_refresh()
         except ValueError:  # a target urljoin cannot parse
             delay, target = 0.0, "(unparsable)"
         if target is None or delay is None or delay > self.meta_refresh_max_delay:
             return None
-        canonical = self._canonical(target, response.url)
-        if canonical is None or canonical == canonicalize(response.url):
+        canonical = self._canonical(target, page.url)
+        if canonical is None or canonical == canonicalize(page.url):
             return None
         self._inc(StatsKeys.DISCOVERY_META_REFRESH)
         return canonical
@@ -436,7 +478,8 @@ class NewsSpider(Spider):
         requests: list[Request] = []
         page = int(response.meta.get(SECTION_PAGE_META, 1))
         max_pages = int(response.meta.get(SECTION_MAX_PAGES_META, 1))
-        refresh = self._meta_refresh(response)
+        html = HtmlPage.of(response)
+        refresh = self._meta_refresh(html)
         if refresh is not None:
             # A listing page standing in for another: read that one instead, as this page.
             if same_site(refresh, self.hosts):
@@ -446,16 +489,16 @@ class NewsSpider(Spider):
             self._page_done(response)
             return requests
         if not self.site.feeds:
-            for feed in announced_feeds(response):
+            for feed in announced_feeds(html):
                 if same_site(feed, self.hosts):
                     request = self._page_request(
                         feed, self.parse_feed, StatsKeys.DISCOVERY_FEEDS, found_in=response.url
                     )
                     if request is not None:
                         requests.append(request)
-        next_pages = {canonicalize(link) for link in next_page_links(response)}
+        next_pages = {canonicalize(link) for link in next_page_links(html)}
         candidates = []
-        for link in page_links(response):
+        for link in page_links(html):
             url = self._canonical(link, response.url)
             if url is None or not same_site(url, self.hosts) or self._matches(self.deny, url):
                 continue
@@ -470,30 +513,31 @@ class NewsSpider(Spider):
         self._page_done(response)
         return requests
 
-    def parse_article(self, response: Response) -> Iterable[ArticleCapture | Request]:
+    def parse_article(self, response: Response) -> list[ArticleCapture | Request]:
+        # A list, not a generator: the page's tree is gone when this returns, however long
+        # Scrapy keeps the response while the item is extracted and stored.
         if self.frontier is not None and self.frontier.unchanged(response):
             # 304, or the archived payload again: no new capture, so no new text version.
-            return
+            return []
         if response.status != 200:
             self._inc(f"discovery/article_status/{response.status}")
-            return
+            return []
         if not isinstance(response, TextResponse):
             self._inc(StatsKeys.DISCOVERY_NOT_ARTICLE)
-            return
-        if page_kind(response) == "listing" and not self._matches(self.allow, response.url):
+            return []
+        page = HtmlPage.of(response)
+        if page_kind(page) == "listing" and not self._matches(self.allow, response.url):
             self._inc(StatsKeys.DISCOVERY_NOT_ARTICLE)
-            return
+            return []
         meta = response.meta
-        refresh = self._meta_refresh(response)
+        refresh = self._meta_refresh(page)
         if refresh is not None:
             # The page only sends the reader elsewhere: that page is judged on its own, as a
             # link found here, and nothing is stored under this URL (the exchange is archived).
             entry = Entry(url=refresh, title=meta.get(HINT_TITLE_META))
             request = self._article_request(entry, response.url, trusted=True)
-            if request is not None:
-                yield request
-            return
-        declared = response.css('link[rel="canonical"]::attr(href)').get()
+            return [request] if request is not None else []
+        declared = next(iter(page.select(CANONICAL_HREFS)), None)
         if declared:
             page_canonical = canonicalize(join_url(response.url, declared.strip()))
             requested = meta.get(CANONICAL_URL_META)
@@ -505,31 +549,34 @@ class NewsSpider(Spider):
                 # Two URLs, one article (a tracking variant, an alias): keep the first capture.
                 if page_canonical in self._seen_articles:
                     self._inc(StatsKeys.DISCOVERY_SKIPPED_DUPLICATE)
-                    return
+                    return []
                 self._seen_articles.add(page_canonical)
         warc = meta.get(RECORD_META)
-        yield ArticleCapture(
-            site=self.site.name,
-            url=response.url,
-            canonical_url=meta.get(CANONICAL_URL_META)
-            or canonicalize(response.url)
-            or response.url,
-            status=response.status,
-            headers=[
-                (k.decode("latin-1"), v.decode("latin-1"))
-                for k, values in response.headers.items()
-                for v in values
-            ],
-            body=response.body,
-            fetched_at=warc.date if warc is not None else datetime.now(UTC).isoformat(),
-            warc=warc,
-            hint_title=meta.get(HINT_TITLE_META),
-            hint_date=meta.get(HINT_DATE_META),
-            discovered_from=meta.get(DISCOVERED_FROM_META),
-        )
+        out: list[ArticleCapture | Request] = [
+            ArticleCapture(
+                site=self.site.name,
+                url=response.url,
+                canonical_url=meta.get(CANONICAL_URL_META)
+                or canonicalize(response.url)
+                or response.url,
+                status=response.status,
+                headers=[
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, values in response.headers.items()
+                    for v in values
+                ],
+                body=response.body,
+                fetched_at=warc.date if warc is not None else datetime.now(UTC).isoformat(),
+                warc=warc,
+                hint_title=meta.get(HINT_TITLE_META),
+                hint_date=meta.get(HINT_DATE_META),
+                discovered_from=meta.get(DISCOVERED_FROM_META),
+            )
+        ]
         if self.requisites is not None:
-            for url, kind in self.requisites.of_page(response):
-                yield self._requisite_request(url, kind, response.url)
+            for url, kind in self.requisites.of_page(page):
+                out.append(self._requisite_request(url, kind, response.url))
+        return out
 
     # --- page requisites ---------------------------------------------------------------------
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
-
-from scrapy.utils.response import get_base_url
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from newsarchive.extraction.jsonlimits import loads_bounded
+from newsarchive.spiders.document import xpath
 from newsarchive.spiders.urls import join_url
 
 if TYPE_CHECKING:
-    from scrapy.http import TextResponse
+    from newsarchive.spiders.document import HtmlPage
 
 PageKind = Literal["article", "listing", "unknown"]
 
@@ -23,6 +22,18 @@ ARTICLE_TYPES = frozenset(
     }
 )  # fmt: skip
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
+# What cssselect makes of the CSS selectors these replaced (`[rel~="next"]`: a word of @rel).
+_OG_TYPE: Final = xpath('//meta[@property="og:type"]/@content')
+_JSON_LD: Final = xpath('//script[@type="application/ld+json"]/text()')
+_ANCHOR_HREFS: Final = xpath("//a/@href")
+_NEXT_HREFS: Final = xpath(
+    "//link[@rel='next']/@href"
+    " | //a[@rel and contains(concat(' ', normalize-space(@rel), ' '), ' next ')]/@href"
+)
+_ALTERNATES: Final = xpath(
+    "//link[@rel and contains(concat(' ', normalize-space(@rel), ' '), ' alternate ')]"
+)
+CANONICAL_HREFS: Final = xpath('//link[@rel="canonical"]/@href')
 
 
 def _jsonld_types(node: Any) -> set[str]:
@@ -41,11 +52,12 @@ def _jsonld_types(node: Any) -> set[str]:
     return found
 
 
-def page_kind(response: TextResponse) -> PageKind:
-    og_type = (response.css('meta[property="og:type"]::attr(content)').get() or "").strip()
+def page_kind(page: HtmlPage) -> PageKind:
+    og_types = page.select(_OG_TYPE)
+    og_type = og_types[0].strip() if og_types else ""
     if og_type.lower() == "article":
         return "article"
-    for block in response.css('script[type="application/ld+json"]::text').getall():
+    for block in page.select(_JSON_LD):
         try:
             data = loads_bounded(block)
         except ValueError:
@@ -57,37 +69,29 @@ def page_kind(response: TextResponse) -> PageKind:
     return "unknown"
 
 
-def _base_url(response: TextResponse) -> str:
-    """What relative links resolve against: <base href>, else the page's URL."""
-    try:
-        return get_base_url(response)
-    except ValueError:  # a <base href> urljoin cannot parse
-        return response.url
-
-
-def page_links(response: TextResponse) -> list[str]:
+def page_links(page: HtmlPage) -> list[str]:
     """Absolute http(s) links of the page's anchors, in document order."""
     links = []
-    for href in response.css("a::attr(href)").getall():
+    for href in page.select(_ANCHOR_HREFS):
         href = href.strip()
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
             continue
-        url = join_url(_base_url(response), href)
+        url = join_url(page.base_url, href)
         if url.startswith(("http://", "https://")):
             links.append(url)
     return links
 
 
-def next_page_links(response: TextResponse) -> list[str]:
-    hrefs = response.css('link[rel="next"]::attr(href), a[rel~="next"]::attr(href)').getall()
-    return [join_url(_base_url(response), h.strip()) for h in hrefs if h.strip()]
+def next_page_links(page: HtmlPage) -> list[str]:
+    hrefs = page.select(_NEXT_HREFS)
+    return [join_url(page.base_url, h.strip()) for h in hrefs if h.strip()]
 
 
-def announced_feeds(response: TextResponse) -> list[str]:
+def announced_feeds(page: HtmlPage) -> list[str]:
     feeds = []
-    for link in response.css('link[rel~="alternate"]'):
-        kind = (link.attrib.get("type") or "").lower()
-        href = link.attrib.get("href")
+    for link in page.elements(_ALTERNATES):
+        kind = (link.get("type") or "").lower()
+        href = link.get("href")
         if href and kind in _FEED_TYPES:
-            feeds.append(join_url(_base_url(response), href.strip()))
+            feeds.append(join_url(page.base_url, href.strip()))
     return feeds

@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Final, Self
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from newsarchive.config.stats import StatsKeys
+from newsarchive.spiders.document import xpath
 from newsarchive.spiders.urls import same_site
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from scrapy.http import TextResponse
     from scrapy.settings import BaseSettings
+
+    from newsarchive.spiders.document import HtmlPage
 
 #: request.meta key of a requisite request; its value is the `RequisiteKind` that referred to it.
 REQUISITE_META: Final = "newsarchive_requisite"
@@ -51,6 +53,9 @@ _CSS_URL: Final = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)"'\s]*))\s*\
 _CSS_IMPORT: Final = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 #: HTML's srcset parsing: a candidate's URL is a run of non-whitespace, trailing commas cut.
 _SRCSET_FIRST: Final = re.compile(r"[\s,]*(\S+)")
+_LINKS: Final = xpath("//link[@href]")
+_SCRIPT_SRCS: Final = xpath("//script/@src")
+_IMAGES: Final = xpath("//img")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,30 +91,30 @@ def first_srcset_candidate(srcset: str) -> str | None:
     return url or None
 
 
-def html_requisites(response: TextResponse) -> list[tuple[str, RequisiteKind]]:
+def html_requisites(page: HtmlPage) -> list[tuple[str, RequisiteKind]]:
     """Absolute URLs of an HTML page's requisites, by kind (see `_ORDER`), in document order."""
     found: dict[RequisiteKind, list[str]] = {kind: [] for kind in _ORDER}
-    for link in response.xpath("//link[@href]"):
-        rel = set((link.attrib.get("rel") or "").lower().split())
+    for link in page.elements(_LINKS):
+        rel = set((link.get("rel") or "").lower().split())
         if "stylesheet" in rel:
-            found[RequisiteKind.STYLESHEET].append(link.attrib["href"])
+            found[RequisiteKind.STYLESHEET].append(link.get("href") or "")
         elif "icon" in rel:
-            found[RequisiteKind.ICON].append(link.attrib["href"])
-    found[RequisiteKind.SCRIPT] += response.xpath("//script/@src").getall()
-    for img in response.xpath("//img"):
+            found[RequisiteKind.ICON].append(link.get("href") or "")
+    found[RequisiteKind.SCRIPT] += page.select(_SCRIPT_SRCS)
+    for img in page.elements(_IMAGES):
         # The src fallback and the first srcset candidate: what a browser at 1x would load.
-        src = img.attrib.get("src")
+        src = img.get("src")
         if src:
             found[RequisiteKind.IMAGE].append(src)
-        candidate = first_srcset_candidate(img.attrib.get("srcset") or "")
+        candidate = first_srcset_candidate(img.get("srcset") or "")
         if candidate:
             found[RequisiteKind.IMAGE].append(candidate)
-    # urljoin on the response honours <base href>.
+    base = page.base_url  # <base href> honoured, as response.urljoin does
     return [
         (url, kind)
         for kind in _ORDER
         for ref in found[kind]
-        if (url := _absolute(response.urljoin, ref)) is not None
+        if (url := _absolute(lambda ref: urljoin(base, ref), ref)) is not None
     ]
 
 
@@ -147,8 +152,8 @@ class Requisites:
         self.count = count
         self._requested: set[str] = set()
 
-    def of_page(self, response: TextResponse) -> list[tuple[str, RequisiteKind]]:
-        return self.select(response.url, html_requisites(response))
+    def of_page(self, page: HtmlPage) -> list[tuple[str, RequisiteKind]]:
+        return self.select(page.url, html_requisites(page))
 
     def of_stylesheet(self, text: str, url: str) -> list[tuple[str, RequisiteKind]]:
         return self.select(url, [(u, RequisiteKind.CSS_URL) for u in css_requisites(text, url)])

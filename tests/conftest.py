@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
 
-#: The real S3 server fixtures (s3_server, own_s3_server, s3_bucket).
-pytest_plugins = ["tests.s3server"]
+#: The real S3 server fixtures (s3_server, own_s3_server, s3_bucket) and Redis (redis_server).
+pytest_plugins = ["tests.s3server", "tests.redisserver"]
 
 
 def run_cli(
@@ -142,24 +142,32 @@ def s3_demo_crawl(
 SLOW_MODULES = frozenset(
     {
         "test_archive_crash",
+        "test_backfill",
+        "test_backlog",
         "test_archive_revisits",
         "test_cli",
         "test_extraction_quality",
+        "test_extraction_site",
         "test_hostile_corpus",
         "test_incremental",
         "test_operator_cli",
+        "test_pool",
+        "test_pool_crawl",
         "test_reextract",
         "test_replay",
         "test_replay_incremental",
         "test_s3_crawl",
         "test_s3_store",
+        "test_scaleout",
         "test_store_full",
         "test_wheel",
         "test_workers",
     }
 )
 #: Fixtures that start a real server or crawl in a child process: any test using one is slow.
-SLOW_FIXTURES = frozenset({"s3_server", "own_s3_server", "s3_bucket", "s3_demo_crawl"})
+SLOW_FIXTURES = frozenset(
+    {"s3_server", "own_s3_server", "s3_bucket", "s3_demo_crawl", "redis_server"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

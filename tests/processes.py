@@ -1,9 +1,22 @@
-"""Process helpers for tests that kill crawls: children of a pid, and waiting for pids to die."""
+"""Process helpers for tests that kill crawls: children of a pid, waiting for pids to die, and
+waiting for what a crawl writes (the event to kill it at)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 120) -> None:
+    """Poll `condition` until it is true; fail naming `what` after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.01)
 
 
 def process_alive(pid: int) -> bool:

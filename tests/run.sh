@@ -9,6 +9,7 @@ packages=()
 need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 need git git
 need chromium chromium  # tests/test_replay.py renders replayed pages headless
+need redis-server redis-server  # tests/test_scaleout*.py share a frontier through a real Redis
 # ... and needs a font, or its screenshots of text pages come out blank.
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || packages+=(fonts-dejavu-core)
 if [ ${#packages[@]} -gt 0 ]; then

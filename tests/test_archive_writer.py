@@ -251,7 +251,7 @@ def test_hostname_sanitised(
     writer.write_exchange(exchange())
     name = writer.current_filename
     assert name is not None
-    assert name.endswith("-crawl-box-7.prod-x.warc.gz")
+    assert name.endswith(f"-crawl-box-7.prod-x-{os.getpid()}.warc.gz")
     assert safe_segment(name) == name
 
 

@@ -9,7 +9,7 @@ import pytest
 from newsarchive.cli.main import EXIT_CONFIG, build_parser, main
 from newsarchive.cli.settings import build_settings, options_from_args
 from newsarchive.config import settings as defaults
-from newsarchive.config.options import Options, resolve_site
+from newsarchive.config.options import AUTO_MAX_WORKERS, Options, extract_workers, resolve_site
 from newsarchive.config.sites import BUNDLED_SITES_DIR, SiteConfig
 from newsarchive.extraction.documents import ExtractOptions
 
@@ -37,7 +37,8 @@ def test_defaults_come_from_config_settings(tmp_path: Path) -> None:
     assert options.retry_after_max == defaults.RETRY_AFTER_MAX
     assert options.warc_max_size == defaults.ARCHIVE_WARC_MAX_SIZE
     assert options.revisits == defaults.ARCHIVE_REVISITS
-    assert options.extract_workers == defaults.EXTRACT_WORKERS
+    assert options.extract_workers == extract_workers(defaults.EXTRACT_WORKERS) >= 1
+    assert options.extract_timeout == defaults.EXTRACT_TIMEOUT
     assert options.report_prometheus_dir is None
     assert options.storage["STORAGE_S3_DEGRADED_READS"] is defaults.STORAGE_S3_DEGRADED_READS
 
@@ -56,6 +57,16 @@ def test_overrides_are_typed(tmp_path: Path) -> None:
     assert options.retry_after_max == 5.0
     assert options.report_prometheus_dir == tmp_path
     assert options.storage["STORAGE_S3_UPLOAD_THREADS"] == "4"
+
+
+def test_extract_workers_auto_or_a_count() -> None:
+    assert 1 <= extract_workers("auto") <= AUTO_MAX_WORKERS
+    assert extract_workers(" AUTO ") == extract_workers("auto")
+    assert extract_workers("0") == 0
+    assert extract_workers(3) == 3
+    for bad in ("-1", "many", ""):
+        with pytest.raises(ValueError, match="EXTRACT_WORKERS"):
+            extract_workers(bad)
 
 
 def test_site_setting_takes_a_name_or_a_config() -> None:

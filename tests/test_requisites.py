@@ -19,6 +19,7 @@ from newsarchive.cli.commands import demo_site_config
 from newsarchive.cli.settings import build_settings
 from newsarchive.config.stats import StatsKeys
 from newsarchive.demo.server import DEMO_ARTICLES, SITE_ROOT, DemoSite
+from newsarchive.spiders.document import HtmlPage
 from newsarchive.spiders.news import NewsSpider
 from newsarchive.spiders.requisites import (
     RequisiteKind,
@@ -57,8 +58,8 @@ PAGE = b"""<!DOCTYPE html><html><head>
 </body></html>"""
 
 
-def _page(body: bytes = PAGE, url: str = "https://news.example/section/story.html") -> Any:
-    return HtmlResponse(url, body=body, encoding="utf-8")
+def _page(body: bytes = PAGE, url: str = "https://news.example/section/story.html") -> HtmlPage:
+    return HtmlPage.of(HtmlResponse(url, body=body, encoding="utf-8"))
 
 
 def test_html_requisites_by_kind_in_document_order() -> None:

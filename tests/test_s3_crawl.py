@@ -36,7 +36,9 @@ def _crawl_args(sites: Path, store: str) -> list[str]:
 
 
 def _shape(key: str) -> str:
-    """A key with its timestamps, run ids and serials blanked: what two runs share."""
+    """A key with its timestamps, run ids, serials and WARC writer pids blanked: what two runs
+    share."""
+    key = re.sub(r"-\d+(?=\.warc\.gz)", "-PID", key)
     key = re.sub(r"\d{4}-\d{2}-\d{2}", "DAY", key)
     return re.sub(r"\d{8}T?\d{6,}Z?(-[0-9a-f]{8})?", "TIME", key)
 

@@ -87,3 +87,21 @@ async def test_adhoc_url_discovers_from_robots_feeds_and_links(
     assert found == expected
     assert stats[StatsKeys.DISCOVERY_FEEDS] >= 1  # announced in <link rel="alternate">
     assert stats[StatsKeys.DISCOVERY_SITEMAPS] >= 1  # Sitemap: line of robots.txt
+
+
+@deferred_f_from_coro_f
+async def test_article_responses_keep_no_tree_or_text(demo_site: DemoSite, tmp_path: Path) -> None:
+    """Scrapy keeps a response until its items are stored: by then the spider must have left
+    no parsed tree (`response.css`/`xpath`) and no decoded body (`response.text`) on it."""
+    runner = CrawlerRunner(_settings(tmp_path))
+    crawler = runner.create_crawler(NewsSpider)
+    kept: list[tuple[str, bool, bool]] = []
+
+    def scraped(item: Any, response: Any) -> None:
+        # Scrapy's own cache slots on TextResponse (private, and the point of the test).
+        kept.append((item.url, response._cached_selector is None, response._cached_ubody is None))
+
+    crawler.signals.connect(scraped, signal=signals.item_scraped, weak=False)
+    await crawler.crawl_async(site_config=demo_site_config(demo_site.base_url))
+    assert len(kept) == len(DEMO_ARTICLES)
+    assert all(no_tree and no_text for _url, no_tree, no_text in kept), kept

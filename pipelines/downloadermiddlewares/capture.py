@@ -19,6 +19,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import run_in_thread
 
 from newsarchive import __version__
+from newsarchive.archive.backfill import backfill, recover_warcs
 from newsarchive.archive.captures import CaptureRef
 from newsarchive.archive.store import StoreError
 from newsarchive.archive.warc import (
@@ -27,15 +28,12 @@ from newsarchive.archive.warc import (
     HttpExchange,
     RollingWarcWriter,
     payload_digest,
-    recover_open_files,
 )
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.storeguard import StoreUnwritable, store_failed
 from newsarchive.pipelines.extensions.run import crawl_run
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -141,6 +139,16 @@ class WarcCaptureMiddleware:
         #: WARCs (store keys) holding the originals this run's revisits refer to.
         self.original_keys: set[str] = set()
 
+    def recover_files(self) -> list[str]:
+        """Repair the site's WARCs a dead worker (or an interrupted run) left open; their
+        captures join the digest index. Blocking; returns the keys committed."""
+        writer = self.writer
+        repaired = recover_warcs(writer.store, writer.site)
+        if repaired and self.digests is not None:
+            backfill(writer.store, writer.site, digests=self.digests, index=False)
+        self.stats.inc_value(StatsKeys.ARCHIVE_RECOVERED, len(repaired))
+        return repaired
+
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         run = crawl_run(crawler)
@@ -161,16 +169,20 @@ class WarcCaptureMiddleware:
             except (StoreError, OSError, ValueError) as exc:
                 # The local working copy still serves; a store that is down costs revisits only.
                 logger.warning("Digest index not refreshed from the store: %s", exc)
-        repaired = recover_open_files(run.store, site=site, on_close=_recovered_hook(digests))
-        for name in repaired:
-            logger.warning("Repaired WARC left open by an interrupted run: %s", name)
+        repaired = run.recover()
         stats.set_value(StatsKeys.ARCHIVE_RECOVERED, len(repaired))
+        if digests is not None:
+            # Recovered WARCs, and any whose digests a kill or a full disk left unpublished.
+            done = backfill(run.store, site, digests=digests, index=False)
+            stats.set_value(StatsKeys.ARCHIVE_DIGESTS_BACKFILLED, len(done.undigested))
         writer = RollingWarcWriter(
             run.store,
             site=site,
             prefix=run.options.warc_prefix,
             max_size=run.options.warc_max_size,
             warcinfo=warcinfo_fields(crawler, site, run.run_id),
+            # Indexed while written: the end of the run need not read its WARCs back.
+            index=run.options.cdxj,
         )
         mw = cls(writer, stats, digests)
         mw.crawler = crawler
@@ -272,18 +284,6 @@ class WarcCaptureMiddleware:
         self.writer.close()
         self.stats.set_value(StatsKeys.ARCHIVE_FILES, len(self.writer.files_closed))
         return list(self.writer.keys_closed)
-
-
-def _recovered_hook(digests: DigestIndex | None) -> Callable[[str, str], None]:
-    def recovered(filename: str, key: str) -> None:
-        if digests is None:
-            return
-        try:
-            digests.index_warc(filename, key)
-        except Exception:  # a damaged tail is already cut; a store failure costs revisits only
-            logger.error("Could not index recovered WARC %s", key, exc_info=True)
-
-    return recovered
 
 
 def warcinfo_fields(crawler: Crawler, site: str, run_id: str) -> dict[str, str]:

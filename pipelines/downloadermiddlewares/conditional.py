@@ -75,6 +75,12 @@ class ConditionalRequestMiddleware:
         entry = self.state.seen.get(request.url)
         if entry is None or entry.status != 200 or entry.fetched_at is None:
             return
+        redirected = request.meta.get("redirect_urls") and entry.kind is Kind.ARTICLE
+        if redirected and not self.state.due(entry):
+            # A redirect (from a URL a killed run left pending, say) to an article archived
+            # and not due again: the spider never planned it, so it is not fetched.
+            self.stats.inc_value(StatsKeys.INCREMENTAL_REDIRECT_ARCHIVED)
+            raise IgnoreRequest(f"redirect to {request.url}, archived and not due again")
         if entry.fetched_at >= self.state.started:
             # Fetched earlier in this run (a redirect to it, say): the capture middleware's
             # digest index makes the repeat a revisit; no conditional request is needed.

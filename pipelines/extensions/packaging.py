@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+import zipfile
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
 
 from scrapy.exceptions import NotConfigured
 
+from newsarchive.archive.backfill import missing_packages, package_warcs, site_warcs
 from newsarchive.archive.cdxj import index_warc, unindexed_warcs
-from newsarchive.archive.collection import index_lines
-from newsarchive.archive.layout import META_PREFIX, wacz_key
-from newsarchive.archive.metadata import read_metadata
 from newsarchive.archive.store import StoreError
-from newsarchive.archive.wacz import Page, WaczError, package_keys
+from newsarchive.archive.wacz import WaczError
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import WarcCaptureMiddleware
 from newsarchive.pipelines.extensions.run import crawl_run
@@ -28,25 +27,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def run_pages(store: Store, site: str, warc_keys: set[str], since: datetime) -> list[Page]:
-    """Articles captured into `warc_keys`, titled from their metadata records."""
-    pages = []
-    day = since.astimezone(UTC).date()
-    last = datetime.now(UTC).date()
-    while day <= last:
-        for key in store.list(f"{META_PREFIX}/{site}/{day.isoformat()}"):
-            record = read_metadata(store, key)
-            if record.warc is not None and record.warc.key in warc_keys:
-                pages.append(
-                    Page(url=record.url, date=record.fetched_at, title=record.title or record.url)
-                )
-        day += timedelta(days=1)
-    return sorted(pages, key=lambda p: (p.date, p.url))
-
-
 class ArchivePackager:
     """When the run finishes (`CrawlRun.finish`, right after the WARC writer closed): CDXJ for
-    every unindexed WARC of the site, a WACZ of this run's WARCs.
+    every WARC of the site still unindexed (the writer indexes those it closes), a WACZ of this
+    run's WARCs.
 
     Settings: ARCHIVE_ENABLED, ARCHIVE_CDXJ_ENABLED, ARCHIVE_WACZ_ENABLED.
     """
@@ -73,22 +57,40 @@ class ArchivePackager:
         return ext
 
     def package(self, keys: list[str]) -> None:
-        """Index and package the WARCs this run closed (blocking)."""
+        """Index and package the WARCs this run closed (blocking), and any closed WARC of an
+        earlier run left in no package (a run killed before this step, a recovered file)."""
         capture = self.crawler.get_downloader_middleware(WarcCaptureMiddleware)
         if capture is None:
             return
         site = self.run.site.name
         if self.cdxj:
-            self._index(self.run.store, site, keys)
-        if self.wacz and keys:
-            if not self.stats.get_value(StatsKeys.ARCHIVE_RESPONSES):
-                # Only revisits: the run's package would repeat what earlier ones hold.
-                logger.info("Run %s archived nothing new: no WACZ", self.run.run_id)
-                return
-            self._package(site, keys)
+            indexed = set(capture.writer.keys_indexed)
+            # The writer indexed the files it closed as it wrote them; what is left (a failed
+            # index upload, a WARC recovered from a killed run) is indexed by reading it.
+            self.stats.inc_value(StatsKeys.PACKAGE_CDXJ, len(indexed))
+            self._index(self.run.store, site, [key for key in keys if key not in indexed])
+        if not self.wacz:
+            return
+        orphans = self._orphans(site, keys)
+        if not self.stats.get_value(StatsKeys.ARCHIVE_RESPONSES):
+            # Only revisits: the run's package would repeat what earlier ones hold.
+            if keys:
+                logger.info("Run %s archived nothing new: no WACZ of its own", self.run.run_id)
+            keys = []
+        if keys or orphans:
+            self._package(site, [*orphans, *keys], len(orphans))
+
+    def _orphans(self, site: str, keys: list[str]) -> list[str]:
+        store = self.run.store
+        try:
+            found = missing_packages(store, site, site_warcs(store, site))
+        except (StoreError, OSError, ValueError, zipfile.BadZipFile) as exc:
+            logger.warning("Cannot tell which WARCs are in no package, next run retries: %s", exc)
+            return []
+        return [key for key in found if key not in keys]
 
     def _index(self, store: Store, site: str, run_keys: list[str]) -> None:
-        """This run's WARCs first (from their local copies), then any older unindexed ones."""
+        """This run's unindexed WARCs first (from their local copies), then older ones."""
         try:
             older = unindexed_warcs(store, site)
         except (StoreError, OSError) as exc:
@@ -111,23 +113,14 @@ class ArchivePackager:
             if index.skipped:
                 self.stats.inc_value(StatsKeys.PACKAGE_CDXJ_SKIPPED, len(index.skipped))
 
-    def _package(self, site: str, keys: list[str]) -> None:
-        """A WACZ of this run's WARCs only: its revisits point into earlier runs' packages
-        (never copied, so packages grow with what changed); `newsarchive package` builds one
-        package over many runs."""
+    def _package(self, site: str, keys: list[str], orphans: int) -> None:
+        """A WACZ of this run's WARCs only (and of earlier WARCs left in none): its revisits
+        point into earlier runs' packages (never copied, so packages grow with what changed);
+        `newsarchive package` builds one package over many runs."""
         store, run_id = self.run.store, self.run.run_id
         try:
-            pages = run_pages(store, site, set(keys), self.started)
-            lines = sorted(line for key in keys for line in index_lines(store, key) if line.strip())
-            package_keys(
-                store,
-                wacz_key(site, run_id),
-                keys,
-                lines,
-                pages,
-                title=f"newsarchive {site} {run_id}",
-                metadata={"site": site, "run": run_id},
-            )
+            # One per worker of a scaled-out run (the run's name carries the worker).
+            package_warcs(store, site, self.run.name, keys, self.started.astimezone(UTC).date())
         except StoreError as exc:
             logger.error("Could not package run %s of %s: %s", run_id, site, exc)
             self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
@@ -137,3 +130,6 @@ class ArchivePackager:
             self.stats.inc_value(StatsKeys.PACKAGE_FAILED)
             return
         self.stats.inc_value(StatsKeys.PACKAGE_WACZ)
+        if orphans:
+            logger.warning("Packaged %d WARCs earlier runs left in no package", orphans)
+            self.stats.inc_value(StatsKeys.PACKAGE_BACKFILLED, orphans)

@@ -114,6 +114,8 @@ def build_report(
         # Requests the network policy refused, by reason (scheme, loopback, private_network...).
         "policy_refused": counts_by_suffix(stats, StatsKeys.POLICY_REFUSED + "/"),
         "pending_left": _int(stats, StatsKeys.INCREMENTAL_PENDING_LEFT),
+        # Articles found over max_articles, waiting to be taken first by the next runs.
+        "backlog": _int(stats, StatsKeys.INCREMENTAL_BACKLOG),
         "errors": error_kinds(stats),
         "bytes": {
             "downloaded": _int(stats, "downloader/response_bytes"),
@@ -287,7 +289,7 @@ class RunReport:
         self.started = datetime.now(UTC)
         store = self.run.store
         if self.log_enabled:
-            path = store.state_dir / "logs" / self.site / f"{self.run.run_id}.log"
+            path = store.state_dir / "logs" / self.site / f"{self.run.name}.log"
             path.parent.mkdir(parents=True, exist_ok=True)
             handler = _RunLogHandler(path, encoding="utf-8")
             handler.setLevel(logging.INFO)
@@ -304,7 +306,7 @@ class RunReport:
 
     def _build(self) -> dict[str, Any]:
         assert self.finished is not None
-        return build_report(
+        report = build_report(
             self.site,
             self.run.run_id,
             self.reason,
@@ -312,11 +314,15 @@ class RunReport:
             self.started,
             self.finished,
         )
+        if self.run.frontier is not None:
+            # One report per worker of a scaled-out run (`newsarchive report` adds them up).
+            report["worker"] = self.run.frontier.worker
+        return report
 
     def _put(self, report: dict[str, Any]) -> bool:
         try:
             self.run.store.put_bytes(
-                report_key(self.site, self.run.run_id),
+                report_key(self.site, self.run.name),
                 json.dumps(report, indent=2, sort_keys=True).encode("utf-8") + b"\n",
                 "application/json",
             )

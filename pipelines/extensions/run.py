@@ -72,6 +72,8 @@ class RunAddon:
             return
         if self.run.pending_left is not None:
             stats.set_value(StatsKeys.INCREMENTAL_PENDING_LEFT, self.run.pending_left)
+        if self.run.backlog_left is not None:
+            stats.set_value(StatsKeys.INCREMENTAL_BACKLOG, self.run.backlog_left)
         report = self.run.upload
         if report is None:
             return

@@ -128,6 +128,25 @@ class SeenState:
         meta[TRACK_META] = Kind.ARTICLE.value
         return True
 
+    def defer(self, url: str, announced: datetime | None, meta: dict[str, Any]) -> None:
+        """An article found over `max_articles`: into the backlog, unless archived and not
+        due (then there is nothing to take later)."""
+        if plan_article(self.seen.get(url), announced, self.clock(), self.policy) is Plan.SKIP:
+            return
+        self.seen.add_backlog(PendingRequest(url, Kind.ARTICLE, "parse_article", meta, announced))
+        self.stats.inc_value(StatsKeys.INCREMENTAL_BACKLOG_ADDED)
+
+    def backlog(self) -> list[PendingRequest]:
+        """Articles earlier runs found over `max_articles`, oldest announcement first."""
+        return self.seen.backlog()
+
+    def drop_backlog(self, url: str) -> None:
+        self.seen.drop_backlog(url)
+
+    def due(self, entry: SeenEntry) -> bool:
+        """Whether an archived article is to be fetched again now, announced or not."""
+        return plan_article(entry, None, self.clock(), self.policy) is not Plan.SKIP
+
     def plan_page(self, url: str, callback: str, meta: dict[str, Any]) -> None:
         """A feed, sitemap or listing page about to be requested (always, conditionally)."""
         self._track(PendingRequest(url, Kind.PAGE, callback, dict(meta)))
@@ -173,13 +192,19 @@ class SeenState:
         if isinstance(item, ArticleCapture) and "text_key" in item.extra:
             self.seen.record_text(item.url, item.extra["text_key"])
 
-    async def recover_texts(self, crawler: Crawler, store: Store) -> None:
+    async def recover_texts(
+        self, crawler: Crawler, store: Store, *, committed_only: bool = False
+    ) -> None:
         """Extract, through the crawl's own pipeline, the captures a killed run archived
-        without text, reading their responses back from the archive instead of fetching."""
+        without text, reading their responses back from the archive instead of fetching.
+        `committed_only`: leave captures whose WARC is not in the store yet (another live
+        process's open file) to that process."""
         pipeline = crawler.get_item_pipeline(ArticlePipeline)
         if pipeline is None:
             return
         entries = self.seen.without_text()
+        if committed_only:
+            entries = [e for e in entries if e.warc is not None and store.exists(e.warc.warc_key)]
         if not entries:
             return
         logger.info("Extracting %d articles a killed run archived without text", len(entries))

@@ -1,0 +1,437 @@
+"""The extraction pool: worker processes with bounded in-flight work, a CPU-time limit per
+task, and dead or hung workers replaced with their task retried once. No Scrapy import.
+
+One pool serves every crawl of a process (`shared_pool`): `newsarchive crawl --all` runs its
+sites in one process, and a pool per site would hold a set of ~70 MB workers per site.
+
+Each worker is a plain child process (`python -m newsarchive.extraction.workers`) talking over
+a socket pair, watched by one thread of this process. That thread sends a task, then waits for
+the answer while reading the worker's CPU time: past `timeout` CPU seconds the worker is killed
+and replaced, and the task ends as `Failure.TIME_LIMIT` (a page that took too long once will
+take too long again, so it is not retried). A worker that dies, or uses no CPU for `hang_after`
+seconds while on a task (stopped, deadlocked), is replaced and the task retried once on the new
+worker; a second loss ends it as `Failure.WORKER_LOST`. A thread cannot be killed, so
+`workers=0` (extraction in a thread of this process, for tests) has no time limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pickle
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+
+from newsarchive.extraction.workers import READY
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Tasks queued or running per worker: one running, one waiting so a worker never idles
+#: between tasks. More only holds more response bodies in memory.
+PENDING_PER_WORKER: Final = 2
+#: Seconds a stopped worker gets to exit before it is killed.
+STOP_GRACE: Final = 5.0
+#: Seconds a new worker gets to import what it needs (trafilatura, lxml) and say it is ready.
+START_TIMEOUT: Final = 120.0
+#: Shortest wait between two looks at a busy worker's CPU time (seconds).
+_MIN_WAIT: Final = 0.05
+#: CPU seconds that show a busy worker is working: its parent-watchdog thread alone uses
+#: well under a millisecond in `hang_after`, so a hung worker shows no such progress.
+_PROGRESS: Final = 0.1
+_WORKER_MODULE: Final = "newsarchive.extraction.workers"
+
+
+class Failure(StrEnum):
+    """Why a task gave no answer (stored as the reason a page was not extracted)."""
+
+    TIME_LIMIT = "time limit"
+    WORKER_LOST = "worker lost"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Generic[T]):
+    """How one task ended: its `value`, the `error` it raised, or a pool `failure`."""
+
+    value: T | None = None
+    error: Exception | None = None
+    failure: Failure | None = None
+    #: Workers that died or hung while on this task (or were found dead when it was sent),
+    #: each replaced.
+    workers_lost: int = 0
+
+
+@dataclass(slots=True)
+class _Task:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: Future[Outcome[Any]]
+
+
+class _Lost(Exception):
+    """The worker died or hung on a task."""
+
+
+class _TimeLimit(Exception):
+    """The worker used its CPU budget on a task."""
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc); None when it cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of proc(5); 3 is the first after the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Worker:
+    """One worker process and its end of the socket pair (used by one pool thread only)."""
+
+    def __init__(self, preload: Sequence[str]) -> None:
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", _WORKER_MODULE, str(theirs.fileno()), str(os.getpid())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+            self.conn = Connection(ours.detach())
+        self.pid = self.process.pid
+        self.ready = False
+        try:
+            # The worker sets its import path as ours, so it finds what we can (tests included).
+            self.conn.send((sys.path, tuple(preload)))
+        except OSError:
+            self.kill()
+            raise
+
+    def _wait_ready(self) -> None:
+        """Wait for the worker's imports to end, so they count against no task's time."""
+        try:
+            if self.conn.poll(START_TIMEOUT) and self.conn.recv_bytes() == READY:
+                self.ready = True
+                return
+        except (EOFError, OSError):
+            pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(STOP_GRACE)
+        raise _Lost(f"did not start ({self.how_it_ended()})")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def how_it_ended(self) -> str:
+        code = self.process.poll()
+        if code is None:
+            return "running"
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"killed by {signal.Signals(-code).name}"
+            return f"killed by signal {-code}"
+        return f"exited with status {code}"
+
+    def call(self, task: bytes, timeout: float, hang_after: float) -> Any:
+        """Run a pickled (fn, args); its (ok, value) answer, or _TimeLimit or _Lost raised."""
+        if not self.ready:
+            self._wait_ready()
+        cpu_start = _cpu_seconds(self.pid)
+        started = time.monotonic()
+        try:
+            self.conn.send_bytes(task)
+        except OSError as exc:  # BrokenPipeError: it died before the task reached it
+            raise _Lost(str(exc)) from exc
+        cpu_seen, progress_at, wait = 0.0, started, min(timeout, hang_after)
+        while True:
+            try:
+                if self.conn.poll(wait):
+                    return _answer(self.conn.recv_bytes())
+            except (EOFError, OSError) as exc:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(STOP_GRACE)  # reaped, so how_it_ended can tell
+                raise _Lost(self.how_it_ended()) from exc
+            now = time.monotonic()
+            cpu_now = _cpu_seconds(self.pid)
+            if cpu_start is None or cpu_now is None:
+                # No CPU figure here: wall-clock time stands in for it, and no hang is told apart.
+                used, progress_at = now - started, now
+            else:
+                used = cpu_now - cpu_start
+            if used >= timeout:
+                raise _TimeLimit
+            if used >= cpu_seen + _PROGRESS:
+                cpu_seen, progress_at = used, now
+            elif now - progress_at >= hang_after:
+                raise _Lost(f"hung, no CPU used for {now - progress_at:.0f} s")
+            # CPU time grows no faster than wall time: the limit cannot come sooner.
+            wait = max(_MIN_WAIT, min(timeout - used, progress_at + hang_after - now))
+
+    def stop(self) -> None:
+        """Ask the worker to exit; kill it when it does not."""
+        with contextlib.suppress(OSError):
+            self.conn.send_bytes(b"")
+        try:
+            self.process.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.conn.close()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait()
+        self.conn.close()
+
+
+class ExtractionPool:
+    """Runs picklable functions in worker processes.
+
+    `workers`: processes (0: one thread of this process, no time limit); `timeout`: CPU
+    seconds per task; `hang_after`: seconds without CPU use that make a busy worker hung
+    (default `timeout`); `max_pending`: tasks queued or running at once, past which `run`
+    waits (default PENDING_PER_WORKER per worker); `preload`: modules each worker imports
+    when it starts, before its CPU time counts against a task.
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        timeout: float = 10.0,
+        hang_after: float | None = None,
+        max_pending: int | None = None,
+        preload: Sequence[str] = (),
+    ) -> None:
+        if workers < 0 or (workers and timeout <= 0):
+            raise ValueError(f"need workers >= 0 and timeout > 0, not {workers}, {timeout}")
+        self.workers = workers
+        self.timeout = timeout
+        self.hang_after = hang_after if hang_after is not None else timeout
+        self.max_pending = max_pending or max(1, workers) * PENDING_PER_WORKER
+        self.preload = tuple(preload)
+        self._slots = asyncio.Semaphore(self.max_pending)
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._live: dict[int, _Worker] = {}
+        self._thread: ThreadPoolExecutor | None = None
+        self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._handlers: list[threading.Thread] = []
+        self._closed = False
+        if workers == 0:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+        for n in range(workers):
+            handler = threading.Thread(target=self._serve, name=f"extract-pool-{n}", daemon=True)
+            handler.start()
+            self._handlers.append(handler)
+
+    # --- the caller's side --------------------------------------------------------------
+
+    async def run(self, fn: Callable[..., T], /, *args: Any) -> Outcome[T]:
+        """Run `fn(*args)` in a worker; waits first while `max_pending` tasks are in flight."""
+        async with self._slots:
+            if self._closed:
+                raise RuntimeError("the extraction pool is closed")
+            with self._lock:
+                self._in_flight += 1
+            try:
+                if self._thread is not None:
+                    return await asyncio.get_running_loop().run_in_executor(
+                        self._thread, _call_inline, fn, args
+                    )
+                future: Future[Outcome[T]] = Future()
+                self._tasks.put(_Task(fn, args, future))
+                return await asyncio.wrap_future(future)
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+
+    @property
+    def in_flight(self) -> int:
+        """Tasks queued or running now."""
+        return self._in_flight
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes alive now."""
+        with self._lock:
+            return sorted(self._live)
+
+    def close(self) -> None:
+        """Finish the queued tasks, then stop the workers."""
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._handlers:
+            self._tasks.put(None)
+        for handler in self._handlers:
+            handler.join()
+        for worker in list(self._live.values()):  # left by a failed task
+            self._discard(worker)
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+
+    # --- one thread per worker ----------------------------------------------------------
+
+    def _serve(self) -> None:
+        worker: _Worker | None = None
+        try:
+            while (task := self._tasks.get()) is not None:
+                if not task.future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    worker, outcome = self._handle(worker, task)
+                except OSError as exc:  # no worker could be started: the task fails alone
+                    logger.error("Cannot start an extraction worker: %s", exc)
+                    worker, outcome = None, Outcome(error=exc)
+                except Exception as exc:  # a pool bug must cost this task, not hang the rest
+                    logger.error("Extraction pool failed on a task", exc_info=True)
+                    worker, outcome = None, Outcome(error=exc)
+                task.future.set_result(outcome)
+        finally:
+            if worker is not None:
+                worker.stop()
+                self._forget(worker)
+
+    def _start(self) -> _Worker:
+        worker = _Worker(self.preload)
+        with self._lock:
+            self._live[worker.pid] = worker
+        logger.debug("Extraction worker %d started", worker.pid)
+        return worker
+
+    def _forget(self, worker: _Worker) -> None:
+        with self._lock:
+            self._live.pop(worker.pid, None)
+
+    def _handle(self, worker: _Worker | None, task: _Task) -> tuple[_Worker | None, Outcome[Any]]:
+        try:
+            data = pickle.dumps((task.fn, task.args))
+        except Exception as exc:  # pickle raises many kinds: the task's fault, not the pool's
+            return worker, Outcome(error=exc)
+        lost = 0
+        attempts = 0
+        while True:
+            if worker is not None and not worker.alive():
+                # Died while idle: not this task's attempt, but its run counts the loss.
+                lost += 1
+                ended = worker.how_it_ended()
+                logger.warning("Extraction worker %d %s while idle; replaced", worker.pid, ended)
+                self._discard(worker)
+                worker = None
+            if worker is None:
+                worker = self._start()
+            attempts += 1
+            try:
+                ok, value = worker.call(data, self.timeout, self.hang_after)
+            except _TimeLimit:
+                logger.info(
+                    "Extraction worker %d used its %.1f s of CPU on a task; replaced",
+                    worker.pid,
+                    self.timeout,
+                )
+                self._discard(worker)
+                return None, Outcome(failure=Failure.TIME_LIMIT, workers_lost=lost)
+            except _Lost as exc:
+                lost += 1
+                logger.warning(
+                    "Extraction worker %d %s on a task; replaced%s",
+                    worker.pid,
+                    exc,
+                    ", retrying the task" if attempts == 1 else "",
+                )
+                self._discard(worker)
+                worker = None
+                if attempts > 1:
+                    return None, Outcome(failure=Failure.WORKER_LOST, workers_lost=lost)
+                continue
+            if ok:
+                return worker, Outcome(value=value, workers_lost=lost)
+            return worker, Outcome(error=value, workers_lost=lost)
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.kill()
+        self._forget(worker)
+
+
+def _answer(data: bytes) -> tuple[bool, Any]:
+    """A worker's (ok, value) answer; an answer this process cannot read is an error."""
+    try:
+        answer = pickle.loads(data)  # noqa: S301 - bytes from our own worker
+    except Exception as exc:  # unpickling runs arbitrary class code: any error is possible
+        return False, RuntimeError(f"unreadable answer from the worker: {exc!r}")
+    ok, value = answer
+    return bool(ok), value
+
+
+def _call_inline(fn: Callable[..., T], args: tuple[Any, ...]) -> Outcome[T]:
+    try:
+        return Outcome(value=fn(*args))
+    except Exception as exc:  # the task's own error, reported as the worker would
+        return Outcome(error=exc)
+
+
+# --- one pool per process -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """What makes two pools interchangeable: crawls asking for the same one share it."""
+
+    workers: int
+    timeout: float = 10.0
+    preload: tuple[str, ...] = ()
+
+
+class SharedPools:
+    """Pools shared by the crawls of a process, counted: the last `release` closes one.
+
+    A process resource like the reactor's thread pool, so it lives beside the pools rather
+    than in any one crawl.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pools: dict[PoolConfig, tuple[ExtractionPool, int]] = {}
+
+    def acquire(self, config: PoolConfig) -> ExtractionPool:
+        with self._lock:
+            pool, users = self._pools.get(config, (None, 0))
+            if pool is None:
+                pool = ExtractionPool(
+                    config.workers, timeout=config.timeout, preload=config.preload
+                )
+            self._pools[config] = (pool, users + 1)
+            return pool
+
+    def release(self, pool: ExtractionPool) -> None:
+        with self._lock:
+            for config, (known, users) in self._pools.items():
+                if known is pool:
+                    if users > 1:
+                        self._pools[config] = (pool, users - 1)
+                        return
+                    del self._pools[config]
+                    break
+        pool.close()
+
+
+#: The process's pools.
+shared_pools: Final = SharedPools()

@@ -1,0 +1,49 @@
+"""Tasks for the extraction pool tests (tests/test_pool.py), run in its worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+
+def worker_pid() -> int:
+    return os.getpid()
+
+
+def fail() -> None:
+    raise ValueError("a task's own error")
+
+
+def spin() -> None:
+    """Uses CPU until killed."""
+    while True:
+        sum(range(10_000))
+
+
+def sleep() -> None:
+    """Uses no CPU until killed: a hung worker."""
+    while True:
+        time.sleep(1)
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def die_once(marker: str) -> int:
+    """Dies the first time (leaving `marker`), answers its pid the second."""
+    path = Path(marker)
+    if not path.exists():
+        path.touch()
+        die()
+    return os.getpid()
+
+
+def wait_for(started: str, release: str) -> int:
+    """Leaves `started`, then waits until the file `release` exists; answers its pid."""
+    Path(started).touch()
+    while not Path(release).exists():
+        time.sleep(0.02)
+    return os.getpid()

@@ -1,0 +1,158 @@
+"""The extraction pool (extraction.pool) with real worker processes: answers and errors, the
+CPU-time limit, dead and hung workers replaced with their task retried once, the bounded queue,
+one pool shared per configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import TYPE_CHECKING
+
+import pytest
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from newsarchive.extraction.pool import ExtractionPool, Failure, PoolConfig, SharedPools
+from tests import pooltasks
+from tests.processes import process_alive, wait_gone
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+@pytest.fixture
+def pool() -> Iterator[ExtractionPool]:
+    """One worker, a 1 s CPU limit; hung after 10 s without CPU, so a loaded machine does
+    not pass for a hang."""
+    pool = ExtractionPool(1, timeout=1.0, hang_after=10.0)
+    yield pool
+    pool.close()
+
+
+@deferred_f_from_coro_f
+async def test_answers_and_the_tasks_own_errors(pool: ExtractionPool) -> None:
+    first = await pool.run(pooltasks.worker_pid)
+    assert first.value in pool.worker_pids()
+    assert first.value != os.getpid()
+    failed = await pool.run(pooltasks.fail)
+    assert isinstance(failed.error, ValueError)
+    assert "In the extraction worker" in "".join(failed.error.__notes__)
+    assert failed.failure is None
+    assert failed.workers_lost == 0
+    # A task's error is an answer: the same worker goes on.
+    assert (await pool.run(pooltasks.worker_pid)).value == first.value
+
+
+@deferred_f_from_coro_f
+async def test_time_limit_replaces_the_worker_without_retrying(pool: ExtractionPool) -> None:
+    before = (await pool.run(pooltasks.worker_pid)).value
+    assert before is not None
+    outcome = await pool.run(pooltasks.spin)
+    assert outcome.failure is Failure.TIME_LIMIT
+    assert outcome.workers_lost == 0
+    assert not process_alive(before)
+    after = await pool.run(pooltasks.worker_pid)
+    assert after.value not in (None, before)
+    assert after.workers_lost == 0
+
+
+@deferred_f_from_coro_f
+async def test_a_dead_worker_is_replaced_and_its_task_retried_once(
+    pool: ExtractionPool, tmp_path: Path
+) -> None:
+    recovered = await pool.run(pooltasks.die_once, str(tmp_path / "died"))
+    assert recovered.value in pool.worker_pids()
+    assert recovered.workers_lost == 1
+    lost = await pool.run(pooltasks.die)
+    assert lost.failure is Failure.WORKER_LOST
+    assert lost.workers_lost == 2
+    assert (await pool.run(pooltasks.worker_pid)).workers_lost == 0
+
+
+@deferred_f_from_coro_f
+async def test_a_hung_worker_is_replaced_and_its_task_retried_once() -> None:
+    pool = ExtractionPool(1, timeout=30.0, hang_after=1.0)
+    try:
+        outcome = await pool.run(pooltasks.sleep)
+        assert outcome.failure is Failure.WORKER_LOST
+        assert outcome.workers_lost == 2
+    finally:
+        pool.close()
+
+
+@deferred_f_from_coro_f
+async def test_a_worker_killed_while_idle_is_replaced(pool: ExtractionPool) -> None:
+    before = (await pool.run(pooltasks.worker_pid)).value
+    assert before is not None
+    os.kill(before, signal.SIGKILL)
+    assert wait_gone([before], timeout=10) == []
+    after = await pool.run(pooltasks.worker_pid)
+    assert after.value not in (None, before)
+    assert after.workers_lost == 1  # counted against the task that found it dead
+
+
+@deferred_f_from_coro_f
+async def test_in_flight_work_is_bounded(tmp_path: Path) -> None:
+    pool = ExtractionPool(1, timeout=30.0, hang_after=300.0, max_pending=2)
+    release = tmp_path / "release"
+    try:
+        tasks = [
+            asyncio.ensure_future(
+                pool.run(pooltasks.wait_for, str(tmp_path / f"{n}"), str(release))
+            )
+            for n in range(5)
+        ]
+        while not (tmp_path / "0").exists():
+            await asyncio.sleep(0.05)
+        # Two tasks in the pool (one running, one queued); three callers wait for room.
+        assert pool.in_flight == 2
+        assert sum(not task.done() for task in tasks) == 5
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["0"]
+        release.touch()
+        outcomes = await asyncio.gather(*tasks)
+        assert {o.value for o in outcomes} == set(pool.worker_pids())
+        assert pool.in_flight == 0
+    finally:
+        pool.close()
+
+
+@deferred_f_from_coro_f
+async def test_close_stops_the_workers() -> None:
+    pool = ExtractionPool(2, timeout=5.0)
+    outcomes = await asyncio.gather(*(pool.run(pooltasks.worker_pid) for _ in range(4)))
+    pids = pool.worker_pids()
+    assert {o.value for o in outcomes} <= set(pids)
+    pool.close()
+    assert wait_gone(pids, timeout=10) == []
+    assert pool.worker_pids() == []
+    with pytest.raises(RuntimeError, match="closed"):
+        await pool.run(pooltasks.worker_pid)
+
+
+@deferred_f_from_coro_f
+async def test_a_thread_pool_runs_in_this_process() -> None:
+    pool = ExtractionPool(0)
+    try:
+        assert (await pool.run(pooltasks.worker_pid)).value == os.getpid()
+        assert isinstance((await pool.run(pooltasks.fail)).error, ValueError)
+        assert pool.worker_pids() == []
+    finally:
+        pool.close()
+
+
+def test_crawls_of_one_process_share_a_pool() -> None:
+    pools = SharedPools()
+    config = PoolConfig(workers=0, timeout=5.0)
+    first = pools.acquire(config)
+    assert pools.acquire(config) is first
+    other = pools.acquire(PoolConfig(workers=0, timeout=1.0))
+    assert other is not first
+    pools.release(other)
+    pools.release(first)
+    assert pools.acquire(config) is first  # one user left: still open
+    pools.release(first)
+    pools.release(first)
+    again = pools.acquire(config)
+    assert again is not first  # the last release closed it
+    pools.release(again)
