@@ -10,6 +10,8 @@ need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 need git git
 need chromium chromium  # tests/test_replay.py renders replayed pages headless
 need redis-server redis-server  # tests/test_scaleout*.py share a frontier through a real Redis
+need ip iproute2  # tests/test_network_namespace.py puts private addresses on a namespace's lo
+need npm npm  # tests/browser.py packs the replaywebpage release from the npm registry
 # ... and needs a font, or its screenshots of text pages come out blank.
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || packages+=(fonts-dejavu-core)
 if [ ${#packages[@]} -gt 0 ]; then
