@@ -34,8 +34,10 @@ from newsarchive.archive.layout import META_PREFIX, WARC_PREFIX, WARC_SUFFIXES, 
 from newsarchive.archive.local import LocalStore
 from newsarchive.archive.metadata import MetadataError, read_metadata
 from newsarchive.archive.resource import Resource
+from newsarchive.archive.store import StoreError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from newsarchive.archive.store import ObjectInfo, Store
@@ -337,6 +339,29 @@ class ReplayServer(Resource):
         if self.process is None:
             return 0
         return self.process.wait()
+
+    def wait_refreshing(self, refresh: Callable[[], object], every: float) -> int:
+        """Block until pywb exits, calling `refresh` (`prepare` again) every `every` seconds, so
+        WARCs closed after the start replay without a restart; `every` <= 0 never refreshes.
+
+        pywb re-reads the index folder when its modification time changes, and the article
+        list template when the file does, so the running server needs no signal. pywb's own
+        `autoindex` would index new WARCs too, but only inside its `collections/` layout and
+        without the 304 resolution `prepare` applies.
+        """
+        if every <= 0:
+            return self.wait()
+        while self.process is not None:
+            try:
+                return self.process.wait(every)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                refresh()
+            except (ReplayError, StoreError, OSError):
+                # The store may be briefly unreachable; what is indexed keeps replaying.
+                logger.warning("Replay index not refreshed", exc_info=True)
+        return 0
 
     def stop(self) -> None:
         process, self.process = self.process, None
