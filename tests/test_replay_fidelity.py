@@ -4,8 +4,8 @@ WARCs written after the replay started, an article list that fits a 1280 px wind
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from newsarchive.archive.store import open_store
 from newsarchive.demo.server import DEMO_ARTICLES, DemoSite
