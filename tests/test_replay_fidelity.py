@@ -3,6 +3,9 @@ WARCs written after the replay started, an article list that fits a 1280 px wind
 
 from __future__ import annotations
 
+import base64
+import json
+import struct
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -10,6 +13,7 @@ from urllib.parse import urlsplit
 from newsarchive.archive.store import open_store
 from newsarchive.demo.server import DEMO_ARTICLES, DemoSite
 from newsarchive.replay.app import list_captures
+from tests.browser import Chromium
 from tests.conftest import run_cli, write_demo_config
 from tests.test_replay import COLLECTION, _get, _start_replay, _stop
 from tests.test_reprints import STORY, write_reprint
@@ -75,5 +79,59 @@ def test_replay_serves_warcs_written_after_it_started(pywb_env_dir: Path, tmp_pa
         _status, _headers, page = _get(f"{running.base_url}/")
         assert article.url.encode() in page or article.title.encode() in page
         assert len(DEMO_ARTICLES) <= page.count(f"/{COLLECTION}/".encode())
+    finally:
+        assert _stop(running) == 0
+
+
+#: A long percent-encoded path (a headline in Cyrillic) on an IDN host, and one long ASCII token.
+LONG_URLS = (
+    "https://xn--b1amnebsh.example/"
+    + "%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8-" * 12
+    + "2026.html?utm=%D0%BB%D0%B5%D0%BD%D1%82%D0%B0",
+    "https://news.example/" + "x" * 400 + ".html",
+)
+WINDOW = 1280
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_article_list_fits_1280_px_and_shows_decoded_urls(
+    pywb_env_dir: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    done = write_reprint(store, ORIGINAL, REPRINT)
+    for n, url in enumerate(LONG_URLS):
+        record = {
+            "url": url,
+            "site": "news",
+            "title": "Long " * 40,
+            "fetched_at": done.reprint.location.date,
+        }
+        key = f"meta/news/2026-03-01/{n:016x}-20260301T120000Z.v1.json"
+        done.store.put_bytes(key, json.dumps(record).encode(), "application/json")
+    running = _start_replay(store, pywb_env_dir, tmp_path / "log")
+    try:
+        with Chromium(tmp_path / "profile") as browser:
+            session = browser.open_page("about:blank")
+            browser.send(
+                "Emulation.setDeviceMetricsOverride", session,
+                width=WINDOW, height=800, deviceScaleFactor=1, mobile=False,
+            )  # fmt: skip
+            browser.send("Page.navigate", session, url=f"{running.base_url}/")
+            text = browser.wait_for(
+                session, "document.readyState === 'complete' && document.body.innerText"
+            )
+            width = browser.evaluate(session, "document.documentElement.scrollWidth")
+            shot = browser.send("Page.captureScreenshot", session, format="png")
+        png = base64.b64decode(shot["data"])
+        (tmp_path / "list.png").write_bytes(png)
+        assert _png_size(png)[0] == WINDOW
+        assert width <= WINDOW
+        assert "https://новости.example/новости-" in text
+        assert "?utm=лента" in text
+        assert "%D0" not in text
     finally:
         assert _stop(running) == 0
