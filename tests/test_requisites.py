@@ -252,3 +252,43 @@ async def test_requisites_off(demo_site: DemoSite, tmp_path: Path) -> None:
     assert len(items) == len(DEMO_ARTICLES)
     assert StatsKeys.REQUISITES_REQUESTED not in stats
     assert not [p for p in _responses(tmp_path / "store") if p.startswith("/static/")]
+
+
+@pytest.fixture
+def illustrated_site(tmp_path: Path) -> Any:
+    """A copy of the demo site whose home page has an image of its own and whose section
+    pages share one."""
+    root = tmp_path / "site"
+    shutil.copytree(SITE_ROOT, root)
+    logo = (root / "static" / "logo.png").read_bytes()
+    for name in ("home.png", "section.png"):
+        # Bytes of their own: a copy of the logo would be archived as a revisit of it.
+        (root / "static" / name).write_bytes(logo + name.encode())
+    pages = {"index.html": "home.png", "world/index.html": "section.png"}
+    pages["business/index.html"] = "section.png"
+    for page, image in pages.items():
+        path = root / page
+        text = path.read_text(encoding="utf-8")
+        img = f'<body class="listing-page">\n<img src="{{{{BASE}}}}/static/{image}" alt="">'
+        path.write_text(text.replace('<body class="listing-page">', img, 1), encoding="utf-8")
+    with DemoSite(root=root) as site:
+        yield site
+
+
+@deferred_f_from_coro_f
+async def test_home_and_section_pages_get_their_requisites_once(
+    illustrated_site: DemoSite, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    stats, _items = await _crawl(store, demo_site_config(illustrated_site.base_url))
+    paths = [r.path for r in illustrated_site.requests]
+    # The listings were fetched, and what they use was requested once in the run.
+    assert {"/", "/world/", "/business/"} <= set(paths)
+    for path in ("/static/home.png", "/static/section.png", "/static/site.css"):
+        assert paths.count(path) == 1, path
+    responses = _responses(store)
+    for name in ("home.png", "section.png"):
+        ((kind, payload),) = responses[f"/static/{name}"]
+        assert kind == "response"
+        assert payload == (tmp_path / "site" / "static" / name).read_bytes()
+    assert stats[StatsKeys.REQUISITES_REQUESTED] == len(set(REQUISITE_PATHS)) + 2
