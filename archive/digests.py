@@ -3,10 +3,11 @@
 The working copy is SQLite under ``store.state_dir``; the durable copy is one JSON-lines object
 per closed WARC at ``layout.digest_key`` (so an S3 store keeps it and another host rebuilds it).
 Captures are only published once their WARC is closed and committed, so no revisit written by a
-later run can point into a file a crash cut back. A revisit needs the same target URI as its
-original: pywb can follow a different URI through WARC-Refers-To-Target-URI, but OpenWayback
-and most CDX servers resolve revisits by URL key and digest, so we only promise what all of
-them replay. Entries are never deleted, and neither are the WARCs they point into.
+later run can point into a file a crash cut back. A revisit's original is the earliest capture
+of the same URI with that payload, or failing that (a reprint at another URL) the earliest
+capture of the payload at any URI of the site: the revisit then names it in
+WARC-Refers-To-Target-URI and WARC-Refers-To-Date, which pywb and ReplayWeb.page follow.
+Entries are never deleted, and neither are the WARCs they point into.
 """
 
 from __future__ import annotations
@@ -98,23 +99,34 @@ class DigestIndex:
 
     def lookup(self, payload_digest: str, target_uri: str) -> CaptureRef | None:
         """The earliest full capture of this URI with this payload, or None."""
+        return self._find(payload_digest, target_uri)
+
+    def lookup_payload(self, payload_digest: str) -> CaptureRef | None:
+        """The earliest full capture of this payload at any URI of the site, or None."""
+        return self._find(payload_digest, None)
+
+    def _find(self, payload_digest: str, target_uri: str | None) -> CaptureRef | None:
         if payload_digest == EMPTY_PAYLOAD_DIGEST:
             return None
         with self._lock:
-            for captures in self._pending.values():
-                for capture in captures:
-                    if (capture.payload_digest, capture.target_uri) == (
-                        payload_digest,
-                        target_uri,
-                    ):
-                        return capture
+            pending = [
+                capture
+                for captures in self._pending.values()
+                for capture in captures
+                if capture.payload_digest == payload_digest
+                and target_uri in (None, capture.target_uri)
+            ]
+            # The index's digest prefix narrows the rows; few captures share a payload.
             row = self._db.execute(
                 "SELECT target_uri, date, record_id, warc_key, offset, length, payload_digest "
-                "FROM captures WHERE payload_digest = ? AND target_uri = ? "
+                "FROM captures WHERE payload_digest = ?1 AND (?2 IS NULL OR target_uri = ?2) "
                 "ORDER BY date LIMIT 1",
                 (payload_digest, target_uri),
             ).fetchone()
-        return CaptureRef(*row) if row else None
+        published = [CaptureRef(*row)] if row else []
+        # Published captures are older than those of files still open.
+        found = published + pending
+        return found[0] if found else None
 
     def add(self, capture: CaptureRef) -> None:
         """Remember a capture just written; usable at once, published when its file closes."""

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 HELP = "browse the archive in pywb, with a page listing the captured articles"
 DEFAULT_PORT = 8080
+#: pywb's own `autoindex` default interval.
+DEFAULT_REFRESH = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pywb-env", metavar="DIR", type=Path,
         help="virtual environment for pywb, created on first use (default $NEWSARCHIVE_PYWB_ENV, "
         "else ~/.cache/newsarchive/pywb-VERSION-pyXY)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--refresh", metavar="SECONDS", type=float, default=DEFAULT_REFRESH,
+        help="look for new WARCs and articles this often while serving; 0 never "
+        f"(default {DEFAULT_REFRESH:g})",
     )  # fmt: skip
     add_settings(parser)
 
@@ -69,6 +76,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
 
+    def _prepare_again() -> None:
+        again = open_options_store(options, reader=True)
+        try:
+            prepare(again, env, site.workdir)
+        finally:
+            again.close()
+
     server = ReplayServer(env, site.workdir, args.host, args.port, access_log=args.verbose)
     # SIGTERM (service managers, `kill`) stops pywb the same way Ctrl-C does.
     signal.signal(signal.SIGTERM, _stop)
@@ -82,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             "  Ctrl-C to stop\n"
         )
         sys.stdout.flush()
-        code = server.wait()
+        code = server.wait_refreshing(_prepare_again, args.refresh)
     except ReplayError as exc:
         err(f"newsarchive replay: {exc}\n")
         return EXIT_FAILED

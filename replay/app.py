@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final, Self, cast
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
@@ -34,8 +35,10 @@ from newsarchive.archive.layout import META_PREFIX, WARC_PREFIX, WARC_SUFFIXES, 
 from newsarchive.archive.local import LocalStore
 from newsarchive.archive.metadata import MetadataError, read_metadata
 from newsarchive.archive.resource import Resource
+from newsarchive.archive.store import StoreError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from newsarchive.archive.store import ObjectInfo, Store
@@ -114,6 +117,39 @@ def _esc(value: str) -> str:
     return html.escape(value, quote=True).replace("{", "&#123;").replace("}", "&#125;")
 
 
+def display_url(url: str) -> str:
+    """A URL as a reader types it: percent-escapes decoded, an IDN host in Unicode. For
+    display only (links keep the URL as archived); undecodable parts stay as they were."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    else:
+        host = ".".join(_unicode_label(label) for label in host.split("."))
+    netloc = host + (f":{parts.port}" if parts.port is not None else "")
+    path = unquote(parts.path) if _decodes(parts.path) else parts.path
+    query = unquote(parts.query) if _decodes(parts.query) else parts.query
+    return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
+
+
+def _unicode_label(label: str) -> str:
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return label.encode("ascii").decode("idna")
+    except UnicodeError:
+        return label
+
+
+def _decodes(value: str) -> bool:
+    try:
+        unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        # Escapes of another charset: shown escaped rather than as replacement characters.
+        return False
+    return True
+
+
 def article_list_html(captures: list[ReplayArticle], collection: str = COLLECTION) -> str:
     """The home page: captured articles grouped by site, each linking to its replay."""
     sections = []
@@ -121,9 +157,9 @@ def article_list_html(captures: list[ReplayArticle], collection: str = COLLECTIO
         rows = [
             "<tr>"
             f'<td><a href="{_esc(c.replay_path(collection))}">{_esc(c.title)}</a>'
-            f'<div class="url">{_esc(c.url)}</div></td>'
+            f'<div class="url">{_esc(display_url(c.url))}</div></td>'
             f"<td>{_esc(c.published or '')}</td>"
-            f"<td>{c.captured.strftime('%Y-%m-%d %H:%M:%S')}</td>"
+            f'<td class="date">{c.captured.strftime("%Y-%m-%d %H:%M:%S")}</td>'
             f'<td><a href="{_esc(f"/{collection}/*/{c.url}")}">all</a></td>'
             "</tr>"
             for c in captures
@@ -137,9 +173,11 @@ def article_list_html(captures: list[ReplayArticle], collection: str = COLLECTIO
     return (
         '{% raw %}<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
         f"<title>newsarchive: {len(captures)} captured articles</title>\n"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        # Long URLs and titles wrap anywhere, so the list fits the window (1280 px and less).
+        "<style>body{font-family:sans-serif;margin:2em;overflow-wrap:anywhere}"
+        "table{border-collapse:collapse;width:100%}"
         "td,th{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
-        ".url{color:#666;font-size:.8em}</style>\n</head><body>\n"
+        ".url{color:#666;font-size:.8em}.date{white-space:nowrap}</style>\n</head><body>\n"
         f"<h1>newsarchive: {len(captures)} captured articles</h1>\n"
         f'<p>Replay runs on pywb; search any URL at <a href="/{collection}/">/{collection}/</a>.'
         "</p>\n" + body + "\n</body></html>\n{% endraw %}"
@@ -337,6 +375,29 @@ class ReplayServer(Resource):
         if self.process is None:
             return 0
         return self.process.wait()
+
+    def wait_refreshing(self, refresh: Callable[[], object], every: float) -> int:
+        """Block until pywb exits, calling `refresh` (`prepare` again) every `every` seconds, so
+        WARCs closed after the start replay without a restart; `every` <= 0 never refreshes.
+
+        pywb re-reads the index folder when its modification time changes, and the article
+        list template when the file does, so the running server needs no signal. pywb's own
+        `autoindex` would index new WARCs too, but only inside its `collections/` layout and
+        without the 304 resolution `prepare` applies.
+        """
+        if every <= 0:
+            return self.wait()
+        while self.process is not None:
+            try:
+                return self.process.wait(every)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                refresh()
+            except (ReplayError, StoreError, OSError):
+                # The store may be briefly unreachable; what is indexed keeps replaying.
+                logger.warning("Replay index not refreshed", exc_info=True)
+        return 0
 
     def stop(self) -> None:
         process, self.process = self.process, None

@@ -510,6 +510,8 @@ class NewsSpider(Spider):
                 continue
             candidates.append(Entry(url=url))
         requests.extend(self._articles(candidates, response.url, trusted=False))
+        # Home and section pages replay with their images and styles too.
+        requests.extend(self._requisite_requests(html))
         self._page_done(response)
         return requests
 
@@ -573,12 +575,19 @@ class NewsSpider(Spider):
                 discovered_from=meta.get(DISCOVERED_FROM_META),
             )
         ]
-        if self.requisites is not None:
-            for url, kind in self.requisites.of_page(page):
-                out.append(self._requisite_request(url, kind, response.url))
+        out.extend(self._requisite_requests(page))
         return out
 
     # --- page requisites ---------------------------------------------------------------------
+
+    def _requisite_requests(self, page: HtmlPage) -> list[Request]:
+        """Requests for what an archived HTML page needs to replay styled (none if off)."""
+        if self.requisites is None:
+            return []
+        return [
+            self._requisite_request(url, kind, page.url)
+            for url, kind in self.requisites.of_page(page)
+        ]
 
     def _requisite_request(self, url: str, kind: RequisiteKind, source: str) -> Request:
         # No frontier call and no tracking meta: requisites stay out of the seen store, and the

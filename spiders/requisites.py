@@ -1,6 +1,7 @@
-"""Page requisites: the stylesheets, scripts, images and icons an article needs to replay styled.
+"""Page requisites: the stylesheets, scripts, images and icons an archived HTML page (an article,
+the home page, a section page) needs to replay styled.
 
-This module finds them (in an article's HTML, and one level down in its stylesheets) and
+This module finds them (in the HTML, and one level down in its stylesheets) and
 decides which to request: each URL once per run, within the configured scope and a per-page
 cap. The spider turns them into requests; the capture middleware archives the answers like
 any other. Requisites are never extracted, never articles or listings, and never enter the

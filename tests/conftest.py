@@ -156,6 +156,7 @@ SLOW_MODULES = frozenset(
         "test_reextract",
         "test_replay",
         "test_replay_incremental",
+        "test_replay_fidelity",
         "test_s3_crawl",
         "test_s3_store",
         "test_scaleout",

@@ -3,6 +3,7 @@ archive the stylesheet and images an article uses, once each, outside the seen s
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from newsarchive.spiders.requisites import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from newsarchive.archive.items import ArticleCapture
@@ -198,11 +200,17 @@ async def _crawl(
     return crawler.stats.get_stats(), items
 
 
-@pytest.fixture
-def own_site(tmp_path: Path) -> Any:
-    """A copy of the demo site whose robots.txt keeps crawlers off the logo."""
+@contextlib.contextmanager
+def _site_copy(tmp_path: Path, edit: Callable[[Path], None]) -> Iterator[DemoSite]:
+    """The demo site served from a copy that `edit` changed first."""
     root = tmp_path / "site"
     shutil.copytree(SITE_ROOT, root)
+    edit(root)
+    with DemoSite(root=root) as site:
+        yield site
+
+
+def _robots_refuse_logo(root: Path) -> None:
     robots = root / "robots.txt"
     robots.write_text(
         robots.read_text(encoding="utf-8").replace(
@@ -210,7 +218,12 @@ def own_site(tmp_path: Path) -> Any:
         ),
         encoding="utf-8",
     )
-    with DemoSite(root=root) as site:
+
+
+@pytest.fixture
+def own_site(tmp_path: Path) -> Iterator[DemoSite]:
+    """A copy of the demo site whose robots.txt keeps crawlers off the logo."""
+    with _site_copy(tmp_path, _robots_refuse_logo) as site:
         yield site
 
 
@@ -252,3 +265,36 @@ async def test_requisites_off(demo_site: DemoSite, tmp_path: Path) -> None:
     assert len(items) == len(DEMO_ARTICLES)
     assert StatsKeys.REQUISITES_REQUESTED not in stats
     assert not [p for p in _responses(tmp_path / "store") if p.startswith("/static/")]
+
+
+def _illustrate_listings(root: Path) -> None:
+    logo = (root / "static" / "logo.png").read_bytes()
+    for name in ("home.png", "section.png"):
+        # Bytes of their own: a copy of the logo would be archived as a revisit of it.
+        (root / "static" / name).write_bytes(logo + name.encode())
+    pages = {"index.html": "home.png", "world/index.html": "section.png"}
+    pages["business/index.html"] = "section.png"
+    for page, image in pages.items():
+        path = root / page
+        text = path.read_text(encoding="utf-8")
+        img = f'<body class="listing-page">\n<img src="{{{{BASE}}}}/static/{image}" alt="">'
+        path.write_text(text.replace('<body class="listing-page">', img, 1), encoding="utf-8")
+
+
+@deferred_f_from_coro_f
+async def test_home_and_section_pages_get_their_requisites_once(tmp_path: Path) -> None:
+    # The home page has an image of its own; the section pages share one.
+    store = tmp_path / "store"
+    with _site_copy(tmp_path, _illustrate_listings) as site:
+        stats, _items = await _crawl(store, demo_site_config(site.base_url))
+    paths = [r.path for r in site.requests]
+    # The listings were fetched, and what they use was requested once in the run.
+    assert {"/", "/world/", "/business/"} <= set(paths)
+    for path in ("/static/home.png", "/static/section.png", "/static/site.css"):
+        assert paths.count(path) == 1, path
+    responses = _responses(store)
+    for name in ("home.png", "section.png"):
+        ((kind, payload),) = responses[f"/static/{name}"]
+        assert kind == "response"
+        assert payload == (tmp_path / "site" / "static" / name).read_bytes()
+    assert stats[StatsKeys.REQUISITES_REQUESTED] == len(set(REQUISITE_PATHS)) + 2

@@ -2,7 +2,8 @@
 
 Placed above HttpCompressionMiddleware and RedirectMiddleware, it sees each response as served:
 still Content-Encoded, and including 3xx, 4xx and 5xx responses and robots.txt. An unchanged
-payload already in the store's digest index becomes a revisit record instead of a copy.
+payload already in the store's digest index becomes a revisit record instead of a copy, also
+when it was captured at another URL of the site (a reprint).
 """
 
 from __future__ import annotations
@@ -260,7 +261,7 @@ class WarcCaptureMiddleware:
         if self.digests is None:
             return Written(self.writer.write_exchange(exchange))
         digest = payload_digest(exchange.payload)
-        original = None if exchange.truncated else self.digests.lookup(digest, exchange.url)
+        original = None if exchange.truncated else self._original(digest, exchange)
         if original is not None:
             location = self.writer.write_revisit(exchange, original)
             self.original_keys.add(original.warc_key)
@@ -269,6 +270,16 @@ class WarcCaptureMiddleware:
         if not exchange.truncated:
             self.digests.add(location)
         return Written(location)
+
+    def _original(self, digest: str, exchange: HttpExchange) -> CaptureRef | None:
+        """The capture a response repeats: this URI's, else (a reprint) another URI's."""
+        assert self.digests is not None
+        same = self.digests.lookup(digest, exchange.url)
+        if same is not None or not 200 <= exchange.status < 300:
+            # Error pages a site shares across URLs stay full responses: a 404 replayed
+            # through some unrelated URL's capture would confuse more than it saves.
+            return same
+        return self.digests.lookup_payload(digest)
 
     def _file_closed(self, filename: str, key: str) -> None:
         if self.digests is None:
