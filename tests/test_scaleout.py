@@ -331,9 +331,19 @@ def test_killed_worker_loses_nothing_and_duplicates_no_capture(big_run: BigRun) 
     # The victim has a process group of its own (it and its extraction process die together,
     # as on a machine that goes down); killed by that group's id.
     victim, survivor = big_run.start_workers(store, {"start_new_session": True}, {})
+    client = big_run.redis.client()
+
+    def victim_in_flight() -> int:
+        # Its ledger: requests taken and not yet answered (archive.frontier RunKeys.ledger).
+        pattern = f"{big_run.prefix}:*:inflight:*-{victim.pid}"
+        return sum(int(client.hlen(key)) for key in client.scan_iter(pattern))
+
     deadline = time.monotonic() + 300
-    while len(big_run.article_requests()) < ARTICLES // 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # Killed mid-work: a third of the site fetched and requests in the victim's hands.
+    while (
+        len(big_run.article_requests()) < ARTICLES // 3 or victim_in_flight() == 0
+    ) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert victim.poll() is None, "the victim finished before it could be killed"
     family = [victim.pid, *children(victim.pid)]
     os.killpg(victim.pid, signal.SIGKILL)
