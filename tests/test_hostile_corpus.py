@@ -183,7 +183,9 @@ def judge(c: Crawled, case: Case) -> str | None:
     records = c.records.get(url, [])
     extracted = url in c.texts
     if case.outcome is Outcome.EXTRACTED:
-        if not any(r.kind == "response" and r.status == 200 for r in records):
+        # A payload already archived at another URL of the site (several cases serve the same
+        # page) is an identical-payload revisit of that 200 response, with its own HTTP head.
+        if not any(r.kind in ("response", "revisit") and r.status == 200 for r in records):
             return f"no 200 response archived (records: {[r.status for r in records]})"
         if not extracted:
             return "archived but not extracted"
