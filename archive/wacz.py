@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, BinaryIO, Final
 
-from cdxj_indexer.main import CompressedWriter
-
 from newsarchive.archive.cdxj import open_warc
 from newsarchive.archive.files import atomic_file
 from newsarchive.archive.layout import parse_warc_key
@@ -161,6 +159,10 @@ def write_wacz(
             count += 1
         idx = io.StringIO()
         info, resource = member("indexes/index.cdx.gz", compress=False)
+        # Imported here: cdxj-indexer loads pyamf and pkg_resources, which the crawl process
+        # otherwise does not need (see archive.cdxj).
+        from cdxj_indexer.main import CompressedWriter  # noqa: PLC0415
+
         with package.open(info, "w") as raw:
             writer = CompressedWriter(
                 idx,
