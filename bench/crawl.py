@@ -740,7 +740,8 @@ def main(argv: list[str] | None = None) -> int:
         base = f"http://127.0.0.1:{port}"
         size_articles = max(args.articles, large)
         started = time.perf_counter()
-        size = generate_site(site, size_articles, base, (small, large) if args.scaling else ())
+        sizes = (args.articles, small, large) if args.scaling else ()
+        size = generate_site(site, size_articles, base, sizes)
         print(
             f"site: {size_articles} articles, {size / size_articles / 1000:.0f} KB average, "
             f"{time.perf_counter() - started:.0f} s to generate",
