@@ -213,8 +213,13 @@ def listing_html(section: str, page: int, paths: list[str], last: bool) -> str:
     )
 
 
-def generate_site(folder: Path, articles: int, base: str) -> int:
-    """Write the site; returns its size in bytes."""
+def sitemap_index(articles: int) -> str:
+    """The sitemap index listing the site's first `articles` articles."""
+    return f"sitemap_index-{articles}.xml"
+
+
+def generate_site(folder: Path, articles: int, base: str, sizes: tuple[int, ...] = ()) -> int:
+    """Write the site, with a sitemap index for all and for each of `sizes`; its bytes."""
     words = _vocabulary(random.Random(0))
     total = 0
     paths = [_article_path(i) for i in range(articles)]
@@ -233,27 +238,31 @@ def generate_site(folder: Path, articles: int, base: str) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(listing_html(section, n, chunk, n == len(pages)), encoding="utf-8")
     lastmod = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    maps = []
-    for n in range(0, articles, SITEMAP_SIZE):
-        name = f"sitemap-{n // SITEMAP_SIZE}.xml"
-        urls = "".join(
-            f"<url><loc>{base}{p}</loc><lastmod>{lastmod}</lastmod></url>"
-            for p in paths[n : n + SITEMAP_SIZE]
+    # One sitemap index per crawl size: a design reads the first `n` articles of a site
+    # generated for the largest size (--scaling), never the whole site.
+    for size in {articles, *sizes}:
+        maps = []
+        for n in range(0, size, SITEMAP_SIZE):
+            name = f"sitemap-{size}-{n // SITEMAP_SIZE}.xml"
+            urls = "".join(
+                f"<url><loc>{base}{p}</loc><lastmod>{lastmod}</lastmod></url>"
+                for p in paths[n : min(n + SITEMAP_SIZE, size)]
+            )
+            (folder / name).write_text(
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>',
+                encoding="utf-8",
+            )
+            maps.append(name)
+        index = "".join(
+            f"<sitemap><loc>{base}/{m}</loc><lastmod>{lastmod}</lastmod></sitemap>" for m in maps
         )
-        (folder / name).write_text(
+        (folder / sitemap_index(size)).write_text(
             '<?xml version="1.0" encoding="UTF-8"?>'
-            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>',
+            '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"{index}</sitemapindex>",
             encoding="utf-8",
         )
-        maps.append(name)
-    index = "".join(
-        f"<sitemap><loc>{base}/{m}</loc><lastmod>{lastmod}</lastmod></sitemap>" for m in maps
-    )
-    (folder / "sitemap_index.xml").write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{index}</sitemapindex>',
-        encoding="utf-8",
-    )
     (folder / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n", encoding="utf-8")
     static = folder / "static"
     static.mkdir(exist_ok=True)
@@ -562,7 +571,7 @@ class BenchWarcMiddleware:
         return response
 
 
-def run_child(design: str, base: str, out: Path) -> int:
+def run_child(design: str, base: str, out: Path, articles: int) -> int:
     """The plain designs, in this (child) process."""
     from scrapy.crawler import CrawlerProcess  # noqa: PLC0415
 
@@ -573,7 +582,7 @@ def run_child(design: str, base: str, out: Path) -> int:
     (out / "text").mkdir(parents=True, exist_ok=True)
     process = CrawlerProcess(settings, install_root_handler=True)
     spider = _sitemap_spider(design == "naive", out / "text")
-    process.crawl(spider, sitemap_urls=[f"{base}/sitemap_index.xml"])
+    process.crawl(spider, sitemap_urls=[f"{base}/{sitemap_index(articles)}"])
     process.start()
     return 0
 
@@ -586,7 +595,7 @@ def design_command(
         sites.mkdir(parents=True)
         (sites / "bench.yaml").write_text(
             "name: bench\n"
-            f"sitemaps: ['{base}/sitemap_index.xml']\n"
+            f"sitemaps: ['{base}/{sitemap_index(articles)}']\n"
             "robots_sitemaps: false\n"
             "allow: ['/news/']\n"
             f"max_articles: {articles}\n"
@@ -612,6 +621,8 @@ def design_command(
         base,
         "--out",
         str(out),
+        "--articles",
+        str(articles),
     ]
 
 
@@ -710,7 +721,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return run_child(args.child, args.base, args.out)
+        return run_child(args.child, args.base, args.out, args.articles)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     designs = [d for d in args.designs.split(",") if d]
     unknown = set(designs) - set(DESIGNS)
@@ -729,7 +740,8 @@ def main(argv: list[str] | None = None) -> int:
         base = f"http://127.0.0.1:{port}"
         size_articles = max(args.articles, large)
         started = time.perf_counter()
-        size = generate_site(site, size_articles, base)
+        sizes = (args.articles, small, large) if args.scaling else ()
+        size = generate_site(site, size_articles, base, sizes)
         print(
             f"site: {size_articles} articles, {size / size_articles / 1000:.0f} KB average, "
             f"{time.perf_counter() - started:.0f} s to generate",

@@ -51,7 +51,13 @@ REASON_UNDER_REPEATED = "teaser list under a repeated block"
 
 def block_hash(text: str) -> str:
     """Hash of a block's normalised words (case, punctuation and spacing do not count)."""
-    return hashlib.sha1(_norm(text).encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+    return _normalised_hash(_norm(text))
+
+
+def _normalised_hash(norm: str) -> str:
+    # The model runs in the crawl process for every article: each line is normalised once
+    # per article (profiled: normalising four times was most of the model's cost).
+    return hashlib.sha1(norm.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
 
 def title_affixes(title: str | None) -> set[str]:
@@ -94,8 +100,11 @@ class SiteModel:
 
     def observe(self, lines: Iterable[str], title: str | None = None) -> None:
         """Count one article: each distinct block once, and its title's affixes."""
+        self._observe([_norm(line) for line in lines], title)
+
+    def _observe(self, norms: Iterable[str], title: str | None) -> None:
         self.pages += 1
-        for key in {block_hash(line) for line in lines if _norm(line)}:
+        for key in {_normalised_hash(norm) for norm in norms if norm}:
             self.blocks[key] = self.blocks.get(key, 0) + 1
         for affix in title_affixes(title):
             self.affixes[affix] = self.affixes.get(affix, 0) + 1
@@ -106,7 +115,9 @@ class SiteModel:
         return self.blocks.get(block_hash(line), 0)
 
     def is_repeated(self, line: str) -> bool:
-        seen = self.seen_on(line)
+        return self._repeated(self.seen_on(line))
+
+    def _repeated(self, seen: int) -> bool:
         return self.warm and seen >= MIN_AFFIX_PAGES and seen >= MIN_SHARE * self.pages
 
     def clean_title(self, title: str | None) -> str | None:
@@ -133,20 +144,25 @@ class SiteModel:
 
         `protected` is the page's JSON-LD articleBody: a block it contains is article text.
         """
+        return self._remove(lines, [_norm(line) for line in lines], protected)
+
+    def _remove(
+        self, lines: list[str], norms: list[str], protected: str | None
+    ) -> tuple[list[str], list[RemovedBlock]]:
         if not self.warm:
             return lines, []
         guard = _norm(protected or "")
         kept: list[str] = []
         removed: list[RemovedBlock] = []
         run = 0
-        for index, line in enumerate(lines):
-            norm = _norm(line)
+        for index, (line, norm) in enumerate(zip(lines, norms, strict=True)):
             if guard and norm and norm in guard:
                 run = 0
                 kept.append(line)
                 continue
-            if norm and self.is_repeated(line):
-                removed.append(RemovedBlock(line, REASON_REPEATED, self.seen_on(line), self.pages))
+            seen = self.blocks.get(_normalised_hash(norm), 0) if norm else 0
+            if norm and self._repeated(seen):
+                removed.append(RemovedBlock(line, REASON_REPEATED, seen, self.pages))
                 # a repeated heading takes the teaser links under it ("topics you may like")
                 following = lines[index + 1 : index + 1 + MAX_TEASER_RUN]
                 teasers = 0
@@ -158,9 +174,7 @@ class SiteModel:
                 continue
             if run > 0:
                 run -= 1
-                removed.append(
-                    RemovedBlock(line, REASON_UNDER_REPEATED, self.seen_on(line), self.pages)
-                )
+                removed.append(RemovedBlock(line, REASON_UNDER_REPEATED, seen, self.pages))
                 continue
             kept.append(line)
         return kept, removed
@@ -171,9 +185,10 @@ class SiteModel:
         The metadata gains `removed_blocks` (text, reason, counts) when any block went.
         """
         lines = result.text.split("\n")
+        norms = [_norm(line) for line in lines]
         if learn:
-            self.observe(lines, result.metadata.get("page_title"))
-        kept, removed = self.remove(lines, result.article_body)
+            self._observe(norms, result.metadata.get("page_title"))
+        kept, removed = self._remove(lines, norms, result.article_body)
         metadata = dict(result.metadata)
         title = self.clean_title(metadata.get("title"))
         if title != metadata.get("title"):
