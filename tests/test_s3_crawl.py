@@ -40,7 +40,10 @@ def _shape(key: str) -> str:
     share."""
     key = re.sub(r"-\d+(?=\.warc\.gz)", "-PID", key)
     key = re.sub(r"\d{4}-\d{2}-\d{2}", "DAY", key)
-    return re.sub(r"\d{8}T?\d{6,}Z?(-[0-9a-f]{8})?", "TIME", key)
+    # Run ids and capture times (20261130T092201Z[-1a2b3c4d]), then WARC name stamps (17
+    # digits) as whole tokens: a URL hash that happens to be all digits must not be cut.
+    key = re.sub(r"\d{8}T\d{6}Z(-[0-9a-f]{8})?", "TIME", key)
+    return re.sub(r"(?<![0-9a-f])\d{14,17}(?![0-9a-f])", "TIME", key)
 
 
 def _keys(store: Store) -> list[str]:
