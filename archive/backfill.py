@@ -26,19 +26,20 @@ from newsarchive.archive.layout import (
     WARC_PREFIX,
     WARC_SUFFIXES,
     digest_key,
+    key_site,
     parse_warc_key,
     safe_segment,
     site_prefix,
     wacz_key,
     warc_index_key,
 )
-from newsarchive.archive.metadata import read_metadata
+from newsarchive.archive.metadata import MetadataError, MetadataRecord, read_metadata
 from newsarchive.archive.store import StoreError
 from newsarchive.archive.wacz import Page, package_keys
 from newsarchive.archive.warc import recover_open_files
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from newsarchive.archive.digests import DigestIndex
     from newsarchive.archive.store import Store
@@ -76,7 +77,8 @@ def site_warcs(store: Store, site: str) -> list[str]:
 
 def stored_sites(store: Store) -> list[str]:
     """Sites with WARCs in the store."""
-    return sorted({key.split("/", 2)[1] for key in store.list(WARC_PREFIX) if key.count("/") >= 3})
+    # WARC keys are warcs/SITE/DAY/FILE: anything else under warcs/ names no site.
+    return sorted({key_site(key) for key in store.list(WARC_PREFIX) if key.count("/") >= 3})
 
 
 def missing_indexes(store: Store, site: str, warcs: Iterable[str]) -> list[str]:
@@ -131,20 +133,48 @@ def missing_packages(store: Store, site: str, warcs: Iterable[str]) -> list[str]
     ]
 
 
-def run_pages(store: Store, site: str, warc_keys: set[str], since: date) -> list[Page]:
-    """Articles captured into `warc_keys` from the UTC day `since` on, titled from their
-    metadata records."""
-    pages = []
-    day, last = since, datetime.now(UTC).date()
-    while day <= last:
-        for key in store.list(f"{META_PREFIX}/{site}/{day.isoformat()}"):
-            record = read_metadata(store, key)
-            if record.warc is not None and record.warc.key in warc_keys:
-                pages.append(
-                    Page(url=record.url, date=record.fetched_at, title=record.title or record.url)
-                )
+def _days(since: date, until: date) -> Iterator[date]:
+    day = since
+    while day <= until:
+        yield day
         day += timedelta(days=1)
-    return sorted(pages, key=lambda p: (p.date, p.url))
+
+
+def _newest_records(store: Store, site: str, days: Iterator[date]) -> list[MetadataRecord]:
+    """One metadata record per capture: the newest extraction of it."""
+    found: dict[tuple[str, str], MetadataRecord] = {}
+    for day in days:
+        for key in store.list(f"{site_prefix(META_PREFIX, site)}/{day.isoformat()}"):
+            if not key.endswith(".json"):
+                continue
+            try:
+                record = read_metadata(store, key)
+            except (MetadataError, KeyError) as exc:
+                logger.warning("Skipping unreadable metadata record %s: %s", key, exc)
+                continue
+            ident = (record.url, record.fetched_at)
+            held = found.get(ident)
+            if held is None or (held.reextracted_at or "") < (record.reextracted_at or ""):
+                found[ident] = record
+    return sorted(found.values(), key=lambda r: (r.fetched_at, r.url))
+
+
+def article_pages(
+    store: Store, site: str, warc_keys: set[str], since: date, until: date, *, text: bool = True
+) -> list[Page]:
+    """Articles captured into `warc_keys`, titled (and with text) from their metadata."""
+    pages = []
+    for record in _newest_records(store, site, _days(since, until)):
+        if record.warc is None or record.warc.key not in warc_keys:
+            continue
+        body = None
+        if text and record.text_key:
+            try:
+                body = store.get_bytes(record.text_key).decode("utf-8")
+            except KeyError:
+                logger.warning("Text %s of %s is missing", record.text_key, record.url)
+        pages.append(Page(record.url, record.fetched_at, record.title or record.url, body))
+    return pages
 
 
 def package_warcs(store: Store, site: str, name: str, keys: list[str], since: date) -> str:
@@ -154,7 +184,8 @@ def package_warcs(store: Store, site: str, name: str, keys: list[str], since: da
     pages: `since` is moved back to the first of them.
     """
     first = min([since, *(date.fromisoformat(parse_warc_key(k)[1]) for k in keys)])
-    pages = run_pages(store, site, set(keys), first)
+    # Titles only: per-run packages stay small (`newsarchive package` adds the text).
+    pages = article_pages(store, site, set(keys), first, datetime.now(UTC).date(), text=False)
     lines = sorted(line for key in keys for line in index_lines(store, key) if line.strip())
     key = wacz_key(site, name)
     package_keys(

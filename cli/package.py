@@ -35,12 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from newsarchive.archive.backfill import stored_sites  # noqa: PLC0415
     from newsarchive.archive.run import open_options_store  # noqa: PLC0415 - keeps --help fast
     from newsarchive.archive.store import StoreError  # noqa: PLC0415
     from newsarchive.archive.wacz import WaczError  # noqa: PLC0415
     from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK  # noqa: PLC0415
     from newsarchive.cli.settings import options_from_args  # noqa: PLC0415
-    from newsarchive.jobs.package import PackageError, package_site, store_sites  # noqa: PLC0415
+    from newsarchive.jobs.package import PackageError, package_site  # noqa: PLC0415
 
     err = sys.stderr.write
     options = options_from_args(args, interactive=False)
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         site = args.site
         if site is None:
-            sites = store_sites(store)
+            sites = stored_sites(store)
             if len(sites) != 1:
                 err(f"newsarchive package: give --site, the store holds {sites or 'no site'}\n")
                 return EXIT_CONFIG
