@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Any, Self
 
 from newsarchive.archive.backfill import recover_warcs
 from newsarchive.archive.digests import DigestIndex
-from newsarchive.archive.frontier import SharedFrontier, connect
 from newsarchive.archive.lock import LockHeld, site_lock
-from newsarchive.archive.redisseen import RedisSeenStore
 from newsarchive.archive.seen import open_seen_store, reconcile_pending
 from newsarchive.archive.store import AWS_OPTIONS, open_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from newsarchive.archive.frontier import SharedFrontier
     from newsarchive.archive.lock import LockOwner, RunLock
     from newsarchive.archive.seen import SeenStore
     from newsarchive.archive.store import Store, UploadReport
@@ -72,6 +71,9 @@ class NoRunSeeded(Exception):
 
 def shared_frontier(site: SiteConfig, options: Options) -> SharedFrontier:
     """The site's frontier in the Redis of REDIS_URL, joined to the run to seed or work on."""
+    # Imported here: redis is loaded only by scaled-out runs.
+    from newsarchive.archive.frontier import SharedFrontier, connect  # noqa: PLC0415
+
     frontier = SharedFrontier(connect(options.redis_url), site.name, options.scaleout_prefix)
     if options.scaleout_role == "seed":
         frontier.begin_run(new_run_id())
@@ -178,6 +180,8 @@ class CrawlRun:
         it is in Redis, shared, and not reconciled: pending URLs there belong to live workers,
         and a dead worker's come back through its in-flight ledger."""
         if self._seen is None and self.frontier is not None:
+            from newsarchive.archive.redisseen import RedisSeenStore  # noqa: PLC0415
+
             self._seen = RedisSeenStore(self.frontier.client, self.site.name, self.frontier.prefix)
         if self._seen is None:
             self.recover()

@@ -42,7 +42,8 @@ from bench.metrics import (  # noqa: E402
     page_precision_recall,
     score_page,
 )
-from newsarchive.extraction import EXTRACTOR_VERSION, ArticleExtractor, decode_html  # noqa: E402
+from newsarchive.extraction.decode import decode_html  # noqa: E402
+from newsarchive.extraction.extractor import EXTRACTOR_VERSION, ArticleExtractor  # noqa: E402
 from newsarchive.extraction.members import readability_text  # noqa: E402
 
 if TYPE_CHECKING:

@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     from newsarchive.cli.main import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_SPOOLED  # noqa: PLC0415
     from newsarchive.cli.settings import options_from_args  # noqa: PLC0415
     from newsarchive.config.sites import load_site_file  # noqa: PLC0415
-    from newsarchive.extraction import EXTRACTOR_VERSION  # noqa: PLC0415
     from newsarchive.extraction.documents import ExtractOptions  # noqa: PLC0415
+    from newsarchive.extraction.version import EXTRACTOR_VERSION  # noqa: PLC0415
     from newsarchive.jobs.reextract import plan, replace_older  # noqa: PLC0415
     from newsarchive.jobs.reextract import run as reextract  # noqa: PLC0415
     from newsarchive.jobs.sites import check_site  # noqa: PLC0415

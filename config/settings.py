@@ -254,8 +254,8 @@ ITEM_PIPELINES = {
 # one fixed order (archive.run.CrawlRun.finish), so the numbers below order nothing that matters.
 ADDONS = {
     "newsarchive.pipelines.extensions.run.RunAddon": 0,
-    # With REDIS_URL: the scrapy-redis scheduler and the worker's ledger (pipelines.scaleout).
-    "newsarchive.pipelines.scaleout.ScaleOutAddon": 10,
+    # With REDIS_URL: the scrapy-redis scheduler and the worker's ledger (pipelines.scaleoutaddon).
+    "newsarchive.pipelines.scaleoutaddon.ScaleOutAddon": 10,
 }
 
 EXTENSIONS = {

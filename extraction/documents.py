@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Self
 
-from newsarchive.extraction import EXTRACTOR_VERSION, ArticleExtractor, decode_html
+from newsarchive.extraction.decode import decode_html
+from newsarchive.extraction.version import EXTRACTOR_VERSION
 
 if TYPE_CHECKING:
     from newsarchive.config.options import Options
     from newsarchive.config.sites import SiteConfig
+    from newsarchive.extraction.extractor import ArticleExtractor
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,10 @@ class Extraction:
 @lru_cache(maxsize=32)
 def _extractor(options: ExtractOptions) -> ArticleExtractor:
     # Building trafilatura's options is not free; each worker does it once per option set.
+    # Imported here: the crawl process builds options but extracts nothing, and trafilatura
+    # with numpy is about 21 MB of its memory.
+    from newsarchive.extraction.extractor import ArticleExtractor  # noqa: PLC0415
+
     return ArticleExtractor(
         favor_precision=options.favor_precision,
         include_comments=options.include_comments,

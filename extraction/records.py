@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsarchive.archive.layout import text_key
 from newsarchive.archive.metadata import MetadataRecord, WarcPointer, capture_time, write_metadata
-from newsarchive.extraction import EXTRACTOR_VERSION
+from newsarchive.extraction.version import EXTRACTOR_VERSION
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -37,7 +37,6 @@ from newsarchive.archive.layout import (
 from newsarchive.archive.metadata import MetadataError, read_metadata
 from newsarchive.archive.reader import ArchiveReader, ArchiveReadError, capture_from_record
 from newsarchive.archive.store import StoreError, open_store
-from newsarchive.extraction import EXTRACTOR_VERSION
 from newsarchive.extraction.documents import ExtractOptions, extract_document
 from newsarchive.extraction.records import store_extraction
 from newsarchive.extraction.sitemodel import (
@@ -46,6 +45,7 @@ from newsarchive.extraction.sitemodel import (
     load_site_model,
     save_site_model,
 )
+from newsarchive.extraction.version import EXTRACTOR_VERSION
 from newsarchive.extraction.workers import die_with_parent
 from newsarchive.jobs.upload import drain
 

@@ -1,13 +1,14 @@
 """Scale-out: many crawl processes on many machines share one frontier through scrapy-redis.
 
-With REDIS_URL set, `ScaleOutAddon` swaps in `RedisScheduler`, the smallest adapter over
-scrapy-redis that is correct on current Scrapy: its queue (`PriorityQueue`) and duplicate
-filter (`RFPDupeFilter`) under per-run keys, with persistence always on (upstream's
-SCHEDULER_PERSIST=False lets the first worker to close delete the shared queue); no deprecated
-calls (upstream passes `spider=` to stats and calls `Spider.log`); never a blocking pop
-(upstream's SCHEDULER_IDLE_BEFORE_CLOSE `brpop`s on the reactor); seeds go through the duplicate
-filter like any request. The spider's own async `start()` seeds (`newsarchive seed`), so
-upstream's `RedisSpider` and its `start_requests`/`spider_idle` feeding are not used.
+With REDIS_URL set, the add-on (`pipelines.scaleoutaddon`) swaps in `RedisScheduler`, the
+smallest adapter over scrapy-redis that is correct on current Scrapy: its queue
+(`PriorityQueue`) and duplicate filter (`RFPDupeFilter`) under per-run keys, with persistence
+always on (upstream's SCHEDULER_PERSIST=False lets the first worker to close delete the shared
+queue); no deprecated calls (upstream passes `spider=` to stats and calls `Spider.log`); never
+a blocking pop (upstream's SCHEDULER_IDLE_BEFORE_CLOSE `brpop`s on the reactor); seeds go
+through the duplicate filter like any request. The spider's own async `start()` seeds
+(`newsarchive seed`), so upstream's `RedisSpider` and its `start_requests`/`spider_idle`
+feeding are not used.
 
 `ScaleOut` is the worker: heartbeat and in-flight ledger (archive.frontier), idle closing
 measured per instance and reset by every response, and the repair of a dead worker's files.
@@ -31,6 +32,7 @@ from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import WarcCaptureMiddleware
 from newsarchive.pipelines.extensions.run import run_addon
 from newsarchive.pipelines.extensions.seen import SeenState
+from newsarchive.pipelines.scaleoutaddon import SEED_ROLE, WORKER_ROLE
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-    from scrapy.settings import BaseSettings, Settings
     from scrapy.statscollectors import StatsCollector
 
     from newsarchive.archive.frontier import SharedFrontier
@@ -48,26 +49,6 @@ logger = logging.getLogger(__name__)
 
 #: request.meta key: the id of the request's entry in this worker's in-flight ledger.
 LEDGER_META: Final = "_newsarchive_ledger"
-SEED_ROLE: Final = "seed"
-WORKER_ROLE: Final = "worker"
-
-
-def shared_worker(settings: BaseSettings) -> bool:
-    """True for a crawl that takes its requests from the shared queue (not a seeder)."""
-    return bool(settings.get("REDIS_URL")) and settings.get("SCALEOUT_ROLE") == WORKER_ROLE
-
-
-class ScaleOutAddon:
-    """With REDIS_URL set: the Redis scheduler, the `ScaleOut` extension and the ledger
-    middleware. Without it nothing changes. Settings: REDIS_URL."""
-
-    def update_settings(self, settings: Settings) -> None:
-        if not settings.get("REDIS_URL"):
-            return
-        settings.set("SCHEDULER", f"{__name__}.RedisScheduler", priority="addon")
-        settings["EXTENSIONS"][f"{__name__}.ScaleOut"] = 50
-        # Outermost, so it sees the callback's output end after every other middleware.
-        settings["SPIDER_MIDDLEWARES"][f"{__name__}.LedgerMiddleware"] = 10
 
 
 class ScaleOut:

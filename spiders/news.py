@@ -22,7 +22,7 @@ from newsarchive.config.options import SITE_SETTING, resolve_site
 from newsarchive.config.sites import SiteConfig, SiteConfigError, parse_site
 from newsarchive.config.stats import InvalidKind, StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import RECORD_META
-from newsarchive.pipelines.scaleout import shared_worker
+from newsarchive.pipelines.scaleoutaddon import shared_worker
 from newsarchive.pipelines.skips import InvalidInput
 from newsarchive.spiders.document import HtmlPage
 from newsarchive.spiders.feeds import Entry, JSONLimits, looks_like_feed, parse_feed

@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from newsarchive.extraction import decode_html
+from newsarchive.extraction.decode import decode_html
 
 ARABIC = "مكتبة عامة جديدة في وسط المدينة"
 RUSSIAN = "Съешь же ещё этих мягких французских булок, да выпей чаю"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from newsarchive.extraction import EXTRACTOR_VERSION, Article, ArticleExtractor
 from newsarchive.extraction.documents import Extraction, ExtractOptions, extract_document
+from newsarchive.extraction.extractor import EXTRACTOR_VERSION, Article, ArticleExtractor
 from newsarchive.extraction.metadata import clean_title, split_authors
 from newsarchive.extraction.rules import clean_lines, is_dateline
 from newsarchive.extraction.sitemodel import MIN_PAGES, SiteModel

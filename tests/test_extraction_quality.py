@@ -25,7 +25,7 @@ from bench.extraction import (
     normalise_title,
 )
 from bench.metrics import score_page
-from newsarchive.extraction import ArticleExtractor
+from newsarchive.extraction.extractor import ArticleExtractor
 
 # Measured with bench/extraction.py (tf2.3.1-na2), one run, all pages: (set, half) -> F1.
 MEASURED_F1 = {

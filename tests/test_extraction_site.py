@@ -10,8 +10,8 @@ import pytest
 
 from newsarchive.archive.layout import META_PREFIX
 from newsarchive.demo.server import DemoSite
-from newsarchive.extraction import EXTRACTOR_VERSION
 from newsarchive.extraction.sitemodel import MIN_PAGES, load_site_model
+from newsarchive.extraction.version import EXTRACTOR_VERSION
 from tests.conftest import run_cli
 
 if TYPE_CHECKING:

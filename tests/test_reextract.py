@@ -16,8 +16,8 @@ from newsarchive.archive.layout import META_PREFIX
 from newsarchive.archive.local import LocalStore
 from newsarchive.archive.reader import decode_content
 from newsarchive.demo.server import DemoSite
-from newsarchive.extraction import EXTRACTOR_VERSION
 from newsarchive.extraction.documents import ExtractOptions
+from newsarchive.extraction.version import EXTRACTOR_VERSION
 from newsarchive.jobs.reextract import FAILED, _older_key, plan, replace_older, run
 from tests.conftest import run_cli, write_demo_config
 
