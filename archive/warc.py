@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from io import BytesIO
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Concatenate, Final, ParamSpec, Protocol
 from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -58,6 +58,9 @@ _SCAN_CHUNK: Final = 1 << 20
 _MAX_WARC_HEAD: Final = 1 << 16
 #: Record types written first in an exchange, each followed by its request record.
 _CAPTURE_TYPES: Final = frozenset({"response", "revisit"})
+
+
+_P = ParamSpec("_P")
 
 
 class Writable(Protocol):
@@ -486,6 +489,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _rolling(
+    write: Callable[Concatenate[WarcRecordWriter, _P], CaptureRef],
+) -> Callable[Concatenate[RollingWarcWriter, _P], CaptureRef]:
+    """A `WarcRecordWriter` write as a `RollingWarcWriter` method, with the same arguments."""
+
+    def rolling(self: RollingWarcWriter, /, *args: _P.args, **kwargs: _P.kwargs) -> CaptureRef:
+        with self._lock:
+            return self._write(lambda writer: write(writer, *args, **kwargs))
+
+    rolling.__doc__ = write.__doc__
+    return rolling
+
+
 class RollingWarcWriter(Resource):
     """Writes captures into ``PREFIX-TIMESTAMP-SERIAL-HOST-PID.warc.gz`` files of about `max_size`.
 
@@ -546,20 +562,10 @@ class RollingWarcWriter(Resource):
     def current_size(self) -> int:
         return self._file.writer.offset if self._file else 0
 
-    def write_exchange(self, exchange: HttpExchange) -> CaptureRef:
-        """Write the response and request records; roll once the file reaches `max_size`."""
-        with self._lock:
-            return self._write(lambda w: w.write_exchange(exchange))
-
-    def write_revisit(
-        self,
-        exchange: HttpExchange,
-        original: CaptureRef,
-        *,
-        profile: str = REVISIT_PROFILE,
-    ) -> CaptureRef:
-        with self._lock:
-            return self._write(lambda w: w.write_revisit(exchange, original, profile=profile))
+    #: `WarcRecordWriter`'s, on the current file under the lock; roll once the file reaches
+    #: `max_size`.
+    write_exchange = _rolling(WarcRecordWriter.write_exchange)
+    write_revisit = _rolling(WarcRecordWriter.write_revisit)
 
     def close(self) -> None:
         """Close the current file (end of run); the next capture starts a new one."""

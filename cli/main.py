@@ -50,6 +50,14 @@ SCRAPY_LOGGING = frozenset({"crawl", "demo", "get"})
 #: Exit code when the reader of our output went away (`newsarchive ... | head`), as a shell
 #: reports a process killed by SIGPIPE.
 EXIT_BROKEN_PIPE = 141
+#: Errors that mean the command was set up wrong (exit EXIT_CONFIG, no traceback), each with
+#: the words put before its message.
+CONFIG_ERRORS: dict[type[Exception], str] = {
+    UsageError: "",
+    SiteConfigError: "configuration error: ",
+    StoreError: "storage error: ",
+    UnknownSiteError: "",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,17 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command not in SCRAPY_LOGGING:
             configure_logging(args)
         return handler(args)
-    except UsageError as exc:
-        sys.stderr.write(redact(f"newsarchive: {exc}\n"))
-        return EXIT_CONFIG
-    except SiteConfigError as exc:
-        sys.stderr.write(redact(f"newsarchive: configuration error: {exc}\n"))
-        return EXIT_CONFIG
-    except StoreError as exc:
-        sys.stderr.write(redact(f"newsarchive: storage error: {exc}\n"))
-        return EXIT_CONFIG
-    except UnknownSiteError as exc:
-        sys.stderr.write(redact(f"newsarchive: {exc}\n"))
+    except tuple(CONFIG_ERRORS) as exc:
+        # The first kind that matches, in table order, as a chain of except clauses would.
+        words = next(words for kind, words in CONFIG_ERRORS.items() if isinstance(exc, kind))
+        sys.stderr.write(redact(f"newsarchive: {words}{exc}\n"))
         return EXIT_CONFIG
     except BrokenPipeError:
         # Whatever was still buffered for the closed pipe goes nowhere, quietly.

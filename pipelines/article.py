@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Self
 
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import DropItem
 
 from newsarchive.archive.items import ArticleCapture
 from newsarchive.config.stats import NotExtracted, StatsKeys
@@ -15,7 +16,7 @@ from newsarchive.extraction.documents import ExtractOptions
 from newsarchive.extraction.pool import PoolConfig, shared_pools
 from newsarchive.extraction.records import store_extraction, store_not_extracted
 from newsarchive.extraction.sitemodel import SiteModel, load_site_model, save_site_model
-from newsarchive.pipelines.extensions.run import crawl_run
+from newsarchive.pipelines.extensions.run import enabled_run
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 _PRELOAD = ("newsarchive.extraction.budget",)
 
 
+# eq=False: a component is compared and hashed by identity (signal receivers, lookups by object).
+@dataclass(eq=False)
 class ArticlePipeline:
     """Runs extraction in the process's extraction pool and stores the results.
 
@@ -42,29 +45,17 @@ class ArticlePipeline:
     store's state between runs.
     """
 
-    def __init__(
-        self,
-        store: Store,
-        options: ExtractOptions,
-        pool: ExtractionPool,
-        stats: StatsCollector,
-        max_elements: int = 0,
-        site_model: SiteModel | None = None,
-        state_dir: Path | None = None,
-    ) -> None:
-        self.store = store
-        self.options = options
-        self.pool = pool
-        self.stats = stats
-        self.max_elements = max_elements
-        self.site_model = site_model
-        self.state_dir = state_dir
+    store: Store
+    options: ExtractOptions
+    pool: ExtractionPool
+    stats: StatsCollector
+    max_elements: int
+    site_model: SiteModel | None
+    state_dir: Path | None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        run = crawl_run(crawler)
-        if not run.options.extract:
-            raise NotConfigured("EXTRACT_ENABLED is off")
+        run = enabled_run(crawler, lambda options: options.extract, "EXTRACT_ENABLED")
         assert crawler.stats is not None
         state_dir = run.store.state_dir
         site_model = load_site_model(state_dir, run.site.name) or SiteModel(run.site.name)

@@ -59,20 +59,11 @@ class ScaleOut:
     Settings: REDIS_URL, SCALEOUT_ROLE, SCALEOUT_IDLE_CLOSE, SCALEOUT_HEARTBEAT.
     """
 
-    def __init__(
-        self,
-        crawler: Crawler,
-        run: CrawlRun,
-        *,
-        role: str,
-        idle_close: float,
-        heartbeat: float,
-    ) -> None:
+    def __init__(self, crawler: Crawler, run: CrawlRun) -> None:
         self.crawler = crawler
         self.run = run
-        self.role = role
-        self.idle_close = idle_close
-        self.heartbeat_interval = heartbeat
+        # SCALEOUT_* settings, read where used.
+        self.options = run.options
         self.heartbeat: Heartbeat | None = None
         #: Per instance, not per class (upstream's idle timer is a class attribute).
         self.last_busy = time.monotonic()
@@ -84,13 +75,7 @@ class ScaleOut:
         options = run.options
         if options.scaleout_role not in (SEED_ROLE, WORKER_ROLE):
             raise NotConfigured(f"SCALEOUT_ROLE must be seed or worker: {options.scaleout_role}")
-        ext = cls(
-            crawler,
-            run,
-            role=options.scaleout_role,
-            idle_close=options.scaleout_idle_close,
-            heartbeat=options.scaleout_heartbeat,
-        )
+        ext = cls(crawler, run)
         for name in ("spider_opened", "spider_idle", "response_received", "spider_closed"):
             crawler.signals.connect(getattr(ext, name), signal=getattr(signals, name))
         return ext
@@ -98,7 +83,7 @@ class ScaleOut:
     @property
     def active(self) -> bool:
         """A worker whose run holds the site (a locked-out run takes nothing)."""
-        return self.role == WORKER_ROLE and not self.run.locked_out
+        return self.options.scaleout_role == WORKER_ROLE and not self.run.locked_out
 
     @property
     def frontier(self) -> SharedFrontier:
@@ -110,7 +95,7 @@ class ScaleOut:
             self.crawler.stats.set_value(StatsKeys.SCALEOUT_SHARED, 1)
         if not self.active:
             return
-        self.heartbeat = Heartbeat(self.frontier, self.heartbeat_interval, self._repair)
+        self.heartbeat = Heartbeat(self.frontier, self.options.scaleout_heartbeat, self._repair)
         self.heartbeat.start()
         logger.info(
             "Worker %s on run %s of %s: %d requests queued",
@@ -142,7 +127,8 @@ class ScaleOut:
         if not frontier.drained():
             self.last_busy = now
             raise DontCloseSpider
-        if self.idle_close <= 0 or now - self.last_busy < self.idle_close:
+        idle_close = self.options.scaleout_idle_close
+        if idle_close <= 0 or now - self.last_busy < idle_close:
             raise DontCloseSpider
         if self._texts != "done":
             if self._texts == "todo":

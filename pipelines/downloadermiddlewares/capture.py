@@ -32,7 +32,7 @@ from newsarchive.archive.warc import (
 )
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.storeguard import StoreUnwritable, store_failed
-from newsarchive.pipelines.extensions.run import crawl_run
+from newsarchive.pipelines.extensions.run import enabled_run
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -152,9 +152,7 @@ class WarcCaptureMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        run = crawl_run(crawler)
-        if not run.options.archive:
-            raise NotConfigured("ARCHIVE_ENABLED is off")
+        run = enabled_run(crawler, lambda options: options.archive, "ARCHIVE_ENABLED")
         revisits = run.options.revisits
         if revisits not in REVISIT_MODES:
             # Logged as an error too: a typo must not silently cost the run its archive.

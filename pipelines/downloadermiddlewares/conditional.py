@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final, Self
 
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest
 
 from newsarchive.archive.captures import CaptureRef
 from newsarchive.archive.seen import Fetch, Kind
@@ -18,7 +18,7 @@ from newsarchive.pipelines.downloadermiddlewares.capture import (
     RECORD_META,
 )
 from newsarchive.pipelines.downloadermiddlewares.storeguard import StoreUnwritable, store_failed
-from newsarchive.pipelines.extensions.run import crawl_run
+from newsarchive.pipelines.extensions.run import enabled_run
 from newsarchive.pipelines.extensions.seen import (
     FETCH_META,
     TRACK_META,
@@ -57,8 +57,7 @@ class ConditionalRequestMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        if not crawl_run(crawler).options.incremental:
-            raise NotConfigured("INCREMENTAL_ENABLED is off")
+        enabled_run(crawler, lambda options: options.incremental, "INCREMENTAL_ENABLED")
         assert crawler.stats is not None
         mw = cls(crawler_seen_state(crawler), crawler.stats)
         mw.crawler = crawler

@@ -15,7 +15,7 @@ from newsarchive.archive.store import StoreError
 from newsarchive.archive.wacz import WaczError
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.downloadermiddlewares.capture import WarcCaptureMiddleware
-from newsarchive.pipelines.extensions.run import crawl_run
+from newsarchive.pipelines.extensions.run import enabled_run
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -46,10 +46,8 @@ class ArchivePackager:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        run = crawl_run(crawler)
+        run = enabled_run(crawler, lambda options: options.archive, "ARCHIVE_ENABLED")
         options = run.options
-        if not options.archive:
-            raise NotConfigured("ARCHIVE_ENABLED is off")
         if not options.cdxj and not options.wacz:
             raise NotConfigured("ARCHIVE_CDXJ_ENABLED and ARCHIVE_WACZ_ENABLED are off")
         ext = cls(crawler, run, options.cdxj, options.wacz)

@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
 
 from newsarchive.archive.files import write_atomic
 from newsarchive.archive.layout import report_key
 from newsarchive.config.errors import counts_by_suffix, error_kinds
 from newsarchive.config.exitcodes import run_exit_code
 from newsarchive.config.stats import StatsKeys
-from newsarchive.pipelines.extensions.run import crawl_run
+from newsarchive.pipelines.extensions.run import enabled_run
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -256,14 +255,10 @@ class RunReport:
         crawler: Crawler,
         run: CrawlRun,
         stats: StatsCollector,
-        log_enabled: bool,
-        prometheus_dir: Path | None,
     ) -> None:
         self.crawler = crawler
         self.run = run
         self.stats = stats
-        self.log_enabled = log_enabled
-        self.prometheus_dir = prometheus_dir
         self.site = run.site.name
         self.started = datetime.now(UTC)
         self.finished: datetime | None = None
@@ -274,12 +269,9 @@ class RunReport:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        run = crawl_run(crawler)
-        options = run.options
-        if not options.report:
-            raise NotConfigured("REPORT_ENABLED is off")
+        run = enabled_run(crawler, lambda options: options.report, "REPORT_ENABLED")
         assert crawler.stats is not None
-        ext = cls(crawler, run, crawler.stats, options.report_log, options.report_prometheus_dir)
+        ext = cls(crawler, run, crawler.stats)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         run.steps.report = ext.write
@@ -288,7 +280,7 @@ class RunReport:
     def spider_opened(self) -> None:
         self.started = datetime.now(UTC)
         store = self.run.store
-        if self.log_enabled:
+        if self.run.options.report_log:
             path = store.state_dir / "logs" / self.site / f"{self.run.name}.log"
             path.parent.mkdir(parents=True, exist_ok=True)
             handler = _RunLogHandler(path, encoding="utf-8")
@@ -340,9 +332,9 @@ class RunReport:
             report = self._build()
             if self._put(report):
                 self.stats.set_value(StatsKeys.REPORT_WRITTEN, 1)
-            if self.prometheus_dir is not None:
+            if (prometheus_dir := self.run.options.report_prometheus_dir) is not None:
                 try:
-                    path = self.prometheus_dir / f"newsarchive_{self.site}.prom"
+                    path = prometheus_dir / f"newsarchive_{self.site}.prom"
                     write_atomically(path, prometheus_text(report))
                 except OSError:
                     logger.warning("Could not write the Prometheus textfile", exc_info=True)

@@ -16,6 +16,8 @@ from newsarchive.config.options import Options
 from newsarchive.config.stats import StatsKeys
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy.crawler import Crawler
     from scrapy.settings import Settings
 
@@ -101,4 +103,13 @@ def crawl_run(crawler: Crawler) -> CrawlRun:
     if run.locked_out:
         # No message: Scrapy would log one WARNING per component; the run logged the lock once.
         raise NotConfigured
+    return run
+
+
+def enabled_run(crawler: Crawler, enabled: Callable[[Options], bool], setting: str) -> CrawlRun:
+    """`crawl_run` for a component switched by one setting: NotConfigured("<setting> is off")
+    when `enabled(options)` is false."""
+    run = crawl_run(crawler)
+    if not enabled(run.options):
+        raise NotConfigured(f"{setting} is off")
     return run

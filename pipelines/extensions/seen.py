@@ -31,7 +31,7 @@ from newsarchive.archive.seen import (
 from newsarchive.archive.store import StoreError
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.article import ArticlePipeline
-from newsarchive.pipelines.extensions.run import crawl_run
+from newsarchive.pipelines.extensions.run import enabled_run
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -85,9 +85,7 @@ class SeenState:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        run = crawl_run(crawler)
-        if not run.options.incremental:
-            raise NotConfigured("INCREMENTAL_ENABLED is off")
+        run = enabled_run(crawler, lambda options: options.incremental, "INCREMENTAL_ENABLED")
         refetch = run.site.refetch
         policy = RefetchPolicy(refetch.within_hours, refetch.every_hours) if refetch else None
         assert crawler.stats is not None

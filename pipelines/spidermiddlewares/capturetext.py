@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
-from scrapy.exceptions import NotConfigured
-
 from newsarchive.archive.items import ArticleCapture
 from newsarchive.archive.seen import Kind
-from newsarchive.pipelines.extensions.run import crawl_run
+from newsarchive.pipelines.extensions.run import enabled_run
 from newsarchive.pipelines.extensions.seen import (
     TRACK_META,
     UNCHANGED_META,
@@ -35,8 +33,7 @@ class CaptureTextMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        if not crawl_run(crawler).options.incremental:
-            raise NotConfigured("INCREMENTAL_ENABLED is off")
+        enabled_run(crawler, lambda options: options.incremental, "INCREMENTAL_ENABLED")
         return cls(crawler_seen_state(crawler))
 
     def _new_capture(self, response: Response) -> bool:
