@@ -15,8 +15,11 @@ from datetime import UTC
 from http import HTTPStatus
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, Self, cast
+from typing import TYPE_CHECKING, Any, Final, Self, cast
 from urllib.parse import unquote, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from newsarchive.archive.resource import Resource
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SITE_ROOT: Final[Path] = Path(__file__).parent / "site"
+ARTICLES_FILE: Final[Path] = Path(__file__).parent / "articles.yaml"
 BASE_PLACEHOLDER: Final = b"{{BASE}}"
 DISALLOWED_PATH: Final = "/private/"
 
@@ -106,146 +110,43 @@ class DemoArticle:
     published: str  # datePublished of the JSON-LD, ISO 8601 with offset
     authors: tuple[str, ...] = ()
 
+    #: Read by pydantic (load_articles): a misspelt key in the articles file is an error.
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
     def url(self, base_url: str) -> str:
         return base_url + self.path
 
 
-_EN_CHROME: Final = (
-    "Share on Facebook",
-    "Share on X",
-    "Related stories",
-    "© 2026 The Harbour Gazette Ltd. All rights reserved.",
-)
+class _ArticlesFile(BaseModel):
+    """demo/articles.yaml: page chrome by language, the articles, the one too old to crawl."""
 
-DEMO_ARTICLES: Final[tuple[DemoArticle, ...]] = (
-    DemoArticle(
-        path="/world/ferry-crews-end-strike.html",
-        title=(
-            "Ferry crews on the North Channel route end nine-day strike after late-night pay deal"
-        ),
-        language="en",
-        must_contain=(
-            "nine-day strike that stranded freight lorries",
-            "minimum crewing was the line they would not cross",
-            "standby vessel that could run a reduced lifeline service",
-        ),
-        must_not_contain=_EN_CHROME,
-        encoding="utf-8",
-        published="2026-03-12T08:30:00+00:00",
-        authors=("Mara Lindqvist",),
-    ),
-    DemoArticle(
-        path="/world/delta-flood-barrier-data.html",
-        title="Delta nations agree to share tidal barrier data after a decade of talks",
-        language="en",
-        must_contain=(
-            "pool real-time readings from their tidal barriers",
-            "A storm surge does not stop at a border post",
-            "leaves the defence sites out",
-        ),
-        must_not_contain=_EN_CHROME,
-        encoding="utf-8",
-        published="2026-06-04T17:45:00+01:00",
-        authors=("Tomás Reyes-Holt", "Priya Chandrasekar"),
-    ),
-    DemoArticle(
-        path="/world/icebreaker-aurora-vale-returns.html",
-        title="Research icebreaker Aurora Vale returns with record haul of sea-ice cores",
-        language="en",
-        must_contain=(
-            "largest collection of sea-ice cores",
-            "Snapshots tell you what the ice looks like",
-            "damaged propeller blade",
-        ),
-        must_not_contain=_EN_CHROME,
-        encoding="utf-8",
-        published="2026-09-21T06:10:00+01:00",
-        authors=("Hannah Ofori",),
-    ),
-    DemoArticle(
-        path="/world/ar/solar-desalination-plant.html",
-        title="محطة تحلية تعمل بالطاقة الشمسية تبدأ التشغيل التجريبي على الساحل الشرقي",
-        language="ar",
-        must_contain=(
-            "تعمل بالكامل بالطاقة الشمسية",
-            "نظام تنظيف آلي للألواح",
-            "الشعاب المرجانية القريبة",
-        ),
-        must_not_contain=(
-            "الثلاثاء: 17 فبراير 2026",
-            "13:15",
-            "مواضيع قد تعجبك",
-            "كاسحة الجليد تعود إلى الميناء بعد خمسة أشهر",
-            "اتفاق ينهي إضراب طواقم العبارات",
-            "تعاونية الصيادين تحقق أرباحا لأول مرة منذ سنوات",
-            "خطة الأتمتة في الميناء تثير قلق العمال",
-            "شارك على فيسبوك",
-        ),
-        encoding="windows-1256",
-        published="2026-02-17T13:15:00+03:00",
-        authors=("سلمى الخطيب",),
-    ),
-    DemoArticle(
-        path="/business/fishing-cooperative-profit.html",
-        title="Saltmere fishing cooperative posts first profit in six years as cod stocks recover",
-        language="en",
-        must_contain=(
-            "first time since 2020",
-            "Now we are talking about training the next generation of skippers",
-            "guarantees a minimum price for line-caught haddock",
-        ),
-        must_not_contain=_EN_CHROME,
-        encoding="utf-8",
-        published="2026-04-28T11:00:00+01:00",
-        authors=("Owen Pettigrew",),
-    ),
-    DemoArticle(
-        path="/business/port-automation-jobs.html",
-        title="Port operator\u2019s automation plan puts 340 dockside jobs under review",
-        language="en",
-        must_contain=(
-            "remotely operated cranes and driverless straddle carriers",
-            "Automation will change almost every job on this terminal",
-            "90-day consultation period",
-        ),
-        must_not_contain=_EN_CHROME,
-        encoding="utf-8",
-        published="2026-10-15T09:20:00+01:00",
-        authors=("Priya Chandrasekar",),
-    ),
-    DemoArticle(
-        path="/business/fr/ostreiculteurs-chaleur-de-l-eau.html",
-        title="Dans la baie de Lérac, les ostréiculteurs s'inquiètent de la chaleur de l'eau",
-        language="fr",
-        must_contain=(
-            "la température de l'eau a dépassé 24 degrés",
-            "l'huître s'épuise",
-            "développées par un laboratoire public",
-        ),
-        must_not_contain=(
-            "Partager sur Facebook",
-            "Partager sur X",
-            "À lire aussi",
-            "© 2026 The Harbour Gazette. Tous droits réservés.",
-        ),
-        encoding="iso-8859-1",
-        published="2026-07-09T07:05:00+02:00",
-        authors=("Élodie Marchetti",),
-    ),
-)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-# Linked from the feeds, a listing page and the archive sitemap, but far older than any
-# sensible age cutoff, so a crawl with one must skip it.
-OLD_ARTICLE: Final = DemoArticle(
-    path="/archive/2019/old-story.html",
-    title="Lighthouse keeper's cottage reopens as a maritime museum",
-    language="en",
-    must_contain=("gulls nesting in the kitchen", "brass foghorn mechanism"),
-    must_not_contain=_EN_CHROME,
-    encoding="utf-8",
-    published="2019-05-14T10:00:00+01:00",
-    authors=("Owen Pettigrew",),
-)
+    chrome: dict[str, tuple[str, ...]]
+    articles: tuple[dict[str, Any], ...]
+    old_article: dict[str, Any]
+
+
+def load_articles(path: Path) -> tuple[tuple[DemoArticle, ...], DemoArticle]:
+    """The articles file's `articles` and `old_article`, validated into DemoArticle; an article
+    without `must_not_contain` gets the page chrome of its language."""
+    try:
+        data = _ArticlesFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        adapter = TypeAdapter(DemoArticle)
+
+        def article(entry: Mapping[str, Any]) -> DemoArticle:
+            chrome = data.chrome.get(str(entry.get("language")), ())
+            return adapter.validate_python({"must_not_contain": chrome, **entry})
+
+        return tuple(map(article, data.articles)), article(data.old_article)
+    except ValidationError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+#: The articles a crawl of the demo site should archive and extract; OLD_ARTICLE is linked from
+#: the feeds, a listing page and the archive sitemap, but far older than any sensible age
+#: cutoff, so a crawl with one must skip it.
+DEMO_ARTICLES, OLD_ARTICLE = load_articles(ARTICLES_FILE)
 
 
 @dataclass(frozen=True, slots=True)
