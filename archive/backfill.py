@@ -86,6 +86,11 @@ def missing_indexes(store: Store, site: str, warcs: Iterable[str]) -> list[str]:
     return [key for key in warcs if warc_index_key(key) not in indexed]
 
 
+def unindexed_warcs(store: Store, site: str) -> list[str]:
+    """Keys of the site's WARCs that have no CDXJ index yet (new, or recovered after a crash)."""
+    return missing_indexes(store, site, site_warcs(store, site))
+
+
 def missing_digests(store: Store, site: str, warcs: Iterable[str]) -> list[str]:
     """WARCs with no digests object (one is written for every closed WARC, empty when it holds
     revisits only, so a missing one always means an undone step)."""

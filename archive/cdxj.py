@@ -20,14 +20,7 @@ from warcio.bufferedreaders import BufferedReader
 from warcio.statusandheaders import StatusAndHeadersParser
 from warcio.timeutils import iso_date_to_timestamp
 
-from newsarchive.archive.layout import (
-    INDEX_PREFIX,
-    WARC_PREFIX,
-    WARC_SUFFIXES,
-    parse_warc_key,
-    site_prefix,
-    warc_index_key,
-)
+from newsarchive.archive.layout import parse_warc_key, warc_index_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -345,13 +338,3 @@ def put_index(store: Store, warc_key: str, data: bytes) -> str:
     store.put_bytes(key, data, CDXJ_CONTENT_TYPE, {"warc-key": warc_key})
     logger.info("Indexed %s: %d captures", warc_key, data.count(b"\n"))
     return key
-
-
-def unindexed_warcs(store: Store, site: str) -> list[str]:
-    """Keys of the site's WARCs that have no CDXJ index yet (new, or recovered after a crash)."""
-    indexed = set(store.list(site_prefix(INDEX_PREFIX, site)))
-    return [
-        key
-        for key in store.list(site_prefix(WARC_PREFIX, site))
-        if key.endswith(WARC_SUFFIXES) and warc_index_key(key) not in indexed
-    ]

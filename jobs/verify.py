@@ -6,7 +6,6 @@ store as it checks a local folder.
 
 from __future__ import annotations
 
-import logging
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,8 +36,6 @@ from newsarchive.archive.reader import CAPTURE_TYPES, iter_records
 
 if TYPE_CHECKING:
     from newsarchive.archive.store import Store
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

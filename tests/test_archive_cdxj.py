@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import brotli
 import pytest
 
-from newsarchive.archive.cdxj import cdxj_index, unindexed_warcs
+from newsarchive.archive.backfill import unindexed_warcs
+from newsarchive.archive.cdxj import cdxj_index
 from newsarchive.archive.collection import (
     PYWB,
     Originals,

@@ -9,8 +9,13 @@ from typing import TYPE_CHECKING, Self
 
 from scrapy.exceptions import NotConfigured
 
-from newsarchive.archive.backfill import missing_packages, package_warcs, site_warcs
-from newsarchive.archive.cdxj import index_warc, unindexed_warcs
+from newsarchive.archive.backfill import (
+    missing_packages,
+    package_warcs,
+    site_warcs,
+    unindexed_warcs,
+)
+from newsarchive.archive.cdxj import index_warc
 from newsarchive.archive.store import StoreError
 from newsarchive.archive.wacz import WaczError
 from newsarchive.config.stats import StatsKeys
