@@ -7,14 +7,14 @@ and every CLI command see the same values (built by `Options.from_settings`).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 from newsarchive.config.sites import SiteConfig, load_site, sites_dir
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from scrapy.settings import BaseSettings
 
@@ -55,79 +55,86 @@ def extract_workers(value: object) -> int:
     return workers
 
 
+#: Getter names of Scrapy's BaseSettings, by how a setting reads.
+_Getter = Literal["get", "getbool", "getint", "getfloat"]
+
+
+def _or_empty(value: object) -> object:
+    """An unset (None) setting as ""."""
+    return value or ""
+
+
+def _optional_path(value: object) -> Path | None:
+    return Path(str(value)) if value else None
+
+
+def _kept(value: object) -> object:
+    return value
+
+
+def _setting(
+    name: str, getter: _Getter = "get", convert: Callable[[Any], object] = _kept
+) -> dict[str, Any]:
+    """A field's metadata: read from the Scrapy setting `name` with `getter`, then `convert`."""
+    return {"setting": name, "getter": getter, "convert": convert}
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
-    """newsarchive's settings, typed (see config/settings.py for what each means)."""
+    """newsarchive's settings, typed (see config/settings.py for what each means). Each field
+    names the setting it is read from; `site` and `storage` are built from several."""
 
-    store: str
-    sites_dir: Path
+    store: str = field(metadata=_setting("NEWSARCHIVE_STORE", convert=_or_empty))
+    sites_dir: Path = field(metadata=_setting("NEWSARCHIVE_SITES_DIR", convert=sites_dir))
     site: SiteConfig | None
-    contact_url: str
-    progress: bool
-    progress_interval: float
-    archive: bool
-    warc_prefix: str
-    warc_max_size: int
-    revisits: str
-    cdxj: bool
-    wacz: bool
-    incremental: bool
-    lock: bool
-    report: bool
-    report_log: bool
-    report_prometheus_dir: Path | None
-    extract: bool
+    contact_url: str = field(metadata=_setting("NEWSARCHIVE_CONTACT_URL"))
+    progress: bool = field(metadata=_setting("NEWSARCHIVE_PROGRESS", "getbool"))
+    progress_interval: float = field(metadata=_setting("NEWSARCHIVE_PROGRESS_INTERVAL", "getfloat"))
+    archive: bool = field(metadata=_setting("ARCHIVE_ENABLED", "getbool"))
+    warc_prefix: str = field(metadata=_setting("ARCHIVE_WARC_PREFIX"))
+    warc_max_size: int = field(metadata=_setting("ARCHIVE_WARC_MAX_SIZE", "getint"))
+    revisits: str = field(metadata=_setting("ARCHIVE_REVISITS"))
+    cdxj: bool = field(metadata=_setting("ARCHIVE_CDXJ_ENABLED", "getbool"))
+    wacz: bool = field(metadata=_setting("ARCHIVE_WACZ_ENABLED", "getbool"))
+    incremental: bool = field(metadata=_setting("INCREMENTAL_ENABLED", "getbool"))
+    lock: bool = field(metadata=_setting("LOCK_ENABLED", "getbool"))
+    report: bool = field(metadata=_setting("REPORT_ENABLED", "getbool"))
+    report_log: bool = field(metadata=_setting("REPORT_LOG_ENABLED", "getbool"))
+    report_prometheus_dir: Path | None = field(
+        metadata=_setting("REPORT_PROMETHEUS_DIR", convert=_optional_path)
+    )
+    extract: bool = field(metadata=_setting("EXTRACT_ENABLED", "getbool"))
     #: Resolved: "auto" is the core count (extraction.pool.auto_workers); 0 is a thread.
-    extract_workers: int
-    extract_timeout: float
-    extract_max_elements: int
-    extract_favor_precision: bool
-    extract_include_comments: bool
-    retry_after_max: float
-    redis_url: str
-    scaleout_role: str
-    scaleout_idle_close: float
-    scaleout_heartbeat: float
-    scaleout_prefix: str
+    extract_workers: int = field(metadata=_setting("EXTRACT_WORKERS", convert=extract_workers))
+    extract_timeout: float = field(metadata=_setting("EXTRACT_TIMEOUT", "getfloat"))
+    extract_max_elements: int = field(metadata=_setting("EXTRACT_MAX_ELEMENTS", "getint"))
+    extract_favor_precision: bool = field(metadata=_setting("EXTRACT_FAVOR_PRECISION", "getbool"))
+    extract_include_comments: bool = field(metadata=_setting("EXTRACT_INCLUDE_COMMENTS", "getbool"))
+    retry_after_max: float = field(metadata=_setting("RETRY_AFTER_MAX", "getfloat"))
+    redis_url: str = field(metadata=_setting("REDIS_URL", convert=_or_empty))
+    scaleout_role: str = field(metadata=_setting("SCALEOUT_ROLE"))
+    scaleout_idle_close: float = field(metadata=_setting("SCALEOUT_IDLE_CLOSE", "getfloat"))
+    scaleout_heartbeat: float = field(metadata=_setting("SCALEOUT_HEARTBEAT", "getfloat"))
+    scaleout_prefix: str = field(metadata=_setting("SCALEOUT_KEY_PREFIX"))
     #: AWS_* and STORAGE_S3_* settings that have a value, for the store backend.
     storage: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
-        prometheus = settings.get("REPORT_PROMETHEUS_DIR")
+        site = resolve_site(settings)  # first: a bad site file is the error to report
+        read = {
+            f.name: f.metadata["convert"](
+                getattr(settings, f.metadata["getter"])(f.metadata["setting"])
+            )
+            for f in fields(cls)
+            if "setting" in f.metadata
+        }
         return cls(
-            store=settings.get("NEWSARCHIVE_STORE") or "",
-            sites_dir=sites_dir(settings.get("NEWSARCHIVE_SITES_DIR")),
-            site=resolve_site(settings),
-            contact_url=settings.get("NEWSARCHIVE_CONTACT_URL"),
-            progress=settings.getbool("NEWSARCHIVE_PROGRESS"),
-            progress_interval=settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL"),
-            archive=settings.getbool("ARCHIVE_ENABLED"),
-            warc_prefix=settings.get("ARCHIVE_WARC_PREFIX"),
-            warc_max_size=settings.getint("ARCHIVE_WARC_MAX_SIZE"),
-            revisits=settings.get("ARCHIVE_REVISITS"),
-            cdxj=settings.getbool("ARCHIVE_CDXJ_ENABLED"),
-            wacz=settings.getbool("ARCHIVE_WACZ_ENABLED"),
-            incremental=settings.getbool("INCREMENTAL_ENABLED"),
-            lock=settings.getbool("LOCK_ENABLED"),
-            report=settings.getbool("REPORT_ENABLED"),
-            report_log=settings.getbool("REPORT_LOG_ENABLED"),
-            report_prometheus_dir=Path(prometheus) if prometheus else None,
-            extract=settings.getbool("EXTRACT_ENABLED"),
-            extract_workers=extract_workers(settings.get("EXTRACT_WORKERS")),
-            extract_timeout=settings.getfloat("EXTRACT_TIMEOUT"),
-            extract_max_elements=settings.getint("EXTRACT_MAX_ELEMENTS"),
-            extract_favor_precision=settings.getbool("EXTRACT_FAVOR_PRECISION"),
-            extract_include_comments=settings.getbool("EXTRACT_INCLUDE_COMMENTS"),
-            retry_after_max=settings.getfloat("RETRY_AFTER_MAX"),
-            redis_url=settings.get("REDIS_URL") or "",
-            scaleout_role=settings.get("SCALEOUT_ROLE"),
-            scaleout_idle_close=settings.getfloat("SCALEOUT_IDLE_CLOSE"),
-            scaleout_heartbeat=settings.getfloat("SCALEOUT_HEARTBEAT"),
-            scaleout_prefix=settings.get("SCALEOUT_KEY_PREFIX"),
+            site=site,
             storage={
                 name: settings.get(name)
                 for name in settings
                 if name.startswith(_STORAGE_PREFIXES) and settings.get(name) is not None
             },
+            **read,
         )
