@@ -87,6 +87,7 @@ def store_extraction(
     store: Store,
     capture: ArticleCapture,
     result: Extraction,
+    *,
     extra: Mapping[str, Any] | None = None,
 ) -> MetadataRecord:
     """Write text and metadata objects (text first); returns the metadata record."""

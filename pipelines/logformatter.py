@@ -9,7 +9,7 @@ stats, so an ERROR line must not count it again.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias
 
 from itemadapter import ItemAdapter, is_item
 from scrapy.logformatter import LogFormatter, LogFormatterResult
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
+
+    #: The `response` Scrapy hands the item formatters.
+    _ItemResponse: TypeAlias = Response | Failure | None
 
 #: A URL or message in a log line is cut to this many characters.
 MAX_LOGGED = 500
@@ -55,17 +58,11 @@ class ShortLogFormatter(LogFormatter):
         args["referer"] = shorten(str(args["referer"]), MAX_LOGGED)
         return {"level": result["level"], "msg": result["msg"], "args": args}
 
-    def scraped(
-        self, item: Any, response: Response | Failure | None, spider: Spider
-    ) -> LogFormatterResult:
+    def scraped(self, item: Any, response: _ItemResponse, spider: Spider) -> LogFormatterResult:
         return {"level": logging.DEBUG, "msg": "Scraped %(item)s", "args": {"item": item_url(item)}}
 
     def dropped(
-        self,
-        item: Any,
-        exception: BaseException,
-        response: Response | Failure | None,
-        spider: Spider,
+        self, item: Any, exception: BaseException, response: _ItemResponse, spider: Spider
     ) -> LogFormatterResult:
         result = super().dropped(item, exception, response, spider)
         # The store refusing writes is said once, by the store guard, not once per item.
@@ -77,11 +74,7 @@ class ShortLogFormatter(LogFormatter):
         }
 
     def item_error(
-        self,
-        item: Any,
-        exception: BaseException,
-        response: Response | Failure | None,
-        spider: Spider,
+        self, item: Any, exception: BaseException, response: _ItemResponse, spider: Spider
     ) -> LogFormatterResult:
         return {
             "level": logging.ERROR,
