@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final, Self, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -318,25 +318,19 @@ def _run_indexer(env: PywbEnv, root: Path, pairs: list[tuple[str, str]]) -> None
         raise ReplayError(f"pywb's indexer failed:\n{tail}")
 
 
+# eq=False: compared and hashed by identity, as a running server is.
+@dataclass(eq=False)
 class ReplayServer(Resource):
     """pywb serving a prepared working folder, as a child process bound to `host`."""
 
-    def __init__(
-        self,
-        env: PywbEnv,
-        workdir: Path,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        access_log: bool = False,
-    ) -> None:
-        self.env = env
-        self.access_log = access_log
-        self.workdir = workdir
-        self.host = host
-        self.requested_port = port
-        self.port: int | None = None
-        self.process: subprocess.Popen[bytes] | None = None
+    env: PywbEnv
+    workdir: Path
+    host: str = "127.0.0.1"
+    #: The port to listen on (0: any free one); `port` is the one pywb took, once started.
+    requested_port: int = 0
+    access_log: bool = field(default=False, kw_only=True)
+    port: int | None = field(default=None, init=False)
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
     def url(self) -> str:

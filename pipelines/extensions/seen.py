@@ -20,14 +20,7 @@ from scrapy.utils.asyncio import run_in_thread
 from newsarchive.archive.items import ArticleCapture
 from newsarchive.archive.metadata import MetadataRecord, WarcPointer
 from newsarchive.archive.reader import ArchiveReadError, archived_capture
-from newsarchive.archive.seen import (
-    Fetch,
-    Kind,
-    PendingRequest,
-    Plan,
-    RefetchPolicy,
-    plan_article,
-)
+from newsarchive.archive.seen import Fetch, Kind, PendingRequest, Plan, RefetchPolicy, plan_article
 from newsarchive.archive.store import StoreError
 from newsarchive.config.stats import StatsKeys
 from newsarchive.pipelines.article import ArticlePipeline
