@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: The pywb child process: the script it runs, and the seconds it may take to start and stop.
+_RUNNER: Final = Path(__file__).with_name("runner.py")
+_START_TIMEOUT: Final = 60.0
+_STOP_TIMEOUT: Final = 10.0
 #: Collection name: replay URLs are /archive/<14-digit timestamp>/<original URL>.
 COLLECTION: Final = "archive"
 REPLAY_DIR: Final = "replay"
@@ -53,9 +57,6 @@ REPLAY_DIR: Final = "replay"
 MIRROR_DIR: Final = "warcs"
 _MIRROR_STATE: Final = "mirror.json"
 _MIRROR_SAVE_EVERY: Final = 16
-_RUNNER: Final = Path(__file__).with_name("runner.py")
-_START_TIMEOUT: Final = 60.0
-_STOP_TIMEOUT: Final = 10.0
 
 
 class ReplayError(Exception):

@@ -45,6 +45,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: The values ARCHIVE_REVISITS takes.
+REVISIT_MODES: Final = ("identical", "off")
+#: Ports a Host header leaves out.
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
 #: request.meta keys of this middleware. Read here: when the request left (set here too), and
 #: the capture a conditional request revalidates (a `CaptureRef` with its payload digest, set
 #: by the incremental-crawl middleware), referred to by a 304. Set here: the `CaptureRef` of
@@ -54,8 +59,6 @@ PREVIOUS_META: Final = "newsarchive_previous"
 RECORD_META: Final = "warc_record"
 #: Set when the exchange could not be archived: nothing may record it as archived.
 FAILED_META: Final = "_warc_failed"
-REVISIT_MODES: Final = ("identical", "off")
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
