@@ -120,7 +120,8 @@ class PendingRequest:
 
 @dataclass(frozen=True, slots=True)
 class RefetchPolicy:
-    """Look again at articles published within `within_hours`, every `every_hours`."""
+    """Look again at articles published within `within_hours`, every `every_hours` (the site
+    file's `refetch:`; without one, only a newer announced date brings an article back)."""
 
     within_hours: float
     every_hours: float

@@ -75,6 +75,14 @@ class Store(ABC):
         """Store a small object in one piece, atomically."""
 
     @abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """Whole object; raises KeyError when it does not exist."""
+
+    @abstractmethod
+    def open_read(self, key: str) -> BinaryIO:
+        """Seekable binary stream of an object; raises KeyError when it does not exist."""
+
+    @abstractmethod
     def staging_path(self, key: str) -> Path:
         """Local path where the file for `key` is to be written before `commit_file`."""
 
@@ -83,14 +91,6 @@ class Store(ABC):
         self, key: str, path: Path, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> None:
         """Hand over a finished local file (written at `staging_path(key)`) to the store."""
-
-    @abstractmethod
-    def get_bytes(self, key: str) -> bytes:
-        """Whole object; raises KeyError when it does not exist."""
-
-    @abstractmethod
-    def open_read(self, key: str) -> BinaryIO:
-        """Seekable binary stream of an object; raises KeyError when it does not exist."""
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...

@@ -68,21 +68,6 @@ def metadata_record(
     return MetadataRecord.model_validate(fields)
 
 
-def store_not_extracted(store: Store, capture: ArticleCapture, reason: str) -> MetadataRecord:
-    """Write the metadata record of a capture archived without text, saying why (`reason`,
-    a config.stats.NotExtracted value); returns it. Keyed by the current extractor version,
-    so a later extraction of the capture writes its record over this one."""
-    record = MetadataRecord.model_validate(
-        {
-            **_capture_fields(capture),
-            "extractor_version": EXTRACTOR_VERSION,
-            "not_extracted": reason,
-        }
-    )
-    write_metadata(store, record, _object_meta(capture, EXTRACTOR_VERSION))
-    return record
-
-
 def store_extraction(
     store: Store,
     capture: ArticleCapture,
@@ -100,4 +85,19 @@ def store_extraction(
         tkey, result.text.encode("utf-8") + b"\n", "text/plain; charset=utf-8", object_meta
     )
     write_metadata(store, record, object_meta)
+    return record
+
+
+def store_not_extracted(store: Store, capture: ArticleCapture, reason: str) -> MetadataRecord:
+    """Write the metadata record of a capture archived without text, saying why (`reason`,
+    a config.stats.NotExtracted value); returns it. Keyed by the current extractor version,
+    so a later extraction of the capture writes its record over this one."""
+    record = MetadataRecord.model_validate(
+        {
+            **_capture_fields(capture),
+            "extractor_version": EXTRACTOR_VERSION,
+            "not_extracted": reason,
+        }
+    )
+    write_metadata(store, record, _object_meta(capture, EXTRACTOR_VERSION))
     return record

@@ -80,6 +80,9 @@ class Task:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """What became of one capture's re-extraction: its status (OK, EMPTY or FAILED) and
+    detail, keyed by the metadata object it started from."""
+
     source_key: str
     status: str
     #: Metadata key written (status OK), or the reason (EMPTY, FAILED).
@@ -88,6 +91,9 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class ChunkResult:
+    """What a worker process sends back for one chunk of tasks: each task's outcome, the CPU
+    seconds it spent on them, and its process ID (the summary counts the workers used)."""
+
     outcomes: list[Outcome]
     cpu_seconds: float
     pid: int
@@ -106,6 +112,9 @@ class ReextractPlan:
 
 @dataclass(slots=True)
 class Summary:
+    """A re-extraction run, for the command's report: the extractor version written, what was
+    planned, already done, written, empty or failed, and what it cost."""
+
     version: str
     planned: int = 0
     already_done: int = 0

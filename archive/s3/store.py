@@ -41,12 +41,12 @@ class S3Store(Store):
         bucket: str,
         prefix: str,
         client: S3Client,
-        options: S3Options | None = None,
+        options: S3Options,
         state_dir: Path | None = None,
     ) -> None:
         self.bucket = Bucket(client, bucket, check_key(prefix) if prefix else "")
         self.uri = self.bucket.uri
-        self.options = options or S3Options.from_settings({})
+        self.options = options
         state = (
             state_dir
             or (Path(self.options.state_dir).expanduser() if self.options.state_dir else None)

@@ -49,19 +49,17 @@ class ConditionalRequestMiddleware:
     response comes back with `warc_record` set. Settings: INCREMENTAL_ENABLED.
     """
 
-    def __init__(self, state: SeenState, stats: StatsCollector) -> None:
+    def __init__(self, crawler: Crawler, state: SeenState, stats: StatsCollector) -> None:
+        #: Whose store guard hears of write failures.
+        self.crawler = crawler
         self.state = state
         self.stats = stats
-        #: Set by from_crawler: whose store guard hears of write failures.
-        self.crawler: Crawler | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         enabled_run(crawler, lambda options: options.incremental, "INCREMENTAL_ENABLED")
         assert crawler.stats is not None
-        mw = cls(crawler_seen_state(crawler), crawler.stats)
-        mw.crawler = crawler
-        return mw
+        return cls(crawler, crawler_seen_state(crawler), crawler.stats)
 
     def process_request(self, request: Request) -> None:
         if not request.meta.get(TRACK_META):
@@ -102,7 +100,7 @@ class ConditionalRequestMiddleware:
         try:
             return self._record(request, response, Kind(track))
         except (OSError, sqlite3.Error) as exc:
-            if self.crawler is not None and store_failed(self.crawler, exc):
+            if store_failed(self.crawler, exc):
                 raise StoreUnwritable(str(exc)) from exc
             raise
 
