@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
@@ -33,7 +33,7 @@ from newsarchive.archive.layout import (
     wacz_key,
     warc_index_key,
 )
-from newsarchive.archive.metadata import MetadataError, MetadataRecord, read_metadata
+from newsarchive.archive.metadata import MetadataError, read_metadata
 from newsarchive.archive.store import StoreError
 from newsarchive.archive.wacz import Page, package_keys
 from newsarchive.archive.warc import recover_open_files
@@ -145,10 +145,41 @@ def _days(since: date, until: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def _newest_records(store: Store, site: str, days: Iterator[date]) -> list[MetadataRecord]:
-    """One metadata record per capture: the newest extraction of it."""
-    found: dict[tuple[str, str], MetadataRecord] = {}
-    for day in days:
+@dataclass(frozen=True, slots=True)
+class ArticlePages:
+    """The article pages of a package, in capture order. Only titles and text keys are held:
+    iterating reads each text from the store as its page is written, so a whole site's texts
+    (or its full metadata records) never sit in memory at once."""
+
+    store: Store
+    #: Each page (without its text) and the store key of its text, if it is to be included.
+    entries: list[tuple[Page, str | None]]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[Page]:
+        for page, text_key in self.entries:
+            if text_key is None:
+                yield page
+                continue
+            try:
+                body = self.store.get_bytes(text_key).decode("utf-8")
+            except KeyError:
+                logger.warning("Text %s of %s is missing", text_key, page.url)
+                yield page
+                continue
+            yield replace(page, text=body)
+
+
+def article_pages(
+    store: Store, site: str, warc_keys: set[str], since: date, until: date, *, text: bool = True
+) -> ArticlePages:
+    """Articles captured into `warc_keys`, titled (and with text) from their metadata: one per
+    capture, from the newest extraction of it."""
+    # (url, WARC-Date) -> the page, its text key, and when it was re-extracted ("" if never)
+    found: dict[tuple[str, str], tuple[Page, str | None, str]] = {}
+    for day in _days(since, until):
         for key in store.list(f"{site_prefix(META_PREFIX, site)}/{day.isoformat()}"):
             if not key.endswith(".json"):
                 continue
@@ -157,29 +188,16 @@ def _newest_records(store: Store, site: str, days: Iterator[date]) -> list[Metad
             except (MetadataError, KeyError) as exc:
                 logger.warning("Skipping unreadable metadata record %s: %s", key, exc)
                 continue
+            if record.warc is None or record.warc.key not in warc_keys:
+                continue
             ident = (record.url, record.fetched_at)
             held = found.get(ident)
-            if held is None or (held.reextracted_at or "") < (record.reextracted_at or ""):
-                found[ident] = record
-    return sorted(found.values(), key=lambda r: (r.fetched_at, r.url))
-
-
-def article_pages(
-    store: Store, site: str, warc_keys: set[str], since: date, until: date, *, text: bool = True
-) -> list[Page]:
-    """Articles captured into `warc_keys`, titled (and with text) from their metadata."""
-    pages = []
-    for record in _newest_records(store, site, _days(since, until)):
-        if record.warc is None or record.warc.key not in warc_keys:
-            continue
-        body = None
-        if text and record.text_key:
-            try:
-                body = store.get_bytes(record.text_key).decode("utf-8")
-            except KeyError:
-                logger.warning("Text %s of %s is missing", record.text_key, record.url)
-        pages.append(Page(record.url, record.fetched_at, record.title or record.url, body))
-    return pages
+            reextracted = record.reextracted_at or ""
+            if held is None or held[2] < reextracted:
+                page = Page(record.url, record.fetched_at, record.title or record.url)
+                found[ident] = (page, (record.text_key or None) if text else None, reextracted)
+    ordered = sorted(found.values(), key=lambda entry: (entry[0].date, entry[0].url))
+    return ArticlePages(store, [(page, text_key) for page, text_key, _ in ordered])
 
 
 def package_warcs(store: Store, site: str, name: str, keys: list[str], since: date) -> str:
