@@ -110,6 +110,9 @@ class Options:
     extract_max_elements: int = field(metadata=_setting("EXTRACT_MAX_ELEMENTS", "getint"))
     extract_favor_precision: bool = field(metadata=_setting("EXTRACT_FAVOR_PRECISION", "getbool"))
     extract_include_comments: bool = field(metadata=_setting("EXTRACT_INCLUDE_COMMENTS", "getbool"))
+    extract_site_model_save_interval: float = field(
+        metadata=_setting("EXTRACT_SITE_MODEL_SAVE_INTERVAL", "getfloat")
+    )
     retry_after_max: float = field(metadata=_setting("RETRY_AFTER_MAX", "getfloat"))
     redis_url: str = field(metadata=_setting("REDIS_URL", convert=_or_empty))
     scaleout_role: str = field(metadata=_setting("SCALEOUT_ROLE"))

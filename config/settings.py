@@ -154,6 +154,10 @@ EXTRACT_TIMEOUT = 10.0
 EXTRACT_MAX_ELEMENTS = 100_000
 EXTRACT_FAVOR_PRECISION = True
 EXTRACT_INCLUDE_COMMENTS = False
+#: Seconds between saves of a site's repeated-block model (extraction.sitemodel) during a
+#: crawl, so a killed crawl keeps what it learnt; the end of the crawl saves it too. One save
+#: writes the whole model (up to 20,000 block counts, about 1 MB).
+EXTRACT_SITE_MODEL_SAVE_INTERVAL = 60.0
 
 # --- politeness -------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Self
 
+from newsarchive.archive.files import write_atomic
 from newsarchive.archive.layout import META_PREFIX, parse_meta_key, safe_segment
 from newsarchive.archive.metadata import MetadataError, read_metadata
 from newsarchive.extraction.rules import is_teaser_line
@@ -241,11 +242,14 @@ def load_site_model(state_dir: Path, site: str) -> SiteModel | None:
 
 
 def save_site_model(state_dir: Path, model: SiteModel) -> None:
-    path = model_path(state_dir, model.site)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(model.to_json(), encoding="utf-8")
-    partial.replace(path)  # atomic: a crash leaves the old model or the new one
+    write_site_model(state_dir, model.site, model.to_json())
+
+
+def write_site_model(state_dir: Path, site: str, text: str) -> None:
+    """Write a site's model (its `to_json`): a crash leaves the old model or the new one, and
+    two writers (a periodic save still running at close) never share a temporary file."""
+    # Not fsynced: the model is rebuilt from the archive (`reextract`) if it is ever lost.
+    write_atomic(model_path(state_dir, site), text.encode("utf-8"), fsync=False)
 
 
 def build_site_model(store: Store, site: str) -> SiteModel:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 from scrapy.exceptions import DropItem
@@ -15,7 +16,12 @@ from newsarchive.extraction.budget import TooManyElements, extract_within_budget
 from newsarchive.extraction.documents import ExtractOptions
 from newsarchive.extraction.pool import PoolConfig, shared_pools
 from newsarchive.extraction.records import store_extraction, store_not_extracted
-from newsarchive.extraction.sitemodel import SiteModel, load_site_model, save_site_model
+from newsarchive.extraction.sitemodel import (
+    SiteModel,
+    load_site_model,
+    save_site_model,
+    write_site_model,
+)
 from newsarchive.pipelines.extensions.run import enabled_run
 
 if TYPE_CHECKING:
@@ -39,10 +45,10 @@ class ArticlePipeline:
     """Runs extraction in the process's extraction pool and stores the results.
 
     Settings: EXTRACT_ENABLED, EXTRACT_WORKERS ("auto"; 0 = a thread), EXTRACT_TIMEOUT,
-    EXTRACT_MAX_ELEMENTS, EXTRACT_FAVOR_PRECISION, EXTRACT_INCLUDE_COMMENTS; per-site
-    `extraction:` overrides and `language` from the site YAML. The site's repeated-block model
-    (extraction.sitemodel) learns from every article, in this process, and is kept in the
-    store's state between runs.
+    EXTRACT_MAX_ELEMENTS, EXTRACT_FAVOR_PRECISION, EXTRACT_INCLUDE_COMMENTS,
+    EXTRACT_SITE_MODEL_SAVE_INTERVAL; per-site `extraction:` overrides and `language` from the
+    site YAML. The site's repeated-block model (extraction.sitemodel) learns from every article,
+    in this process, and is kept in the store's state between runs, saved as the crawl goes.
     """
 
     store: Store
@@ -52,6 +58,10 @@ class ArticlePipeline:
     max_elements: int
     site_model: SiteModel | None
     state_dir: Path | None
+    #: Seconds between saves of the site model while the crawl runs.
+    model_save_interval: float = 60.0
+    _model_saved_at: float = field(default_factory=time.monotonic, init=False)
+    _model_saving: bool = field(default=False, init=False)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -71,6 +81,7 @@ class ArticlePipeline:
             run.options.extract_max_elements,
             site_model,
             state_dir,
+            run.options.extract_site_model_save_interval,
         )
 
     async def process_item(self, item: Any) -> Any:
@@ -110,6 +121,7 @@ class ArticlePipeline:
             removed = len(result.metadata.get("removed_blocks", ()))
             if removed:
                 self.stats.inc_value(StatsKeys.EXTRACT_SITE_BLOCKS_REMOVED, removed)
+            await self._save_model_now_and_then(self.site_model)
         try:
             record = await asyncio.to_thread(store_extraction, self.store, item, result)
         except OSError as exc:
@@ -137,6 +149,24 @@ class ArticlePipeline:
             # says nothing of the page, so the next run extracts it again.
             item.extra["text_key"] = ""
         raise DropItem(f"not extracted: {why}")
+
+    async def _save_model_now_and_then(self, model: SiteModel) -> None:
+        """Save the site model every `model_save_interval` seconds: a killed crawl keeps what it
+        learnt up to the last save (close saves the rest)."""
+        if self._model_saving or self.state_dir is None:
+            return
+        if time.monotonic() - self._model_saved_at < self.model_save_interval:
+            return
+        self._model_saving = True
+        # The snapshot is taken here, on the thread that updates the model; only the write waits.
+        text = model.to_json()
+        try:
+            await asyncio.to_thread(write_site_model, self.state_dir, model.site, text)
+        except OSError:
+            logger.warning("Could not save the site model", exc_info=True)
+        finally:
+            self._model_saved_at = time.monotonic()
+            self._model_saving = False
 
     def _storage_failed(self, item: ArticleCapture, exc: OSError) -> NoReturn:
         self.stats.inc_value(f"{StatsKeys.STORAGE_FAILED}/{type(exc).__name__}")

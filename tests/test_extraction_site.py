@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,7 +17,7 @@ from newsarchive.archive.layout import META_PREFIX
 from newsarchive.demo.server import DemoSite
 from newsarchive.extraction.sitemodel import MIN_PAGES, load_site_model
 from newsarchive.extraction.version import EXTRACTOR_VERSION
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -100,18 +105,22 @@ def _texts(store: Path, version: str) -> dict[str, tuple[str, dict[str, object]]
     return found
 
 
+def _ledger_config(root: Path, base_url: str) -> Path:
+    sites = root / "sites"
+    sites.mkdir()
+    (sites / "ledger.yaml").write_text(
+        f"name: ledger\nstart_urls: ['{base_url}/']\nfeeds: ['{base_url}/feeds/rss.xml']\n"
+        "max_articles: 100\nmax_age_days: 3650\npoliteness:\n  download_delay: 0\n",
+        encoding="utf-8",
+    )
+    return sites
+
+
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ledger")
     with DemoSite(_site(root / "site")) as site:
-        sites = root / "sites"
-        sites.mkdir()
-        (sites / "ledger.yaml").write_text(
-            f"name: ledger\nstart_urls: ['{site.base_url}/']\n"
-            f"feeds: ['{site.base_url}/feeds/rss.xml']\n"
-            "max_articles: 100\nmax_age_days: 3650\npoliteness:\n  download_delay: 0\n",
-            encoding="utf-8",
-        )
+        sites = _ledger_config(root, site.base_url)
         result = run_cli(
             "crawl", "--site", "ledger", "--sites-dir", str(sites), "--store",
             str(root / "store"), "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
@@ -151,3 +160,36 @@ def test_reextract_cleans_the_first_pages(crawled: Path) -> None:
             assert block not in text, (url, block)
         assert text.count("paragraph") == 6, text
         assert {b["text"] for b in record["removed_blocks"]} >= {LABEL, PITCH}
+
+
+def test_a_killed_crawl_keeps_what_the_model_learnt(tmp_path: Path) -> None:
+    """The model is saved as the crawl goes: SIGKILL (no close) loses at most the last interval."""
+    store = tmp_path / "store"
+    with DemoSite(_site(tmp_path / "site"), delay=0.2) as site:
+        sites = _ledger_config(tmp_path, site.base_url)
+        child = subprocess.Popen(
+            [
+                sys.executable, "-m", "newsarchive.cli.main", "crawl", "--site", "ledger",
+                "--sites-dir", str(sites), "--store", str(store), "-s", "DOWNLOAD_DELAY=0",
+                "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "EXTRACT_SITE_MODEL_SAVE_INTERVAL=0",
+            ],
+            cwd=REPO, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            model = None
+            while time.monotonic() < deadline and child.poll() is None:
+                model = load_site_model(store / "state", "ledger")
+                if model is not None and model.pages >= MIN_PAGES:
+                    break
+                time.sleep(0.05)
+            assert child.poll() is None, "the crawl ended before it could be killed"
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    saved = load_site_model(store / "state", "ledger")
+    assert saved is not None
+    assert MIN_PAGES <= saved.pages < ARTICLES
+    assert saved.blocks, "the saved model holds the counted blocks"
