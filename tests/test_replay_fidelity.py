@@ -75,8 +75,18 @@ def test_replay_serves_warcs_written_after_it_started(pywb_env_dir: Path, tmp_pa
             status, _headers, body = _get(url)
         assert status == 200, body[:300]
         assert article.title.encode() in body
-        # The article list shows the new captures too.
+
+        # The article list shows the new captures too (it is refreshed on its own, from the
+        # metadata, so on a loaded machine it may come a refresh after the index).
+        def listed(page: bytes) -> bool:
+            return (article.url.encode() in page or article.title.encode() in page) and len(
+                DEMO_ARTICLES
+            ) <= page.count(f"/{COLLECTION}/".encode())
+
         _status, _headers, page = _get(f"{running.base_url}/")
+        while not listed(page) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            _status, _headers, page = _get(f"{running.base_url}/")
         assert article.url.encode() in page or article.title.encode() in page
         assert len(DEMO_ARTICLES) <= page.count(f"/{COLLECTION}/".encode())
     finally:
