@@ -6,7 +6,7 @@ import html
 import logging
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -321,11 +321,12 @@ def headline(
     """
     meta = _meta_values(tree)
     ld = next((str(n["headline"]) for n in jsonld[:1] if isinstance(n.get("headline"), str)), None)
-    renderings, page_name = _page_headings(tree, url)
+    renderings, page_name, logo = _page_headings(tree, url)
+    names = [*site_names, logo] if logo else site_names
 
     def clean(raw: str | None) -> str | None:
         # JSON-LD and meta values come HTML-escaped from some CMSs ("&#8216;family&#8217;")
-        return clean_title(html.unescape(raw), site_names) if raw else None
+        return clean_title(html.unescape(raw), names) if raw else None
 
     og = clean(meta.get("og:title"))
     tail = [og, clean(meta.get("twitter:title")), clean(page_title)]
@@ -357,14 +358,23 @@ def headline(
     return headline_ld
 
 
-def _page_headings(tree: HtmlElement, url: str | None) -> tuple[tuple[str, ...], str | None]:
-    """The article's heading (as read, and with its parts spaced) and the breadcrumb's <h1>.
+class _Headings(NamedTuple):
+    #: The article's heading as read, and with its parts spaced if that differs.
+    renderings: tuple[str, ...] = ()
+    #: A breadcrumb's or navigation list's <h1>: the page's SEO name.
+    page_name: str | None = None
+    #: An <h1> linking to the home page: the site's logo, so its name.
+    logo: str | None = None
 
-    An <h1> linking to the home page is the site's logo; one in a breadcrumb or navigation list
-    is the page's SEO name: neither is the headline, which is then the next <h1>, the element
-    marked up as the headline, or the heading of the article's <header>.
+
+def _page_headings(tree: HtmlElement, url: str | None) -> _Headings:
+    """The article's heading, the breadcrumb's <h1> and the logo's.
+
+    Neither the logo nor the page's SEO name is the headline, which is then the next <h1>, the
+    element marked up as the headline, or the heading of the article's <header>.
     """
     page_name: str | None = None
+    logo: str | None = None
     for i, path in enumerate(_HEADING_XPATHS):
         if i == len(_HEADING_XPATHS) - 1 and page_name is None:
             # the header's <h2> stands in only for a breadcrumb's <h1> (elsewhere it is often a
@@ -372,14 +382,17 @@ def _page_headings(tree: HtmlElement, url: str | None) -> tuple[tuple[str, ...],
             break
         for node in path(tree)[:_MAX_HEADING_NODES]:
             text = _text(node)
-            if not text or _links_home(node, url):
+            if not text:
                 continue
-            if _IN_NAVIGATION(node):
+            if _links_home(node, url):
+                logo = logo or text
+            elif _IN_NAVIGATION(node):
                 page_name = page_name or text
-                continue
-            spaced = " ".join(" ".join(node.itertext()).split())
-            return ((text, spaced) if spaced != text else (text,)), page_name
-    return (), page_name
+            else:
+                spaced = " ".join(" ".join(node.itertext()).split())
+                renderings = (text, spaced) if spaced != text else (text,)
+                return _Headings(renderings, page_name, logo)
+    return _Headings((), page_name, logo)
 
 
 def _links_home(node: HtmlElement, url: str | None) -> bool:
