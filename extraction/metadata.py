@@ -33,7 +33,7 @@ _TITLE_SEPARATORS = (
     " // ",
     " » ",
     " « ",
-    " › ",  # single angle quotation mark, a breadcrumb's ("Blog Name › Post title")
+    " \u203a ",  # single right angle quotation mark, as breadcrumbs and blogs use it
 )
 # Where the article's heading is, best first: a plain <h1>, microdata's headline, the article
 # header's <h2> (pages whose only <h1> is the breadcrumb's).
