@@ -349,10 +349,10 @@ def headline(
         longer = [c for c in longer if len(c) > len(headline_ld)]
         if longer:
             return longer[0]
+    # the heading and og:title agree on more words: JSON-LD left out a kicker or a tail
     confirmed = heading is not None and _title_norm(heading) == agreed == _title_norm(og or "")
-    if ld_norm and agreed != ld_norm and confirmed and agreed.startswith(ld_norm):
-        return spelled
-    if ld_norm and agreed != ld_norm and confirmed and agreed.endswith(ld_norm):
+    within = f"{agreed} ".startswith(f"{ld_norm} ") or f" {agreed}".endswith(f" {ld_norm}")
+    if ld_norm and agreed != ld_norm and confirmed and within:
         return spelled
     if page_name and ld_norm == _title_norm(page_name) and heading and agreed != ld_norm:
         return spelled
