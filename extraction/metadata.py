@@ -53,8 +53,9 @@ _IN_NAVIGATION = etree.XPath(
     "contains(translate(@class, 'ABCDEMRU', 'abcdemru'), 'breadcrumb') or "
     "contains(translate(@id, 'ABCDEMRU', 'abcdemru'), 'breadcrumb')])"
 )
-# A tail this short (in words) after the last separator is a site or section name, not part of
-# the headline ("Golf von Amerika - ein Akt der Großtuerei" keeps its dash: the tail is long).
+# A title part this short (in words) that contains a site's name is the site's ("TED Blog",
+# "NRK Nyheter"); a longer one must be the name itself, or a prefix "Blog name: First words"
+# up to the next separator would go with it.
 MAX_SITE_TAIL_WORDS = 4
 # JSON-LD types whose dates and authors describe the article itself.
 _ARTICLE_TYPES = frozenset(
@@ -431,7 +432,7 @@ def _site_match(part: str, site: str) -> bool:
     compact_site = re.sub(r"\W+", "", site)
     return bool(compact_part) and (
         compact_part == compact_site
-        or compact_site in compact_part
+        or (compact_site in compact_part and len(part.split()) <= MAX_SITE_TAIL_WORDS)
         or (len(compact_part) >= 4 and compact_part in compact_site)
     )
 

@@ -170,3 +170,21 @@ def test_extractor_passes_the_url_for_the_logo() -> None:
     article = ArticleExtractor().extract(html, "https://diary.example.org/2024/05/story.html")
     assert article is not None
     assert article.title == SHOWN
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # the site's segment goes, not the headline's first words with it
+        (
+            "Riverside Diary \u203a I am the man \u2014 and you can, too!",
+            "I am the man \u2014 and you can, too!",
+        ),
+        # a long part that merely contains the name is no site name: the title stays whole
+        ("Riverside Diary: Building the farm - the barn", None),
+        # a short part containing the name is the site's
+        ("Building the farm - Riverside Diary Blog", "Building the farm"),
+    ],
+)
+def test_site_part_is_one_short_segment(raw: str, expected: str | None) -> None:
+    assert clean_title(raw, ["Riverside Diary"]) == (expected or raw)
