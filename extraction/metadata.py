@@ -53,10 +53,10 @@ _IN_NAVIGATION = etree.XPath(
     "contains(translate(@class, 'ABCDEMRU', 'abcdemru'), 'breadcrumb') or "
     "contains(translate(@id, 'ABCDEMRU', 'abcdemru'), 'breadcrumb')])"
 )
-# A title part this short (in words) that contains a site's name is the site's ("TED Blog",
-# "NRK Nyheter"); a longer one must be the name itself, or a prefix "Blog name: First words"
-# up to the next separator would go with it.
+# A tail this short (in words) after the last separator is a site or section name, not part of
+# the headline ("Golf von Amerika - ein Akt der Großtuerei" keeps its dash: the tail is long).
 MAX_SITE_TAIL_WORDS = 4
+_TITLE_SEPARATOR_RE = re.compile("|".join(re.escape(sep) for sep in _TITLE_SEPARATORS))
 # JSON-LD types whose dates and authors describe the article itself.
 _ARTICLE_TYPES = frozenset(
     {
@@ -279,7 +279,10 @@ def clean_title(title: str | None, site_names: Sequence[str]) -> str | None:
                 continue
             head, _, tail = title.rpartition(sep)
             lead, _, rest = title.partition(sep)
-            tail_cf, lead_cf = tail.casefold().strip(), lead.casefold().strip()
+            # the site's name opens a tail ("| Site - its tagline") and closes a lead: a lead
+            # "Site » First words" followed by " — more words" keeps its headline words
+            tail_cf = _TITLE_SEPARATOR_RE.split(tail.casefold())[0].strip()
+            lead_cf = _TITLE_SEPARATOR_RE.split(lead.casefold())[-1].strip()
             if any(_site_match(tail_cf, s) for s in lowered_sites) and head.strip():
                 title, changed = head.strip(), True
             elif any(_site_match(lead_cf, s) for s in lowered_sites) and rest.strip():
@@ -432,7 +435,7 @@ def _site_match(part: str, site: str) -> bool:
     compact_site = re.sub(r"\W+", "", site)
     return bool(compact_part) and (
         compact_part == compact_site
-        or (compact_site in compact_part and len(part.split()) <= MAX_SITE_TAIL_WORDS)
+        or compact_site in compact_part
         or (len(compact_part) >= 4 and compact_part in compact_site)
     )
 

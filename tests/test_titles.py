@@ -180,11 +180,12 @@ def test_extractor_passes_the_url_for_the_logo() -> None:
             "Riverside Diary \u203a I am the man \u2014 and you can, too!",
             "I am the man \u2014 and you can, too!",
         ),
-        # a long part that merely contains the name is no site name: the title stays whole
-        ("Riverside Diary: Building the farm - the barn", None),
-        # a short part containing the name is the site's
-        ("Building the farm - Riverside Diary Blog", "Building the farm"),
+        # a tail opening with the site's name goes with its tagline
+        ("Building the farm | Riverside Diary - notes from the valley", "Building the farm"),
+        # a lead whose last segment is not the site's name stays
+        ("Riverside Diary - Building the farm | the barn", "Building the farm | the barn"),
+        ("Notes - Riverside Diary weekly | Building the farm", "Building the farm"),
     ],
 )
-def test_site_part_is_one_short_segment(raw: str, expected: str | None) -> None:
-    assert clean_title(raw, ["Riverside Diary"]) == (expected or raw)
+def test_site_part_opens_a_tail_and_closes_a_lead(raw: str, expected: str) -> None:
+    assert clean_title(raw, ["Riverside Diary"]) == expected
