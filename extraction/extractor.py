@@ -141,7 +141,7 @@ class ArticleExtractor:
             s for s in (doc.sitename, *self._publisher_names(jsonld), *meta.domain_names(url)) if s
         ]
         raw_title = " ".join(str(tree.xpath("string(//head/title)")).split()) or None
-        title = meta.headline(tree, jsonld, raw_title or doc.title, site_names)
+        title = meta.headline(tree, jsonld, raw_title or doc.title, site_names, url)
         authors = meta.jsonld_authors(jsonld) or meta.split_authors(
             doc.author.split(";") if doc.author else None
         )

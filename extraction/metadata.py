@@ -6,8 +6,10 @@ import html
 import logging
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
 
 from newsarchive.extraction.jsonlimits import loads_bounded
 
@@ -31,10 +33,30 @@ _TITLE_SEPARATORS = (
     " // ",
     " » ",
     " « ",
+    " \u203a ",  # single right angle quotation mark, as breadcrumbs and blogs use it
+)
+# Where the article's heading is, best first: a plain <h1>, microdata's headline, the article
+# header's <h2> (pages whose only <h1> is the breadcrumb's).
+_HEADING_XPATHS = (
+    etree.XPath("//h1"),
+    etree.XPath(
+        "//*[contains(concat(' ', normalize-space(@itemprop), ' '), ' headline ')][not(self::meta)]"
+    ),
+    etree.XPath("//article//header//h2 | //header[ancestor::main]//h2"),
+)
+_MAX_HEADING_NODES = 3
+# Paths of a site's home page: a heading linking there is the site's logo (blogs' <h1>).
+_HOME_PATHS = frozenset({"", "index.html", "index.htm", "index.php"})
+# A heading inside navigation: breadcrumbs end in the page's name, often marked up as <h1>.
+_IN_NAVIGATION = etree.XPath(
+    "boolean(ancestor-or-self::*[self::nav or self::li or "
+    "contains(translate(@class, 'ABCDEMRU', 'abcdemru'), 'breadcrumb') or "
+    "contains(translate(@id, 'ABCDEMRU', 'abcdemru'), 'breadcrumb')])"
 )
 # A tail this short (in words) after the last separator is a site or section name, not part of
 # the headline ("Golf von Amerika - ein Akt der Großtuerei" keeps its dash: the tail is long).
 MAX_SITE_TAIL_WORDS = 4
+_TITLE_SEPARATOR_RE = re.compile("|".join(re.escape(sep) for sep in _TITLE_SEPARATORS))
 # JSON-LD types whose dates and authors describe the article itself.
 _ARTICLE_TYPES = frozenset(
     {
@@ -257,7 +279,10 @@ def clean_title(title: str | None, site_names: Sequence[str]) -> str | None:
                 continue
             head, _, tail = title.rpartition(sep)
             lead, _, rest = title.partition(sep)
-            tail_cf, lead_cf = tail.casefold().strip(), lead.casefold().strip()
+            # the site's name opens a tail ("| Site - its tagline") and closes a lead: a lead
+            # "Site » First words" followed by " — more words" keeps its headline words
+            tail_cf = _TITLE_SEPARATOR_RE.split(tail.casefold())[0].strip()
+            lead_cf = _TITLE_SEPARATOR_RE.split(lead.casefold())[-1].strip()
             if any(_site_match(tail_cf, s) for s in lowered_sites) and head.strip():
                 title, changed = head.strip(), True
             elif any(_site_match(lead_cf, s) for s in lowered_sites) and rest.strip():
@@ -288,32 +313,113 @@ def headline(
     jsonld: Sequence[dict[str, Any]],
     page_title: str | None,
     site_names: Sequence[str],
+    url: str | None = None,
 ) -> str | None:
-    """The headline as published, from JSON-LD, <h1>, og:title, twitter:title and <title>.
+    """The headline as published, from JSON-LD, the article's heading, og:title, twitter:title
+    and <title>, each without a prefix or suffix naming the site.
 
-    Each candidate loses only a prefix or suffix naming the site. The JSON-LD headline is the
-    publisher's own statement of it (unless cut short: Google's guide asks for 110 characters);
-    without one, the wording most of the others give wins, on a tie the <h1>, what a reader sees.
+    The JSON-LD headline is the publisher's own statement of it, except where it is evidently
+    not the whole headline: cut short (Google's guide asks for 110 characters) or without the
+    kicker that the heading and og:title both show, or the page's SEO name (the same words as
+    the breadcrumb's <h1> while the article's heading reads otherwise). Without it, the wording
+    most of the others give wins, on a tie the heading's, what a reader sees.
     """
     meta = _meta_values(tree)
-    h1 = next((t for t in (_text(h) for h in tree.xpath("//h1")[:2]) if t), None)
     ld = next((str(n["headline"]) for n in jsonld[:1] if isinstance(n.get("headline"), str)), None)
-    # JSON-LD and meta values come HTML-escaped from some CMSs ("&#8216;family&#8217;")
-    raw = [h1, meta.get("og:title"), meta.get("twitter:title"), page_title]
-    candidates = [clean_title(html.unescape(r), site_names) for r in raw if r]
-    others = [c for c in candidates if c]
-    if ld and (headline_ld := clean_title(html.unescape(ld), site_names)):
-        cut = _title_norm(headline_ld)
-        longer = [c for c in others if _title_norm(c).startswith(cut) and len(c) > len(headline_ld)]
-        return longer[0] if longer and headline_ld.endswith(("...", "…")) else headline_ld
+    renderings, page_name, logo = _page_headings(tree, url)
+    names = [*site_names, logo] if logo else site_names
+
+    def clean(raw: str | None) -> str | None:
+        # JSON-LD and meta values come HTML-escaped from some CMSs ("&#8216;family&#8217;")
+        return clean_title(html.unescape(raw), names) if raw else None
+
+    og = clean(meta.get("og:title"))
+    tail = [og, clean(meta.get("twitter:title")), clean(page_title)]
+    heading = _rendering(renderings, [_title_norm(t) for t in tail if t])
+    others = [heading, *tail]
     votes: dict[str, int] = {}
     for candidate in others:
-        votes[_title_norm(candidate)] = votes.get(_title_norm(candidate), 0) + 1
-    best: str | None = None
-    for candidate in others:
-        if best is None or votes[_title_norm(candidate)] > votes[_title_norm(best)]:
-            best = candidate
-    return best
+        if candidate:
+            votes[_title_norm(candidate)] = votes.get(_title_norm(candidate), 0) + 1
+    agreed = max(votes, key=votes.__getitem__, default="")  # the first of the best on a tie
+    # og:title spells a kicker "Kicker: Headline" where the heading has two lines of layout
+    spelled = next((c for c in (og, *others) if c and _title_norm(c) == agreed), None)
+    headline_ld = clean(ld)
+    if not headline_ld:
+        return spelled
+    ld_norm = _title_norm(headline_ld)
+    if headline_ld.endswith(("...", "…")):
+        longer = [c for c in others if c and _title_norm(c).startswith(ld_norm)]
+        longer = [c for c in longer if len(c) > len(headline_ld)]
+        if longer:
+            return longer[0]
+    # the heading and og:title agree on more words: JSON-LD left out a kicker or a tail
+    confirmed = heading is not None and _title_norm(heading) == agreed == _title_norm(og or "")
+    within = f"{agreed} ".startswith(f"{ld_norm} ") or f" {agreed}".endswith(f" {ld_norm}")
+    if ld_norm and agreed != ld_norm and confirmed and within:
+        return spelled
+    if page_name and ld_norm == _title_norm(page_name) and heading and agreed != ld_norm:
+        return spelled
+    return headline_ld
+
+
+class _Headings(NamedTuple):
+    #: The article's heading as read, and with its parts spaced if that differs.
+    renderings: tuple[str, ...] = ()
+    #: A breadcrumb's or navigation list's <h1>: the page's SEO name.
+    page_name: str | None = None
+    #: An <h1> linking to the home page: the site's logo, so its name.
+    logo: str | None = None
+
+
+def _page_headings(tree: HtmlElement, url: str | None) -> _Headings:
+    """The article's heading, the breadcrumb's <h1> and the logo's.
+
+    Neither the logo nor the page's SEO name is the headline, which is then the next <h1>, the
+    element marked up as the headline, or the heading of the article's <header>.
+    """
+    page_name: str | None = None
+    logo: str | None = None
+    for i, path in enumerate(_HEADING_XPATHS):
+        if i == len(_HEADING_XPATHS) - 1 and page_name is None:
+            # the header's <h2> stands in only for a breadcrumb's <h1> (elsewhere it is often a
+            # teaser's, or the headline with its comment count)
+            break
+        for node in path(tree)[:_MAX_HEADING_NODES]:
+            text = _text(node)
+            if not text:
+                continue
+            if _links_home(node, url):
+                logo = logo or text
+            elif _IN_NAVIGATION(node):
+                page_name = page_name or text
+            else:
+                spaced = " ".join(" ".join(node.itertext()).split())
+                renderings = (text, spaced) if spaced != text else (text,)
+                return _Headings(renderings, page_name, logo)
+    return _Headings((), page_name, logo)
+
+
+def _links_home(node: HtmlElement, url: str | None) -> bool:
+    for href in node.xpath(".//a/@href | ancestor::a/@href"):
+        path = urlsplit(urljoin(url or "", str(href).strip())).path
+        if path.strip("/") in _HOME_PATHS:
+            return True
+    return False
+
+
+def _rendering(renderings: Sequence[str], others: Sequence[str]) -> str | None:
+    """The heading as read, or spaced between its parts when only that matches another source.
+
+    ("<span>Kicker</span>Headline" shows as two lines, not as one word "KickerHeadline".)
+    """
+    if (
+        len(renderings) > 1
+        and _title_norm(renderings[0]) not in others
+        and _title_norm(renderings[1]) in others
+    ):
+        return renderings[1]
+    return renderings[0] if renderings else None
 
 
 def _text(element: HtmlElement) -> str:

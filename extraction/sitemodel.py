@@ -45,7 +45,7 @@ MAX_TEASER_RUN: Final = 12
 #: Bound on the blocks kept per site: past it, blocks seen once are forgotten first.
 MAX_BLOCKS: Final = 20_000
 #: Separators between a headline and a site or section name (as in metadata.clean_title).
-_TITLE_SEPARATOR_RE = re.compile(r"\s+[|\-\u2013\u2014:·•»«/]{1,2}\s+|\uff5c")
+_TITLE_SEPARATOR_RE = re.compile(r"\s+[|\-\u2013\u2014:·•»«\u203a/]{1,2}\s+|\uff5c")
 REASON_REPEATED = "repeated"
 REASON_UNDER_REPEATED = "teaser list under a repeated block"
 

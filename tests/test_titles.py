@@ -1,0 +1,191 @@
+"""Titles as published: which of JSON-LD, the page heading, og:title and <title> is the headline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from trafilatura.utils import load_html
+
+from newsarchive.extraction.extractor import ArticleExtractor
+from newsarchive.extraction.metadata import clean_title, headline, jsonld_objects
+from newsarchive.extraction.sitemodel import SiteModel, title_affixes
+
+BODY = "".join(
+    f"<p>Paragraph {i} of the report says what the council decided and why it matters to the "
+    f"people who live beside the river and cross it every day on their way to work.</p>"
+    for i in range(6)
+)
+
+
+def page(
+    *,
+    ld: str | None = None,
+    og: str | None = None,
+    title: str | None = None,
+    body: str = "",
+) -> str:
+    head = f"<title>{title}</title>" if title else ""
+    if og:
+        head += f'<meta property="og:title" content="{og}">'
+    if ld:
+        data = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": ld}
+        head += f'<script type="application/ld+json">{json.dumps(data)}</script>'
+    return f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>"
+
+
+def title_of(html: str, url: str | None = "https://news.example.org/2024/05/story.html") -> str:
+    tree = load_html(html)
+    assert tree is not None
+    raw_title = " ".join(str(tree.xpath("string(//head/title)")).split()) or None
+    result = headline(tree, jsonld_objects(tree), raw_title, ["Example News"], url)
+    assert result is not None
+    return result
+
+
+SEO = "Council approves footbridge"
+SHOWN = "Footbridge over the river approved after ten years of debate"
+
+
+def test_breadcrumb_h1_is_the_seo_name_not_the_headline() -> None:
+    # The breadcrumb ends in the page's SEO name as <h1>, and JSON-LD repeats it; the reader
+    # sees the article's heading, which og:title gives too.
+    html = page(
+        ld=SEO,
+        og=SHOWN,
+        title=f"{SEO} - Example News",
+        body=(
+            f"<nav class='Breadcrumbs'><ol><li><a href='/local/'>Local</a></li>"
+            f"<li><h1 class='breadcrumb_last'>{SEO}</h1></li></ol></nav>"
+            f"<article><h2 class='entry-title' itemprop='headline'>{SHOWN}</h2>{BODY}</article>"
+        ),
+    )
+    assert title_of(html) == SHOWN
+
+
+def test_article_header_heading_stands_in_for_a_breadcrumb_h1() -> None:
+    html = page(
+        ld=SEO,
+        og=f"River crossing: {SHOWN}",
+        body=(
+            f"<ol><li><a href='/'>Home</a></li><li><h1>{SEO}</h1></li></ol>"
+            "<article><header><h2><span class='kicker'>River crossing</span> "
+            f"<span>{SHOWN}</span></h2></header>{BODY}</article>"
+        ),
+    )
+    assert title_of(html) == f"River crossing: {SHOWN}"
+
+
+def test_kicker_inside_the_h1_kept_when_og_title_shows_it() -> None:
+    # "<span>Kicker</span>Headline" renders as two lines: JSON-LD leaves the kicker out, the
+    # heading and og:title (and <title>) show it.
+    html = page(
+        ld=SHOWN,
+        og=f"Town hall / {SHOWN}",
+        title=f"Town hall {SHOWN} - Example News",
+        body=f"<article><h1><span>Town hall</span>{SHOWN}</h1>{BODY}</article>",
+    )
+    assert title_of(html) == f"Town hall / {SHOWN}"
+
+
+def test_jsonld_headline_is_the_publishers_statement() -> None:
+    # og:title and the <h1> agree on another wording: JSON-LD, the publisher's declared
+    # headline, still wins (and is no breadcrumb's name, no cut, no kicker left out).
+    html = page(
+        ld=SHOWN,
+        og=SEO,
+        body=f"<article><h1>{SEO}</h1>{BODY}</article>",
+    )
+    assert title_of(html) == SHOWN
+
+
+def test_truncated_jsonld_headline_gives_way_to_the_whole_one() -> None:
+    html = page(
+        ld="Footbridge over the river approved after...",
+        body=f"<article><h1>{SHOWN}</h1>{BODY}</article>",
+    )
+    assert title_of(html) == SHOWN
+
+
+def test_without_jsonld_most_sources_win_and_ties_go_to_the_heading() -> None:
+    body = f"<article><h1>{SHOWN}</h1>{BODY}</article>"
+    assert title_of(page(og=SEO, title=f"{SHOWN} - Example News", body=body)) == SHOWN
+    assert title_of(page(og=SEO, title=f"{SEO} | Example News", body=body)) == SEO
+    assert title_of(page(og=SEO, body=body)) == SHOWN
+
+
+@pytest.mark.parametrize("href", ["/", "https://news.example.org/", "/index.html"])
+def test_logo_h1_is_the_sites_name(href: str) -> None:
+    # A blog's <h1> links home: it names the site, so <title>'s prefix spelling it goes.
+    html = page(
+        title=f"Riverside Diary \u203a {SHOWN}",
+        body=(
+            f"<div id='header'><h1><a href='{href}'>Riverside Diary</a></h1></div>"
+            f"<div class='post'><h3><a href='/2024/05/story.html'>{SHOWN}</a></h3>{BODY}</div>"
+        ),
+    )
+    assert title_of(html) == SHOWN
+
+
+def test_h1_linking_to_its_own_article_is_the_headline() -> None:
+    html = page(
+        title=f"{SHOWN} - Riverside Diary",
+        body=f"<h1><a href='/2024/05/story.html'>{SHOWN}</a></h1>{BODY}",
+    )
+    assert title_of(html) == SHOWN
+
+
+def test_header_h2_not_taken_without_a_breadcrumb_h1() -> None:
+    # A story's <h2> in a header with its comment count: <title> is the better witness.
+    html = page(
+        title=f"{SHOWN} - Example News",
+        body=f"<main><header><h2 class='story'>{SHOWN} <a href='#c'>340</a></h2></header>"
+        f"{BODY}</main>",
+    )
+    assert title_of(html) == SHOWN
+
+
+def test_breadcrumb_title_separator() -> None:
+    assert clean_title(f"Riverside Diary \u203a {SHOWN}", ["Riverside Diary"]) == SHOWN
+    # an unknown name stays: the headline's own words are never guessed away
+    assert clean_title(f"Riverside Diary \u203a {SHOWN}", []) == f"Riverside Diary \u203a {SHOWN}"
+    assert title_affixes(f"Riverside Diary \u203a {SHOWN}") == {
+        "riverside diary",
+        "footbridge over the river approved after ten years of debate",
+    }
+    model = SiteModel("diary.example.org")
+    for i in range(3):
+        model.observe([], f"Riverside Diary \u203a Post {i}")
+    assert model.clean_title(f"Riverside Diary \u203a {SHOWN}") == SHOWN
+
+
+def test_extractor_passes_the_url_for_the_logo() -> None:
+    html = page(
+        title=f"{SHOWN} - Riverside Diary",
+        body=(
+            "<div id='header'><h1><a href='https://diary.example.org/'>Riverside Diary</a></h1>"
+            f"</div><div class='post'><h2>{SHOWN}</h2>{BODY}</div>"
+        ),
+    )
+    article = ArticleExtractor().extract(html, "https://diary.example.org/2024/05/story.html")
+    assert article is not None
+    assert article.title == SHOWN
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # the site's segment goes, not the headline's first words with it
+        (
+            "Riverside Diary \u203a I am the man \u2014 and you can, too!",
+            "I am the man \u2014 and you can, too!",
+        ),
+        # a tail opening with the site's name goes with its tagline
+        ("Building the farm | Riverside Diary - notes from the valley", "Building the farm"),
+        # a lead whose last segment is not the site's name stays
+        ("Riverside Diary - Building the farm | the barn", "Building the farm | the barn"),
+        ("Notes - Riverside Diary weekly | Building the farm", "Building the farm"),
+    ],
+)
+def test_site_part_opens_a_tail_and_closes_a_lead(raw: str, expected: str) -> None:
+    assert clean_title(raw, ["Riverside Diary"]) == expected
