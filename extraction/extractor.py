@@ -122,6 +122,9 @@ class ArticleExtractor:
             output_format="python", recall=True, comments=include_comments, tables=True
         )
         self._date_params = set_date_params(extensive=False)
+        # its model loads in about 0.5 s: once, with the extractor, not in the first page to
+        # declare no language
+        _load_language_model()
 
     def extract(self, html: str, url: str | None = None) -> Article | None:
         """Article from decoded HTML, or None when the page has no article text at all."""
@@ -243,10 +246,19 @@ class ArticleExtractor:
         return values
 
 
+def _load_language_model() -> None:
+    try:
+        # imported here, not at module level: the extractor works without it
+        import py3langid  # type: ignore[import-untyped]  # noqa: PLC0415  # untyped package
+    except ImportError:
+        return
+    # its model loads on the first call (then stays loaded in the process)
+    py3langid.classify("")
+
+
 def _detect_language(text: str) -> str | None:
     try:
-        # loads a model: imported only when a page declares no language
-        import py3langid  # type: ignore[import-untyped]  # noqa: PLC0415  # untyped package
+        import py3langid  # noqa: PLC0415  # see _load_language_model
     except ImportError:
         return None
     code, _score = py3langid.classify(text[:5000])
