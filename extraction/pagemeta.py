@@ -14,18 +14,21 @@ from html import unescape
 from typing import TYPE_CHECKING, Any
 
 from htmldate import find_date
+from trafilatura.htmlprocessing import prune_unwanted_nodes
+from trafilatura.json_metadata import normalize_authors
 from trafilatura.metadata import (
     META_URL,
     examine_meta,
-    extract_author,
     extract_catstags,
     extract_meta_json,
+    extract_metainfo,
     extract_sitename,
     extract_title,
     extract_url,
 )
 from trafilatura.settings import Document
 from trafilatura.utils import line_processing
+from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
@@ -37,10 +40,14 @@ _MAX_FIELD_CHARS = 10000
 
 
 class PageMetadata:
-    """One page's trafilatura metadata; `author()` and `date()` search the tree on first call."""
+    """One page's trafilatura metadata; `author()` and `date()` search the tree on first call.
+
+    `author()` prunes the tree in place (trafilatura's search prunes a copy of it): call it
+    after everything else has read the tree.
+    """
 
     def __init__(self, tree: HtmlElement, url: str | None, date_params: dict[str, Any]) -> None:
-        self._tree = tree
+        self._tree: HtmlElement | None = tree
         self._date_params = date_params
         self._author: str | None = None
         self._author_searched = False
@@ -84,11 +91,17 @@ class PageMetadata:
         return document
 
     def author(self) -> str | None:
-        """The author(s) from <meta>/JSON-LD, else from the page's bylines."""
+        """The author(s) from <meta>/JSON-LD, else from the page's bylines (prunes the tree)."""
         if not self._author_searched:
             self._author_searched = True
+            assert self._tree is not None
+            # trafilatura's extract_author without its copy of the whole tree
+            tree, self._tree = self._tree, None
             try:
-                self.document.author = _trimmed(extract_author(self._tree))
+                found = extract_metainfo(
+                    prune_unwanted_nodes(tree, AUTHOR_DISCARD_XPATHS), AUTHOR_XPATHS, len_limit=120
+                )
+                self.document.author = _trimmed(normalize_authors(None, found) if found else None)
             except (ValueError, TypeError, AttributeError):
                 logger.warning("author search failed", exc_info=True)
         return self.document.author
@@ -97,6 +110,9 @@ class PageMetadata:
         """htmldate's publication date of the page."""
         if not self._date_searched:
             self._date_searched = True
+            if self._tree is None:
+                msg = "date() after author(): the author search has pruned the tree"
+                raise RuntimeError(msg)
             try:
                 self._date = _trimmed(
                     find_date(self._tree, **{**self._date_params, "url": self.document.url})
