@@ -37,7 +37,8 @@ def shingles(text: str) -> frozenset[tuple[str, ...]]:
     tokens = _WORD_RE.findall(text.casefold())
     if len(tokens) < SHINGLE:
         return frozenset({tuple(tokens)} if tokens else ())
-    return frozenset(tuple(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1))
+    # zip of shifted lists: the same tuples as slicing, without a slice per position
+    return frozenset(zip(*(tokens[i:] for i in range(SHINGLE)), strict=False))
 
 
 def share_in(part: AbstractSet[tuple[str, ...]], whole: AbstractSet[tuple[str, ...]]) -> float:
