@@ -62,8 +62,9 @@ class PageMetadata:
                 document.author = None
             try:
                 document = extract_meta_json(tree, document)
-            except Exception:  # as extract_metadata does: bugs in trafilatura's JSON-LD reader
-                logger.warning("JSON metadata extraction failed", exc_info=True)
+            except Exception as error:  # as extract_metadata: its JSON-LD reader's own bugs
+                # one hostile page, logged as trafilatura logs it: no traceback
+                logger.warning("JSON metadata extraction failed: %s", error)
             if not document.title:
                 document.title = extract_title(tree)
             # the tree's author search waits for author(); one from <meta> or JSON-LD is final
