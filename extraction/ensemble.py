@@ -11,9 +11,13 @@ Measured on the tuning halves of both dev sets (bench/extraction.py); see the co
 from __future__ import annotations
 
 import re
-from typing import Final
+from functools import lru_cache
+from typing import TYPE_CHECKING, Final
 
 from newsarchive.extraction.members import readability_text, resiliparse_text
+
+if TYPE_CHECKING:
+    from collections.abc import Set as AbstractSet
 
 _WORD_RE = re.compile(r"\w+")
 SHINGLE: Final = 4
@@ -27,14 +31,17 @@ NEW_BLOCK: Final = 0.5
 AGREEMENT: Final = 0.8
 
 
-def shingles(text: str) -> set[tuple[str, ...]]:
+# The extractor compares the same texts (its own, resiliparse's) several times per page.
+@lru_cache(maxsize=8)
+def shingles(text: str) -> frozenset[tuple[str, ...]]:
     tokens = _WORD_RE.findall(text.casefold())
     if len(tokens) < SHINGLE:
-        return {tuple(tokens)} if tokens else set()
-    return {tuple(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}
+        return frozenset({tuple(tokens)} if tokens else ())
+    # zip of shifted lists: the same tuples as slicing, without a slice per position
+    return frozenset(zip(*(tokens[i:] for i in range(SHINGLE)), strict=False))
 
 
-def share_in(part: set[tuple[str, ...]], whole: set[tuple[str, ...]]) -> float:
+def share_in(part: AbstractSet[tuple[str, ...]], whole: AbstractSet[tuple[str, ...]]) -> float:
     return len(part & whole) / len(part) if part else 0.0
 
 
@@ -83,7 +90,7 @@ def add_missed_blocks(html: str, text: str, wide_text: str) -> tuple[str, int]:
             continue
         if share_in(block_shingles, wide) >= AGREEMENT:
             added.append(block)
-            ours |= block_shingles
+            ours = ours | block_shingles
     if not added:
         return text, 0
     return "\n".join([text, *added]) if text else "\n".join(added), len(added)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from lxml import etree
@@ -23,6 +24,8 @@ _BLOCKS = frozenset(
 )
 
 
+# The extractor's short-text fallback and the ensemble can both ask for the same page.
+@lru_cache(maxsize=1)
 def readability_text(html: str) -> str:
     """readability-lxml's article, one line per block; empty when it finds none or fails."""
     try:

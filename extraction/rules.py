@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -295,6 +296,12 @@ MIN_TABLE_PROSE_TOKENS = 12
 HEADLINE_OVERLAP = 0.7
 
 
+# Every rule tokenises and normalises the same line again: cached, so each is done once per line.
+# A page's lines (and their stripped and case-folded forms) fit.
+_LINE_CACHE = 1024
+
+
+@lru_cache(maxsize=_LINE_CACHE)
 def normalise(text: str) -> str:
     """A line's words, NFKC and case-folded, single-spaced: how lines are compared."""
     return " ".join(_WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold()))
@@ -303,11 +310,13 @@ def normalise(text: str) -> str:
 _norm = normalise
 
 
-def _tokens(text: str) -> list[str]:
-    return _WORD_RE.findall(text)
+@lru_cache(maxsize=_LINE_CACHE)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_WORD_RE.findall(text))
 
 
-_WIDGET_NORM = tuple(sorted({_norm(p) for p in _WIDGET_PREFIXES}, key=len, reverse=True))
+_WIDGET_NORM = frozenset(_norm(p) for p in _WIDGET_PREFIXES)
+_WIDGET_MAX_WORDS = max(len(p.split()) for p in _WIDGET_NORM)
 _RELATED_NORM = frozenset(_norm(p) for p in _RELATED_HEADINGS)
 
 
@@ -315,8 +324,12 @@ def is_widget_line(line: str) -> bool:
     tokens = _tokens(line)
     if not tokens or len(tokens) > MAX_WIDGET_TOKENS:
         return False
-    norm = " ".join(tokens).casefold()
-    return any(norm == p or norm.startswith(p + " ") for p in _WIDGET_NORM)
+    # the line starts with a prefix's words: look its first words up, not every prefix
+    words = " ".join(tokens).casefold().split(" ")
+    return any(
+        " ".join(words[:count]) in _WIDGET_NORM
+        for count in range(1, min(len(words), _WIDGET_MAX_WORDS) + 1)
+    )
 
 
 def is_related_heading(line: str) -> bool:
@@ -326,10 +339,11 @@ def is_related_heading(line: str) -> bool:
 def is_dateline(line: str) -> bool:
     """A line made of dates, times and date words only ("Tuesday: 17 February 2026", "13:15")."""
     stripped = line.strip()
-    if not stripped or not any(ch.isdigit() for ch in stripped):
+    if not stripped:
         return False
     tokens = _tokens(stripped.casefold())
-    if len(tokens) > MAX_DATELINE_TOKENS:
+    # the token count first: it is cached, the digit scan is not
+    if len(tokens) > MAX_DATELINE_TOKENS or not any(ch.isdigit() for ch in stripped):
         return False
     for token in tokens:
         rest = "".join(ch for ch in token if not ch.isdigit() and ch not in _CJK_DATE_CHARS)
@@ -343,7 +357,7 @@ def is_credit_line(line: str) -> bool:
     stripped = line.strip()
     if _CREDIT_RE.match(stripped) and len(_tokens(stripped)) <= 20:
         return True
-    return bool(_TRAILING_CREDIT_RE.search(stripped)) and len(_tokens(stripped)) <= 60
+    return len(_tokens(stripped)) <= 60 and bool(_TRAILING_CREDIT_RE.search(stripped))
 
 
 def is_signature_line(line: str) -> bool:
