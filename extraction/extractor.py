@@ -16,6 +16,7 @@ from trafilatura.utils import load_html
 
 from newsarchive.config.logfilters import demote_errors
 from newsarchive.extraction import metadata as meta
+from newsarchive.extraction.combine import refine
 from newsarchive.extraction.ensemble import (
     add_missed_blocks,
     recall_text,
@@ -153,6 +154,7 @@ class ArticleExtractor:
         wide = recall_text(html) if self.ensemble else ""
         text = self._body_text(tree, html, wide, url)
         if self.ensemble and self.body_xpath is None:
+            text = refine(text, tree, lambda source: self._run_html(source, url))
             text = with_lead(text, doc.description, wide)
         if not text:
             return None
@@ -204,6 +206,10 @@ class ArticleExtractor:
         if document is None:
             return ""
         return str(document.text or "")
+
+    def _run_html(self, html: str, url: str | None) -> str:
+        tree = load_html(html)
+        return "" if tree is None else self._run(tree, self._options, url)
 
     def _body_text(self, tree: HtmlElement, html: str, wide: str, url: str | None) -> str:
         if self.body_xpath is not None:

@@ -292,6 +292,8 @@ MAX_LIST_TEASER_TOKENS = 18
 TABLE_ROW_MIN_BARS = 2
 # A table cell this long (tokens) is prose (an article laid out in a table), not chrome.
 MIN_TABLE_PROSE_TOKENS = 12
+# An author bio names its author within this many characters of its start.
+AUTHOR_BOX_NAME_WITHIN = 40
 # Share of a top line's words that must come from the headline to call it a headline variant.
 HEADLINE_OVERLAP = 0.7
 
@@ -447,9 +449,16 @@ def is_headline_variant(line: str, titles: Sequence[str]) -> bool:
 
 
 def is_author_box(line: str, authors: Sequence[str]) -> bool:
-    """A closing author bio ("Jane Doe covers politics ..."): names the author, sits at the end."""
+    """A closing author bio ("Jane Doe covers politics ..."): names the author, sits at the end.
+
+    The name opens the bio (or follows a short label): a closing paragraph that only mentions a
+    byline's name further in ("... Google News users.") is prose.
+    """
     folded = line.casefold()
-    return any(len(author.split()) >= 2 and author.casefold() in folded for author in authors)
+    return any(
+        len(author.split()) >= 2 and 0 <= folded.find(author.casefold()) <= AUTHOR_BOX_NAME_WITHIN
+        for author in authors
+    )
 
 
 def _list_item(line: str) -> bool:
