@@ -170,6 +170,10 @@ CONCURRENT_REQUESTS = 16
 #: extraction off (bench/crawl.py, 1,000 articles: 7.0 -> 6.6 ms) and no parallelism, since
 #: responses are scraped side by side anyway.
 CONCURRENT_ITEMS = 10
+#: Requests waiting to be fetched are kept on disk, in the store's state (pipelines.scheduler):
+#: a sitemap of 20,000 articles would otherwise hold about 40 MB of requests in memory. Set it
+#: to "scrapy.core.scheduler.Scheduler" to keep them in memory.
+SCHEDULER = "newsarchive.pipelines.scheduler.DiskQueueScheduler"
 CONCURRENT_REQUESTS_PER_DOMAIN = 3
 DOWNLOAD_DELAY = 0.25
 AUTOTHROTTLE_ENABLED = True

@@ -26,7 +26,9 @@ class ScaleOutAddon:
     def update_settings(self, settings: Settings) -> None:
         if not settings.get("REDIS_URL"):
             return
-        settings.set("SCHEDULER", f"{_COMPONENTS}.RedisScheduler", priority="addon")
+        # At the project's priority, so it replaces the project's own (disk-queue) scheduler;
+        # a SCHEDULER given with -s still wins.
+        settings.set("SCHEDULER", f"{_COMPONENTS}.RedisScheduler", priority="project")
         settings["EXTENSIONS"][f"{_COMPONENTS}.ScaleOut"] = 50
         # Outermost, so it sees the callback's output end after every other middleware.
         settings["SPIDER_MIDDLEWARES"][f"{_COMPONENTS}.LedgerMiddleware"] = 10

@@ -142,6 +142,7 @@ def s3_demo_crawl(
 SLOW_MODULES = frozenset(
     {
         "test_archive_crash",
+        "test_scheduler",
         "test_backfill",
         "test_backlog",
         "test_archive_revisits",
