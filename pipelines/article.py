@@ -179,7 +179,8 @@ class ArticlePipeline:
         await asyncio.to_thread(shared_pools.release, self.pool)
         if self.site_model is not None and self.state_dir is not None:
             try:
-                save_site_model(self.state_dir, self.site_model)
+                # off the reactor, like the periodic saves: the model can be about 1 MB
+                await asyncio.to_thread(save_site_model, self.state_dir, self.site_model)
             except OSError:
                 # the next run starts this site's model from its last saved counts
                 logger.warning("Could not save the site model", exc_info=True)

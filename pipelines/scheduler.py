@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import logging
 import shutil
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from scrapy.core.scheduler import Scheduler
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.misc import build_from_crawler, load_object
 
 from newsarchive.archive.layout import safe_segment
 from newsarchive.pipelines.extensions.run import crawl_run
@@ -40,34 +39,22 @@ QUEUE_DIR = "queues"
 class DiskQueueScheduler(Scheduler):
     """Scrapy's scheduler with its disk queue in `state/queues/SITE` (see the module)."""
 
-    def __init__(self, *args: Any, queue_dir: Path | None = None, **kwargs: Any) -> None:
-        self.queue_dir = queue_dir
-        if queue_dir is not None:
-            # A killed run's queue is not resumed: the seen store re-issues its requests.
-            shutil.rmtree(queue_dir, ignore_errors=True)
-            queue_dir.mkdir(parents=True)
-            kwargs["jobdir"] = str(queue_dir)
-        super().__init__(*args, **kwargs)
+    queue_dir: Path | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        scheduler = super().from_crawler(crawler)
         try:
             run = crawl_run(crawler)
         except NotConfigured:
-            queue_dir = None
-        else:
-            queue_dir = run.store.state_dir / QUEUE_DIR / safe_segment(run.site.name)
-        settings = crawler.settings
-        return cls(
-            dupefilter=build_from_crawler(load_object(settings["DUPEFILTER_CLASS"]), crawler),
-            dqclass=load_object(settings["SCHEDULER_DISK_QUEUE"]),
-            mqclass=load_object(settings["SCHEDULER_MEMORY_QUEUE"]),
-            logunser=settings.getbool("SCHEDULER_DEBUG"),
-            stats=crawler.stats,
-            pqclass=load_object(settings["SCHEDULER_PRIORITY_QUEUE"]),
-            crawler=crawler,
-            queue_dir=queue_dir,
-        )
+            return scheduler
+        queue_dir = run.store.state_dir / QUEUE_DIR / safe_segment(run.site.name)
+        # A killed run's queue is not resumed: the seen store re-issues its requests.
+        shutil.rmtree(queue_dir, ignore_errors=True)
+        # Read by `open`, which builds the disk queue there (as it would under JOBDIR).
+        scheduler.dqdir = scheduler._dqdir(str(queue_dir))
+        scheduler.queue_dir = queue_dir
+        return scheduler
 
     def close(self, reason: str) -> Deferred[None] | None:
         result = super().close(reason)

@@ -3,12 +3,33 @@ waiting for what a crawl writes (the event to kill it at)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.conftest import REPO
+
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+
+def start_cli(*args: str) -> subprocess.Popen[bytes]:
+    """Start the real `newsarchive` command in a quiet child process, to kill it mid-run."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsarchive.cli.main", *args],
+        cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def sigkill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a child as a crash would (no clean-up), if it still runs, and reap it."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 120) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.archive.warc import _complete_prefix
 from newsarchive.demo.server import DemoSite
-from tests.conftest import REPO, run_cli, write_demo_config
+from tests.conftest import run_cli, write_demo_config
+from tests.processes import sigkill, start_cli
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,13 +32,7 @@ def test_sigkill_mid_crawl_then_repair_and_complete(tmp_path: Path) -> None:
     args += ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
     with DemoSite(delay=0.3) as site:
         sites = write_demo_config(tmp_path / "sites", site.base_url)
-        child = subprocess.Popen(
-            [sys.executable, "-m", "newsarchive.cli.main", *args, "--sites-dir", str(sites)],
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        child = start_cli(*args, "--sites-dir", str(sites))
         try:
             deadline = time.monotonic() + _DEADLINE
             open_files: list[Path] = []
@@ -49,9 +43,8 @@ def test_sigkill_mid_crawl_then_repair_and_complete(tmp_path: Path) -> None:
                     break
                 time.sleep(0.05)
             assert child.poll() is None, "the crawl ended before it could be killed"
-            os.kill(child.pid, signal.SIGKILL)
         finally:
-            child.wait(timeout=30)
+            sigkill(child)
         assert child.returncode == -signal.SIGKILL
         assert open_files
         assert not list(store.glob("warcs/demo/*/*.warc.gz"))

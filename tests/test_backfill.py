@@ -4,11 +4,7 @@ its digests object and a place in a package, from the next crawl's start and fin
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 from newsarchive.archive.backfill import (
@@ -24,8 +20,8 @@ from newsarchive.archive.store import open_store
 from newsarchive.config.exitcodes import EXIT_OK
 from newsarchive.demo.server import DemoSite
 from newsarchive.jobs.verify import verify_store
-from tests.conftest import REPO, run_cli, write_demo_config
-from tests.processes import wait_until
+from tests.conftest import run_cli, write_demo_config
+from tests.processes import sigkill, start_cli, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,26 +35,13 @@ def _command(store: Path, sites: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def _popen(store: Path, sites: Path, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "newsarchive.cli.main", *_command(store, sites, *extra)],
-        cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
-
-
 def test_warc_recovered_by_a_killed_run_is_indexed_and_packaged(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
     warcs = store_dir / "warcs" / "demo"
     with DemoSite(delay=0.2) as site:
         sites = write_demo_config(tmp_path / "sites", site.base_url)
         # Run 1 is killed with its WARC open, an article's metadata written.
-        first = _popen(store_dir, sites, "-s", "DOWNLOAD_DELAY=0.2")
+        first = start_cli(*_command(store_dir, sites, "-s", "DOWNLOAD_DELAY=0.2"))
         try:
             wait_until(
                 lambda: list(store_dir.glob("meta/demo/*/*.json")) or first.poll() is not None,
@@ -66,15 +49,15 @@ def test_warc_recovered_by_a_killed_run_is_indexed_and_packaged(tmp_path: Path) 
             )
             assert first.poll() is None, "run 1 ended before it could be killed"
         finally:
-            _kill(first)
+            sigkill(first)
         (left_open,) = warcs.glob("*/*.warc.gz.open")
         # Run 2 recovers that WARC at its start, and is killed before it ends.
-        second = _popen(store_dir, sites, "-s", "DOWNLOAD_DELAY=0.2")
+        second = start_cli(*_command(store_dir, sites, "-s", "DOWNLOAD_DELAY=0.2"))
         try:
             wait_until(lambda: not left_open.exists() or second.poll() is not None, "the recovery")
             assert second.poll() is None, "run 2 ended before it could be killed"
         finally:
-            _kill(second)
+            sigkill(second)
         recovered = left_open.with_name(left_open.name.removesuffix(".open"))
         assert recovered.exists()
         store = open_store(str(store_dir))

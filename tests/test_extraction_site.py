@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
-import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,7 +13,8 @@ from newsarchive.archive.layout import META_PREFIX
 from newsarchive.demo.server import DemoSite
 from newsarchive.extraction.sitemodel import MIN_PAGES, load_site_model
 from newsarchive.extraction.version import EXTRACTOR_VERSION
-from tests.conftest import REPO, run_cli
+from tests.conftest import run_cli
+from tests.processes import sigkill, start_cli, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -167,27 +164,21 @@ def test_a_killed_crawl_keeps_what_the_model_learnt(tmp_path: Path) -> None:
     store = tmp_path / "store"
     with DemoSite(_site(tmp_path / "site"), delay=0.2) as site:
         sites = _ledger_config(tmp_path, site.base_url)
-        child = subprocess.Popen(
-            [
-                sys.executable, "-m", "newsarchive.cli.main", "crawl", "--site", "ledger",
-                "--sites-dir", str(sites), "--store", str(store), "-s", "DOWNLOAD_DELAY=0",
-                "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "EXTRACT_SITE_MODEL_SAVE_INTERVAL=0",
-            ],
-            cwd=REPO, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        child = start_cli(
+            "crawl", "--site", "ledger", "--sites-dir", str(sites), "--store", str(store),
+            "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
+            "-s", "EXTRACT_SITE_MODEL_SAVE_INTERVAL=0",
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            model = None
-            while time.monotonic() < deadline and child.poll() is None:
+
+            def learnt() -> bool:
                 model = load_site_model(store / "state", "ledger")
-                if model is not None and model.pages >= MIN_PAGES:
-                    break
-                time.sleep(0.05)
+                return model is not None and model.pages >= MIN_PAGES
+
+            wait_until(lambda: learnt() or child.poll() is not None, "a saved model", timeout=60)
             assert child.poll() is None, "the crawl ended before it could be killed"
-            os.kill(child.pid, signal.SIGKILL)
         finally:
-            child.wait(timeout=30)
+            sigkill(child)
     assert child.returncode == -signal.SIGKILL
     saved = load_site_model(store / "state", "ledger")
     assert saved is not None
