@@ -13,6 +13,7 @@ Measured on the tuning halves of both dev sets (bench/extraction.py); see the co
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -44,23 +45,41 @@ def _pairs(text: str) -> set[tuple[str, ...]]:
 
 
 def link_pairs(anchor_texts: Iterable[str]) -> set[tuple[str, ...]]:
-    """Word pairs of the page's link texts (each link on its own: no pair spans two links)."""
+    """Word pairs of the page's link texts (each link on its own: no pair spans two links);
+    a one-word link gives its word alone, as `_pairs` does."""
     pairs: set[tuple[str, ...]] = set()
-    for anchor in anchor_texts:
-        pairs |= _pairs(anchor)
+    # One casefold and line split for all links: a page with a mega-menu has hundreds.
+    for anchor in "\n".join(" ".join(a.split()) for a in anchor_texts).casefold().split("\n"):
+        tokens = _WORD_RE.findall(anchor)
+        if len(tokens) == 1:
+            pairs.add((tokens[0],))
+        else:
+            pairs.update(pairwise(tokens))
     return pairs
 
 
-def link_lines(lines: list[str], links: set[tuple[str, ...]]) -> list[bool]:
-    """Per line, whether it is a link line; a list item under a link line is its teaser."""
-    flags: list[bool] = []
-    for index, line in enumerate(lines):
-        pairs = _pairs(line)
-        is_link = bool(pairs) and len(pairs & links) >= LINK_SHARE * len(pairs)
-        if not is_link and index and flags[-1] and line.lstrip().startswith(_LIST_ITEM):
-            is_link = True
-        flags.append(is_link)
-    return flags
+class _LinkLines:
+    """Whether a line is a link line, worked out only for the lines asked about: trimming
+    looks at a text's ends, and most texts have none (whole paragraphs cost a pass each)."""
+
+    def __init__(self, lines: list[str], links: set[tuple[str, ...]]) -> None:
+        self._lines = lines
+        self._links = links
+        self._own: dict[int, bool] = {}
+
+    def _own_link(self, index: int) -> bool:
+        if index not in self._own:
+            pairs = _pairs(self._lines[index])
+            self._own[index] = bool(pairs) and len(pairs & self._links) >= LINK_SHARE * len(pairs)
+        return self._own[index]
+
+    def __getitem__(self, index: int) -> bool:
+        # A list item under a link line is its teaser: walk up through list items.
+        while not self._own_link(index):
+            if index == 0 or not self._lines[index].lstrip().startswith(_LIST_ITEM):
+                return False
+            index -= 1
+        return True
 
 
 def trim_link_edges(text: str, anchor_texts: Iterable[str]) -> str:
@@ -71,7 +90,7 @@ def trim_link_edges(text: str, anchor_texts: Iterable[str]) -> str:
     links = link_pairs(anchor_texts)
     if not links:
         return text
-    flags = link_lines(lines, links)
+    flags = _LinkLines(lines, links)
     end = len(lines)
     while end > 1 and flags[end - 1]:
         end -= 1
@@ -91,7 +110,7 @@ def drop_link_edges(text: str, tree: HtmlElement) -> str:
     """`trim_link_edges` with the link texts of `tree` (the parsed page)."""
     if text.count("\n") < 2:
         return text
-    return trim_link_edges(text, (" ".join(a.text_content().split()) for a in tree.iter("a")))
+    return trim_link_edges(text, (a.text_content() for a in tree.iter("a")))
 
 
 def is_leaked_markup(text: str) -> bool:
