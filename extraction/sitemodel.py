@@ -123,20 +123,31 @@ class SiteModel:
 
     def clean_title(self, title: str | None) -> str | None:
         """Strip from `title` the prefixes and suffixes seen on 3+ of the site's page titles."""
-        known = {a for a, n in self.affixes.items() if n >= MIN_AFFIX_PAGES}
-        if not title or not known:
+        if not title:
             return title
         parts = _TITLE_SEPARATOR_RE.split(title)
         seps = _TITLE_SEPARATOR_RE.findall(title)
         # the headline itself can recur (a live page's title): one part always stays
-        while len(parts) > 1 and _norm(parts[-1]) in known:
+        while len(parts) > 1 and self._known_affix(parts[-1]):
             parts.pop()
             seps.pop()
-        while len(parts) > 1 and _norm(parts[0]) in known:
+        while len(parts) > 1 and self._known_affix(parts[0]):
             parts.pop(0)
             seps.pop(0)
         rebuilt = parts[0] + "".join(sep + part for sep, part in zip(seps, parts[1:], strict=True))
+        # Nothing went: the title as it is, unless it has outer spaces and the site has a known
+        # affix (then trimmed, as always). Every headline adds an affix and the model is kept
+        # between runs, so looking up only the title's own parts keeps a page's cost flat as
+        # it grows (a set of every known affix per page: 0.23 ms at 20,000 affixes, and rising).
+        if rebuilt == title and (title.strip() == title or not self._any_known_affix()):
+            return title
         return rebuilt.strip() or title
+
+    def _known_affix(self, part: str) -> bool:
+        return self.affixes.get(_norm(part), 0) >= MIN_AFFIX_PAGES
+
+    def _any_known_affix(self) -> bool:
+        return any(n >= MIN_AFFIX_PAGES for n in self.affixes.values())
 
     def remove(
         self, lines: list[str], protected: str | None = None
