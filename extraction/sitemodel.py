@@ -44,6 +44,9 @@ MIN_AFFIX_PAGES: Final = 3
 MAX_TEASER_RUN: Final = 12
 #: Bound on the blocks kept per site: past it, blocks seen once are forgotten first.
 MAX_BLOCKS: Final = 20_000
+#: The same bound on title affixes: each headline is one seen once, and the model is kept
+#: between runs (unbounded, 1,000,000 archived articles would hold about 200 MB of headlines).
+MAX_AFFIXES: Final = 20_000
 #: Separators between a headline and a site or section name (as in metadata.clean_title).
 _TITLE_SEPARATOR_RE = re.compile(r"\s+[|\-\u2013\u2014:·•»«\u203a/]{1,2}\s+|\uff5c")
 REASON_REPEATED = "repeated"
@@ -111,6 +114,8 @@ class SiteModel:
             self.affixes[affix] = self.affixes.get(affix, 0) + 1
         if len(self.blocks) > MAX_BLOCKS:
             self.blocks = {k: v for k, v in self.blocks.items() if v > 1}
+        if len(self.affixes) > MAX_AFFIXES:
+            self.affixes = {k: v for k, v in self.affixes.items() if v > 1}
 
     def seen_on(self, line: str) -> int:
         return self.blocks.get(block_hash(line), 0)
