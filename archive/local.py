@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Self
 from urllib.parse import unquote, urlsplit
 
-from newsarchive.archive.files import move_file, write_atomic
+from newsarchive.archive.files import move_file, write_atomic, write_atomic_many
 from newsarchive.archive.layout import STATE_PREFIX, check_key
 from newsarchive.archive.store import ObjectInfo, Store, StoreError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from newsarchive.archive.store import StoreObject
 
 
 class LocalStore(Store):
@@ -41,6 +43,9 @@ class LocalStore(Store):
         self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> None:
         write_atomic(self._path(key), data)
+
+    def put_many(self, objects: Sequence[StoreObject]) -> None:
+        write_atomic_many([(self._path(obj.key), obj.data) for obj in objects])
 
     def staging_path(self, key: str) -> Path:
         path = self._path(key)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from newsarchive.archive.captures import CaptureRef
 from newsarchive.archive.layout import meta_key
+from newsarchive.archive.store import StoreObject
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -155,6 +156,13 @@ def write_metadata(
     store: Store, record: MetadataRecord, object_meta: Mapping[str, str] | None = None
 ) -> str:
     """Store `record` at its `key`; returns the key."""
-    key = record.key
-    store.put_bytes(key, record.to_json(), METADATA_CONTENT_TYPE, object_meta)
-    return key
+    obj = metadata_object(record, object_meta)
+    store.put_bytes(obj.key, obj.data, obj.content_type, obj.metadata)
+    return obj.key
+
+
+def metadata_object(
+    record: MetadataRecord, object_meta: Mapping[str, str] | None = None
+) -> StoreObject:
+    """`record` as the object `write_metadata` stores (for `Store.put_many`)."""
+    return StoreObject(record.key, record.to_json(), METADATA_CONTENT_TYPE, object_meta)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 from newsarchive.config.redact import redact, uri_secrets
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
     from pathlib import Path
 
 
@@ -58,6 +58,16 @@ class UploadReport:
     multipart_aborted: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class StoreObject:
+    """One small object for `Store.put_many`: what `Store.put_bytes` takes."""
+
+    key: str
+    data: bytes
+    content_type: str
+    metadata: Mapping[str, str] | None = None
+
+
 class Store(ABC):
     """A place for WARCs, text, metadata, indexes and reports, addressed by keys from `layout`.
 
@@ -73,6 +83,12 @@ class Store(ABC):
         self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> None:
         """Store a small object in one piece, atomically."""
+
+    def put_many(self, objects: Sequence[StoreObject]) -> None:
+        """Store small objects, each as `put_bytes`, in order: a later one is never stored
+        without the earlier ones. A backend may make them durable together, which costs less."""
+        for obj in objects:
+            self.put_bytes(obj.key, obj.data, obj.content_type, obj.metadata)
 
     @abstractmethod
     def get_bytes(self, key: str) -> bytes:

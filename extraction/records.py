@@ -8,7 +8,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from newsarchive.archive.layout import text_key
-from newsarchive.archive.metadata import MetadataRecord, WarcPointer, capture_time, write_metadata
+from newsarchive.archive.metadata import (
+    MetadataRecord,
+    WarcPointer,
+    capture_time,
+    metadata_object,
+    write_metadata,
+)
+from newsarchive.archive.store import StoreObject
 from newsarchive.extraction.version import EXTRACTOR_VERSION
 
 if TYPE_CHECKING:
@@ -68,6 +75,25 @@ def metadata_record(
     return MetadataRecord.model_validate(fields)
 
 
+def extraction_objects(
+    capture: ArticleCapture,
+    result: Extraction,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[MetadataRecord, list[StoreObject]]:
+    """The metadata record of an extraction, and the objects `store_extraction` writes: the
+    text, then the metadata (a record never points at a text not stored yet)."""
+    when = capture_time(capture.fetched_at)
+    version = result.extractor_version
+    tkey = text_key(capture.site, capture.canonical_url, when, version)
+    record = metadata_record(capture, result, tkey, extra)
+    object_meta = _object_meta(capture, version)
+    text = StoreObject(
+        tkey, result.text.encode("utf-8") + b"\n", "text/plain; charset=utf-8", object_meta
+    )
+    return record, [text, metadata_object(record, object_meta)]
+
+
 def store_extraction(
     store: Store,
     capture: ArticleCapture,
@@ -76,15 +102,8 @@ def store_extraction(
     extra: Mapping[str, Any] | None = None,
 ) -> MetadataRecord:
     """Write text and metadata objects (text first); returns the metadata record."""
-    when = capture_time(capture.fetched_at)
-    version = result.extractor_version
-    tkey = text_key(capture.site, capture.canonical_url, when, version)
-    record = metadata_record(capture, result, tkey, extra)
-    object_meta = _object_meta(capture, version)
-    store.put_bytes(
-        tkey, result.text.encode("utf-8") + b"\n", "text/plain; charset=utf-8", object_meta
-    )
-    write_metadata(store, record, object_meta)
+    record, objects = extraction_objects(capture, result, extra=extra)
+    store.put_many(objects)
     return record
 
 

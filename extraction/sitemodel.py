@@ -44,6 +44,9 @@ MIN_AFFIX_PAGES: Final = 3
 MAX_TEASER_RUN: Final = 12
 #: Bound on the blocks kept per site: past it, blocks seen once are forgotten first.
 MAX_BLOCKS: Final = 20_000
+#: The same bound on title affixes: each headline is one seen once, and the model is kept
+#: between runs (unbounded, 1,000,000 archived articles would hold about 200 MB of headlines).
+MAX_AFFIXES: Final = 20_000
 #: Separators between a headline and a site or section name (as in metadata.clean_title).
 _TITLE_SEPARATOR_RE = re.compile(r"\s+[|\-\u2013\u2014:·•»«\u203a/]{1,2}\s+|\uff5c")
 REASON_REPEATED = "repeated"
@@ -111,6 +114,8 @@ class SiteModel:
             self.affixes[affix] = self.affixes.get(affix, 0) + 1
         if len(self.blocks) > MAX_BLOCKS:
             self.blocks = {k: v for k, v in self.blocks.items() if v > 1}
+        if len(self.affixes) > MAX_AFFIXES:
+            self.affixes = {k: v for k, v in self.affixes.items() if v > 1}
 
     def seen_on(self, line: str) -> int:
         return self.blocks.get(block_hash(line), 0)
@@ -123,20 +128,31 @@ class SiteModel:
 
     def clean_title(self, title: str | None) -> str | None:
         """Strip from `title` the prefixes and suffixes seen on 3+ of the site's page titles."""
-        known = {a for a, n in self.affixes.items() if n >= MIN_AFFIX_PAGES}
-        if not title or not known:
+        if not title:
             return title
         parts = _TITLE_SEPARATOR_RE.split(title)
         seps = _TITLE_SEPARATOR_RE.findall(title)
         # the headline itself can recur (a live page's title): one part always stays
-        while len(parts) > 1 and _norm(parts[-1]) in known:
+        while len(parts) > 1 and self._known_affix(parts[-1]):
             parts.pop()
             seps.pop()
-        while len(parts) > 1 and _norm(parts[0]) in known:
+        while len(parts) > 1 and self._known_affix(parts[0]):
             parts.pop(0)
             seps.pop(0)
         rebuilt = parts[0] + "".join(sep + part for sep, part in zip(seps, parts[1:], strict=True))
+        # Nothing went: the title as it is, unless it has outer spaces and the site has a known
+        # affix (then trimmed, as always). Every headline adds an affix and the model is kept
+        # between runs, so looking up only the title's own parts keeps a page's cost flat as
+        # it grows (a set of every known affix per page: 0.23 ms at 20,000 affixes, and rising).
+        if rebuilt == title and (title.strip() == title or not self._any_known_affix()):
+            return title
         return rebuilt.strip() or title
+
+    def _known_affix(self, part: str) -> bool:
+        return self.affixes.get(_norm(part), 0) >= MIN_AFFIX_PAGES
+
+    def _any_known_affix(self) -> bool:
+        return any(n >= MIN_AFFIX_PAGES for n in self.affixes.values())
 
     def remove(
         self, lines: list[str], protected: str | None = None

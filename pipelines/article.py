@@ -15,7 +15,7 @@ from newsarchive.config.stats import NotExtracted, StatsKeys
 from newsarchive.extraction.budget import TooManyElements, extract_within_budget
 from newsarchive.extraction.documents import ExtractOptions
 from newsarchive.extraction.pool import PoolConfig, shared_pools
-from newsarchive.extraction.records import store_extraction, store_not_extracted
+from newsarchive.extraction.records import extraction_objects, store_not_extracted
 from newsarchive.extraction.sitemodel import (
     SiteModel,
     load_site_model,
@@ -23,6 +23,7 @@ from newsarchive.extraction.sitemodel import (
     write_site_model,
 )
 from newsarchive.pipelines.extensions.run import enabled_run
+from newsarchive.pipelines.groupwrite import GroupWriter
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,6 +63,10 @@ class ArticlePipeline:
     model_save_interval: float = 60.0
     _model_saved_at: float = field(default_factory=time.monotonic, init=False)
     _model_saving: bool = field(default=False, init=False)
+    writer: GroupWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writer = GroupWriter(self.store)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -122,8 +127,10 @@ class ArticlePipeline:
             if removed:
                 self.stats.inc_value(StatsKeys.EXTRACT_SITE_BLOCKS_REMOVED, removed)
             await self._save_model_now_and_then(self.site_model)
+        record, objects = extraction_objects(item, result)
         try:
-            record = await asyncio.to_thread(store_extraction, self.store, item, result)
+            # Written with the other articles of a short window (one group commit of fsyncs).
+            await self.writer.put(objects)
         except OSError as exc:
             self._storage_failed(item, exc)
         self.stats.inc_value(StatsKeys.EXTRACT_OK)

@@ -12,7 +12,7 @@ from newsarchive.extraction.documents import Extraction, ExtractOptions, extract
 from newsarchive.extraction.extractor import EXTRACTOR_VERSION, Article, ArticleExtractor
 from newsarchive.extraction.metadata import clean_title, split_authors
 from newsarchive.extraction.rules import clean_lines, is_dateline
-from newsarchive.extraction.sitemodel import MIN_PAGES, SiteModel
+from newsarchive.extraction.sitemodel import MAX_AFFIXES, MIN_PAGES, SiteModel
 
 DATA = Path(__file__).parent / "data" / "extraction"
 DEMO_SITE = Path(__file__).parents[1] / "demo" / "site"
@@ -371,6 +371,17 @@ def test_site_model_learns_title_affixes() -> None:
         model.observe([f"Story {n}."], f"Headline {n} \u2013 Politik \u2013 SZ.de")
     assert model.clean_title("Budget talks fail \u2013 Politik") == "Budget talks fail"
     assert model.clean_title("Budget talks - fail") == "Budget talks - fail"
+
+
+def test_site_model_keeps_a_bounded_number_of_affixes() -> None:
+    model = SiteModel("s")
+    for n in range(MAX_AFFIXES + 1):
+        # every headline is an affix seen once; the site's name is on all of them
+        model.observe([], f"Headline {n} | Bench Daily")
+    assert len(model.affixes) <= MAX_AFFIXES
+    assert model.affixes["bench daily"] == MAX_AFFIXES + 1
+    assert model.clean_title("  Budget talks fail | Bench Daily") == "Budget talks fail"
+    assert model.clean_title(" Budget talks fail ") == "Budget talks fail"
 
 
 def _demo_variant(path: str, label: str) -> bytes:
