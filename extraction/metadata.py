@@ -45,6 +45,19 @@ _HEADING_XPATHS = (
     etree.XPath("//article//header//h2 | //header[ancestor::main]//h2"),
 )
 _MAX_HEADING_NODES = 3
+# Every heading level, for the one <title> names: old layouts set the headline in an <h2>-<h4>.
+_ANY_HEADING = etree.XPath("//h1 | //h2 | //h3 | //h4 | //h5 | //h6")
+# Headings read when looking for the one <title> names (a page's first ones: the article's).
+_MAX_TITLE_HEADINGS = 40
+# Text nodes of the body, read for a <title> part spelled outside any heading; bounded (a page
+# may hold tens of thousands).
+_BODY_TEXTS = etree.XPath("//body//text()[not(ancestor::script or ancestor::style)]")
+_MAX_TITLE_TEXTS = 2000
+# Between a <title>'s parts, wider than _TITLE_SEPARATORS: a heading must then spell a part
+# ("Blog: Headline", "Headline_English_Agency", "Site > Section -- Headline").
+_TITLE_PART_RE = re.compile(
+    r"\s+(?:[-|:/>~\u2013\u2014\u00b7\u2022\u00bb\u00ab\u203a]+)\s+|[|_\uff5c]|:\s|-\s"
+)
 # Paths of a site's home page: a heading linking there is the site's logo (blogs' <h1>).
 _HOME_PATHS = frozenset({"", "index.html", "index.htm", "index.php"})
 # A heading inside navigation: breadcrumbs end in the page's name, often marked up as <h1>.
@@ -346,7 +359,11 @@ def headline(
     spelled = next((c for c in (og, *others) if c and _title_norm(c) == agreed), None)
     headline_ld = clean(ld)
     if not headline_ld:
-        return spelled
+        titled = _titled_heading(tree, page_title, names, url)
+        if titled is None and votes.get(agreed) == 1:
+            # <title> alone: when og:title or the heading says the same, it is the headline
+            titled = _titled_text(tree, spelled, page_title, names)
+        return titled or spelled
     ld_norm = _title_norm(headline_ld)
     if headline_ld.endswith(("...", "…")):
         longer = [c for c in others if c and _title_norm(c).startswith(ld_norm)]
@@ -398,6 +415,91 @@ def _page_headings(tree: HtmlElement, url: str | None) -> _Headings:
                 renderings = (text, spaced) if spaced != text else (text,)
                 return _Headings(renderings, page_name, logo)
     return _Headings((), page_name, logo)
+
+
+def _titled_heading(
+    tree: HtmlElement, page_title: str | None, site_names: Sequence[str], url: str | None
+) -> str | None:
+    """The heading that spells most of <title>, its other parts being the site's or a section's.
+
+    "Site | Headline" with the <h1> the site's logo and the headline an <h2>: the <title> says
+    which heading is the headline, and the heading says where its affixes end, names known or
+    not. A part of half the title's words or more, so a heading spelling the site's name (or
+    a section's) never wins over the headline beside it. Old layouts set the headline in a
+    <b> or <font>: without such a heading, a text of the page's body spelling the part will do.
+    """
+    runs = _title_runs(page_title)
+    if not runs:
+        return None
+    names = {re.sub(r"\W+", "", s.casefold()) for s in site_names}
+    best: tuple[int, str] | None = None
+    for node in _ANY_HEADING(tree)[:_MAX_TITLE_HEADINGS]:
+        text = _text(node)
+        words = runs.get(_title_norm(text), 0)
+        if not words or (best and best[0] >= words):
+            continue
+        if _links_home(node, url) or _IN_NAVIGATION(node):
+            continue
+        # the name itself, not _site_match's containment ("ted" is in "completed")
+        if _title_norm(text).replace(" ", "") in names:
+            continue
+        best = (words, text)
+    return best[1] if best else None
+
+
+def _titled_text(
+    tree: HtmlElement, title: str | None, page_title: str | None, site_names: Sequence[str]
+) -> str | None:
+    """The part of <title> the body spells as a text of its own, when <title> won the vote.
+
+    Old layouts set the headline in a <b> or <font>, no heading: the body's own copy of a
+    part says where the headline ends and the site's name or section begins. Not a part
+    opening or closing with the site's name (its tagline, "Site - News, Blogs and More"), not
+    a teaser cut short.
+    """
+    if not title or not page_title or _title_norm(title) != _title_norm(page_title):
+        return None
+    whole = _title_norm(page_title)
+    # more than half: "Kicker: Headline" with the kicker set apart is not cut to the kicker
+    total = len(whole.split())
+    runs = {
+        run: words
+        for run, words in _title_runs(page_title).items()
+        if run != whole and 2 * words > total
+    }
+    if not runs:
+        return None
+    names = [_title_norm(s) for s in site_names if _title_norm(s)]
+    compact = [n.replace(" ", "") for n in names]
+    for raw in _BODY_TEXTS(tree)[:_MAX_TITLE_TEXTS]:
+        text = " ".join(str(raw).split())
+        norm = _title_norm(text)
+        if norm not in runs or text.endswith(("...", "\u2026")):
+            continue
+        words = norm.split()
+        if any(
+            "".join(words[:k]) in compact or "".join(words[-k:]) in compact
+            for k in range(1, min(len(words), 6) + 1)
+        ):
+            continue
+        return text
+    return None
+
+
+def _title_runs(page_title: str | None) -> dict[str, int]:
+    """The runs of a <title>'s parts from its start or to its end, of half its words or more,
+    each with its word count ("A | B | C": "a b c", "a b", "a", "b c", "c")."""
+    if not page_title:
+        return {}
+    parts = [p for p in (_title_norm(p) for p in _TITLE_PART_RE.split(page_title)) if p]
+    total = sum(len(p.split()) for p in parts)
+    runs: dict[str, int] = {}
+    for i in range(len(parts)):
+        for j in range(i + 1, len(parts) + 1):
+            run = " ".join(parts[i:j])
+            if (i == 0 or j == len(parts)) and 2 * len(run.split()) >= total:
+                runs[run] = len(run.split())
+    return runs
 
 
 def _links_home(node: HtmlElement, url: str | None) -> bool:

@@ -189,3 +189,77 @@ def test_extractor_passes_the_url_for_the_logo() -> None:
 )
 def test_site_part_opens_a_tail_and_closes_a_lead(raw: str, expected: str) -> None:
     assert clean_title(raw, ["Riverside Diary"]) == expected
+
+
+def test_heading_that_title_names_is_the_headline() -> None:
+    # An old blog layout: the <h1> is the blog's name (no link home), the post's heading an
+    # <h2> that <title> spells after the name; no name known from metadata.
+    html = page(
+        title=f"Riverside Diary: {SHOWN}",
+        body=(
+            "<div id='top'><h1>Riverside Diary</h1></div>"
+            "<div class='side'><h3>Archives</h3></div>"
+            f"<div class='post'><h2>{SHOWN}</h2>{BODY}</div>"
+        ),
+    )
+    assert title_of(html) == SHOWN
+
+
+def test_heading_shows_where_an_unknown_site_suffix_begins() -> None:
+    # " - Riverside Diary Blog" names no known site, but the heading spells the rest.
+    html = page(
+        title=f"{SHOWN} - Riverside Diary Blog",
+        body=f"<h1></h1><div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
+    )
+    assert title_of(html) == SHOWN
+
+
+def test_heading_spelling_the_sites_name_is_not_the_headline() -> None:
+    # "Example News" is the site's name: the <h1> spelling it is the logo, whatever its length.
+    html = page(
+        title=f"Example News | {SHOWN}",
+        body=f"<h1>Example News</h1><div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
+    )
+    assert title_of(html) == SHOWN
+
+
+def test_heading_spelling_a_short_part_of_the_title_is_not_the_headline() -> None:
+    # A section's <h2> spells "Local", a part of <title> but not half its words.
+    html = page(
+        title=f"{SHOWN} | Local",
+        body=f"<h2>Local</h2><div class='post'><p><b>{SHOWN}</b></p>{BODY}</div>",
+    )
+    assert title_of(html) == SHOWN
+
+
+def test_body_text_shows_where_an_unknown_site_suffix_begins() -> None:
+    # A table layout sets the headline in <font>, no heading: the body's copy of it cuts off
+    # the title's unknown suffix, but not its tagline, a teaser cut short or a kicker.
+    html = page(
+        title=f"{SHOWN} : RIVERWATCH",
+        body=f"<table><tr><td><font size='4'><b>{SHOWN}</b></font></td></tr></table>{BODY}",
+    )
+    assert title_of(html) == SHOWN
+    tagline = "Example News - Stories, Notes and More From the Valley Every Day"
+    html = page(
+        title=f"{SHOWN} - {tagline}",
+        body=f"<p>{tagline}</p>{BODY}",
+    )
+    assert title_of(html) == f"{SHOWN} - {tagline}"
+    teaser = "Footbridge over the river approved after ten years\u2026"
+    html = page(title=f"{teaser[:-1]}: of debate", body=f"<p><a href='/x'>{teaser}</a></p>{BODY}")
+    assert title_of(html) == f"{teaser[:-1]}: of debate"
+
+
+def test_body_text_does_not_cut_a_title_og_title_confirms() -> None:
+    # "Kicker: Headline" in <title> and og:title, the kicker set apart in the heading: the
+    # kicker alone is no headline.
+    html = page(
+        title="Bridge vote: council approves the new footbridge",
+        og="Bridge vote: council approves the new footbridge",
+        body=(
+            "<article><h1><span class='kicker'>Bridge vote</span>: "
+            f"<span>Council votes yes to a new footbridge</span></h1>{BODY}</article>"
+        ),
+    )
+    assert title_of(html) == "Bridge vote: council approves the new footbridge"
