@@ -58,6 +58,11 @@ _MAX_TITLE_TEXTS = 2000
 _TITLE_PART_RE = re.compile(
     r"\s+(?:[-|:/>~\u2013\u2014\u00b7\u2022\u00bb\u00ab\u203a]+)\s+|[|_\uff5c]|:\s|-\s"
 )
+# The same without the colon, where og:title or the heading confirm <title>: there the colon
+# is a kicker's ("Kicker: Headline"), the headline's own words.
+_TITLE_PART_NO_COLON_RE = re.compile(
+    r"\s+(?:[-|/>~\u2013\u2014\u00b7\u2022\u00bb\u00ab\u203a]+)\s+|[|_\uff5c]|-\s"
+)
 # Paths of a site's home page: a heading linking there is the site's logo (blogs' <h1>).
 _HOME_PATHS = frozenset({"", "index.html", "index.htm", "index.php"})
 # A heading inside navigation: breadcrumbs end in the page's name, often marked up as <h1>.
@@ -359,8 +364,9 @@ def headline(
     spelled = next((c for c in (og, *others) if c and _title_norm(c) == agreed), None)
     headline_ld = clean(ld)
     if not headline_ld:
-        titled = _titled_heading(tree, page_title, names, url)
-        if titled is None and votes.get(agreed) == 1:
+        alone = votes.get(agreed) == 1
+        titled = _titled_heading(tree, page_title, names, url, colon=alone)
+        if titled is None and alone:
             # <title> alone: when og:title or the heading says the same, it is the headline
             titled = _titled_text(tree, spelled, page_title, names)
         return titled or spelled
@@ -418,30 +424,48 @@ def _page_headings(tree: HtmlElement, url: str | None) -> _Headings:
 
 
 def _titled_heading(
-    tree: HtmlElement, page_title: str | None, site_names: Sequence[str], url: str | None
+    tree: HtmlElement,
+    page_title: str | None,
+    site_names: Sequence[str],
+    url: str | None,
+    *,
+    colon: bool = True,
 ) -> str | None:
     """The heading that spells most of <title>, its other parts being the site's or a section's.
 
     "Site | Headline" with the <h1> the site's logo and the headline an <h2>: the <title> says
     which heading is the headline, and the heading says where its affixes end, names known or
     not. A part of half the title's words or more, so a heading spelling the site's name (or
-    a section's) never wins over the headline beside it. Old layouts set the headline in a
-    <b> or <font>: without such a heading, a text of the page's body spelling the part will do.
+    a section's) never wins over the headline beside it. Without `colon` (og:title or the
+    heading confirm <title>) a colon parts only a name a heading or the metadata gives ("Blog:
+    Headline" under an <h1> "Blog"): elsewhere it is a kicker's, "Kicker: Headline".
     """
-    runs = _title_runs(page_title)
+    runs = _title_runs(page_title, _TITLE_PART_RE)
     if not runs:
         return None
     names = {re.sub(r"\W+", "", s.casefold()) for s in site_names}
+    headings = [
+        (node, text, _title_norm(text))
+        for node in _ANY_HEADING(tree)[:_MAX_TITLE_HEADINGS]
+        if (text := _text(node))
+    ]
+    if not colon:
+        shown = {norm for _, _, norm in headings} | names
+        strict = _title_runs(page_title, _TITLE_PART_NO_COLON_RE)
+        runs = {
+            run: (words, rest)
+            for run, (words, rest) in runs.items()
+            if run in strict or rest in shown or rest.replace(" ", "") in names
+        }
     best: tuple[int, str] | None = None
-    for node in _ANY_HEADING(tree)[:_MAX_TITLE_HEADINGS]:
-        text = _text(node)
-        words = runs.get(_title_norm(text), 0)
+    for node, text, norm in headings:
+        words = runs[norm][0] if norm in runs else 0
         if not words or (best and best[0] >= words):
             continue
         if _links_home(node, url) or _IN_NAVIGATION(node):
             continue
         # the name itself, not _site_match's containment ("ted" is in "completed")
-        if _title_norm(text).replace(" ", "") in names:
+        if norm.replace(" ", "") in names:
             continue
         best = (words, text)
     return best[1] if best else None
@@ -464,7 +488,7 @@ def _titled_text(
     total = len(whole.split())
     runs = {
         run: words
-        for run, words in _title_runs(page_title).items()
+        for run, (words, _) in _title_runs(page_title, _TITLE_PART_RE).items()
         if run != whole and 2 * words > total
     }
     if not runs:
@@ -486,19 +510,20 @@ def _titled_text(
     return None
 
 
-def _title_runs(page_title: str | None) -> dict[str, int]:
+def _title_runs(page_title: str | None, separators: re.Pattern[str]) -> dict[str, tuple[int, str]]:
     """The runs of a <title>'s parts from its start or to its end, of half its words or more,
-    each with its word count ("A | B | C": "a b c", "a b", "a", "b c", "c")."""
+    each with its word count and the parts it leaves ("A | B | C": "a b c", "a b", "a", "b c",
+    "c")."""
     if not page_title:
         return {}
-    parts = [p for p in (_title_norm(p) for p in _TITLE_PART_RE.split(page_title)) if p]
+    parts = [p for p in (_title_norm(p) for p in separators.split(page_title)) if p]
     total = sum(len(p.split()) for p in parts)
-    runs: dict[str, int] = {}
+    runs: dict[str, tuple[int, str]] = {}
     for i in range(len(parts)):
         for j in range(i + 1, len(parts) + 1):
             run = " ".join(parts[i:j])
             if (i == 0 or j == len(parts)) and 2 * len(run.split()) >= total:
-                runs[run] = len(run.split())
+                runs[run] = (len(run.split()), " ".join(parts[:i] + parts[j:]))
     return runs
 
 

@@ -263,3 +263,20 @@ def test_body_text_does_not_cut_a_title_og_title_confirms() -> None:
         ),
     )
     assert title_of(html) == "Bridge vote: council approves the new footbridge"
+
+
+def test_colon_parts_a_confirmed_title_only_after_a_name_the_page_shows() -> None:
+    # og:title repeats <title>: its colon is a kicker's, unless a heading spells the lead.
+    kicked = "Bridge vote: Footbridge over the river approved after ten years of debate"
+    html = page(
+        title=kicked,
+        og=kicked,
+        body=f"<p class='kicker'>Bridge vote</p><h2>{SHOWN}</h2>{BODY}",
+    )
+    assert title_of(html) == kicked
+    html = page(
+        title=f"Riverside Diary: {SHOWN}",
+        og=f"Riverside Diary: {SHOWN}",
+        body=f"<h1>Riverside Diary</h1><div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
+    )
+    assert title_of(html) == SHOWN
