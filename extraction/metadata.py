@@ -53,6 +53,9 @@ _MAX_TITLE_HEADINGS = 40
 # may hold tens of thousands).
 _BODY_TEXTS = etree.XPath("//body//text()[not(ancestor::script or ancestor::style)]")
 _MAX_TITLE_TEXTS = 2000
+# A body text this long (in words) spelling a part of <title> is the headline: shorter ones are
+# as often a section's or a place's name ("Sports", "Charleston, SC").
+_MIN_TITLED_TEXT_WORDS = 3
 # Between a <title>'s parts, wider than _TITLE_SEPARATORS: a heading must then spell a part
 # ("Blog: Headline", "Headline_English_Agency", "Site > Section -- Headline").
 _TITLE_PART_RE = re.compile(
@@ -477,24 +480,24 @@ def _titled_text(
     """The part of <title> the body spells as a text of its own, when <title> won the vote.
 
     Old layouts set the headline in a <b> or <font>, no heading: the body's own copy of a
-    part says where the headline ends and the site's name or section begins. Not a part
-    opening or closing with the site's name (its tagline, "Site - News, Blogs and More"), not
-    a teaser cut short.
+    part says where the headline ends and the site's name or section begins. The longest such
+    part of three words or more (a site's or section's name is in the body too: "Sports",
+    "Charleston, SC"), not one opening or closing with the site's name (its tagline, "Site -
+    News, Blogs and More"), not a teaser cut short.
     """
     if not title or not page_title or _title_norm(title) != _title_norm(page_title):
         return None
     whole = _title_norm(page_title)
-    # more than half: "Kicker: Headline" with the kicker set apart is not cut to the kicker
-    total = len(whole.split())
     runs = {
         run: words
-        for run, (words, _) in _title_runs(page_title, _TITLE_PART_RE).items()
-        if run != whole and 2 * words > total
+        for run, (words, _) in _title_runs(page_title, _TITLE_PART_RE, share=0.0).items()
+        if run != whole and words >= _MIN_TITLED_TEXT_WORDS
     }
     if not runs:
         return None
     names = [_title_norm(s) for s in site_names if _title_norm(s)]
     compact = [n.replace(" ", "") for n in names]
+    best: tuple[int, str] | None = None
     for raw in _BODY_TEXTS(tree)[:_MAX_TITLE_TEXTS]:
         text = " ".join(str(raw).split())
         norm = _title_norm(text)
@@ -506,13 +509,16 @@ def _titled_text(
             for k in range(1, min(len(words), 6) + 1)
         ):
             continue
-        return text
-    return None
+        if best is None or runs[norm] > best[0]:
+            best = (runs[norm], text)
+    return best[1] if best else None
 
 
-def _title_runs(page_title: str | None, separators: re.Pattern[str]) -> dict[str, tuple[int, str]]:
-    """The runs of a <title>'s parts from its start or to its end, of half its words or more,
-    each with its word count and the parts it leaves ("A | B | C": "a b c", "a b", "a", "b c",
+def _title_runs(
+    page_title: str | None, separators: re.Pattern[str], *, share: float = 0.5
+) -> dict[str, tuple[int, str]]:
+    """The runs of a <title>'s parts from its start or to its end, of `share` of its words or
+    more, each with its word count and the parts it leaves ("A | B | C": "a b c", "a b", "a", "b c",
     "c")."""
     if not page_title:
         return {}
@@ -522,7 +528,7 @@ def _title_runs(page_title: str | None, separators: re.Pattern[str]) -> dict[str
     for i in range(len(parts)):
         for j in range(i + 1, len(parts) + 1):
             run = " ".join(parts[i:j])
-            if (i == 0 or j == len(parts)) and 2 * len(run.split()) >= total:
+            if (i == 0 or j == len(parts)) and len(run.split()) >= share * total:
                 runs[run] = (len(run.split()), " ".join(parts[:i] + parts[j:]))
     return runs
 

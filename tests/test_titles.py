@@ -280,3 +280,19 @@ def test_colon_parts_a_confirmed_title_only_after_a_name_the_page_shows() -> Non
         body=f"<h1>Riverside Diary</h1><div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
     )
     assert title_of(html) == SHOWN
+
+
+def test_body_text_cuts_a_long_site_and_section_lead() -> None:
+    # The site's lead outweighs a short headline, which the body spells: it is the headline
+    # (the site's own name spelled in the body is shorter). A two-word place never is.
+    html = page(
+        title="Valley Chronicle: News, Sports and Weather for the Valley | Rovers beat Eagles",
+        body=(
+            "<table><tr><td><a href='/s'>Sports</a></td></tr>"
+            "<tr><td><b>Rovers beat Eagles</b></td></tr></table>"
+            f"{BODY}<p>Valley Chronicle</p>"
+        ),
+    )
+    assert title_of(html) == "Rovers beat Eagles"
+    html = page(title="Rovers beat Eagles | Charleston, SC", body=f"<p>Charleston, SC</p>{BODY}")
+    assert title_of(html) == "Rovers beat Eagles | Charleston, SC"
