@@ -498,7 +498,10 @@ def _titled_text(
     names = [_title_norm(s) for s in site_names if _title_norm(s)]
     compact = [n.replace(" ", "") for n in names]
     best: tuple[int, str] | None = None
+    longest = 2 * len(page_title)  # spacing aside; paragraphs, most texts, are longer
     for raw in _BODY_TEXTS(tree)[:_MAX_TITLE_TEXTS]:
+        if len(raw) > longest:
+            continue
         text = " ".join(str(raw).split())
         norm = _title_norm(text)
         if norm not in runs or text.endswith(("...", "\u2026")):
