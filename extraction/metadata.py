@@ -370,8 +370,9 @@ def headline(
         alone = votes.get(agreed) == 1
         titled = _titled_heading(tree, page_title, names, url, colon=alone)
         if titled is None and alone:
-            # <title> alone: when og:title or the heading says the same, it is the headline
-            titled = _titled_text(tree, spelled, page_title, names)
+            # no two sources agree: a body text spelling a part of <title> is a second witness
+            # (when og:title or the heading says what <title> says, that is the headline)
+            titled = _titled_text(tree, page_title, names)
         return titled or spelled
     ld_norm = _title_norm(headline_ld)
     if headline_ld.endswith(("...", "…")):
@@ -475,9 +476,9 @@ def _titled_heading(
 
 
 def _titled_text(
-    tree: HtmlElement, title: str | None, page_title: str | None, site_names: Sequence[str]
+    tree: HtmlElement, page_title: str | None, site_names: Sequence[str]
 ) -> str | None:
-    """The part of <title> the body spells as a text of its own, when <title> won the vote.
+    """The part of <title> the body spells as a text of its own.
 
     Old layouts set the headline in a <b> or <font>, no heading: the body's own copy of a
     part says where the headline ends and the site's name or section begins. The longest such
@@ -485,7 +486,7 @@ def _titled_text(
     "Charleston, SC"), not one opening or closing with the site's name (its tagline, "Site -
     News, Blogs and More"), not a teaser cut short.
     """
-    if not title or not page_title or _title_norm(title) != _title_norm(page_title):
+    if not page_title:
         return None
     whole = _title_norm(page_title)
     runs = {

@@ -296,3 +296,16 @@ def test_body_text_cuts_a_long_site_and_section_lead() -> None:
     assert title_of(html) == "Rovers beat Eagles"
     html = page(title="Rovers beat Eagles | Charleston, SC", body=f"<p>Charleston, SC</p>{BODY}")
     assert title_of(html) == "Rovers beat Eagles | Charleston, SC"
+
+
+def test_body_text_breaks_a_tie_between_heading_and_title() -> None:
+    # The only <h1> is a box's ("More news"), <title> names the site first: the body's own
+    # copy of <title>'s headline part is a second witness against the heading.
+    html = page(
+        title=f"Valley Chronicle - {SHOWN}",
+        body=(
+            f"<table><tr><td><font size='4'>{SHOWN}</font></td></tr></table>{BODY}"
+            "<div class='box'><h1>More news</h1><ul><li>Fair opens</li></ul></div>"
+        ),
+    )
+    assert title_of(html) == SHOWN
