@@ -444,9 +444,10 @@ def _titled_heading(
     heading confirm <title>) a colon parts only a name a heading or the metadata gives ("Blog:
     Headline" under an <h1> "Blog"): elsewhere it is a kicker's, "Kicker: Headline".
     """
-    runs = _title_runs(page_title, _TITLE_PART_RE)
+    runs = _title_runs(page_title, _TITLE_PART_RE, share=0.0)
     if not runs:
         return None
+    total = max(words for words, _ in runs.values())
     names = {re.sub(r"\W+", "", s.casefold()) for s in site_names}
     headings = [
         (node, text, _title_norm(text))
@@ -455,23 +456,28 @@ def _titled_heading(
     ]
     if not colon:
         shown = {norm for _, _, norm in headings} | names
-        strict = _title_runs(page_title, _TITLE_PART_NO_COLON_RE)
+        strict = _title_runs(page_title, _TITLE_PART_NO_COLON_RE, share=0.0)
         runs = {
             run: (words, rest)
             for run, (words, rest) in runs.items()
             if run in strict or rest in shown or rest.replace(" ", "") in names
         }
     best: tuple[int, str] | None = None
-    for node, text, norm in headings:
-        words = runs[norm][0] if norm in runs else 0
-        if not words or (best and best[0] >= words):
-            continue
-        if _links_home(node, url) or _IN_NAVIGATION(node):
-            continue
-        # the name itself, not _site_match's containment ("ted" is in "completed")
-        if norm.replace(" ", "") in names:
-            continue
-        best = (words, text)
+    masthead = headings[0][2] if headings else None
+    for i, (node, text, norm) in enumerate(headings):
+        words, rest = runs.get(norm, (0, ""))
+        usable = not (
+            _links_home(node, url)
+            or _IN_NAVIGATION(node)
+            # the name itself, not _site_match's containment ("ted" is in "completed")
+            or norm.replace(" ", "") in names
+        )
+        if words and usable and i and rest == masthead:
+            # the page's first heading spells the rest of <title>: the site's masthead, whatever
+            # its length ("The Morning Wrap - The BLT: The Blog of Legal Times")
+            return text
+        if words and usable and 2 * words >= total and (best is None or words > best[0]):
+            best = (words, text)
     return best[1] if best else None
 
 

@@ -309,3 +309,19 @@ def test_body_text_breaks_a_tie_between_heading_and_title() -> None:
         ),
     )
     assert title_of(html) == SHOWN
+
+
+def test_first_heading_spelling_the_rest_of_the_title_is_the_masthead() -> None:
+    # The masthead outweighs the headline in <title>; the page's first heading spells it, so
+    # the heading spelling the rest is the headline. A footer's heading naming the site is not.
+    masthead = "The Valley Desk: Notes of the Riverside Courts"
+    html = page(
+        title=f"Morning roundup - {masthead}",
+        body=f"<h1>{masthead}</h1><h2>Morning roundup</h2>{BODY}",
+    )
+    assert title_of(html) == "Morning roundup"
+    html = page(
+        title=f"{SHOWN} - - Riverside Diary",
+        body=f"<h2>Riverside Diary news</h2><h2>{SHOWN}</h2>{BODY}<h6>Riverside Diary</h6>",
+    )
+    assert title_of(html) == SHOWN
