@@ -57,9 +57,9 @@ _MAX_TITLE_TEXTS = 2000
 # as often a section's or a place's name ("Sports", "Charleston, SC").
 _MIN_TITLED_TEXT_WORDS = 3
 # Between a <title>'s parts, wider than _TITLE_SEPARATORS: a heading must then spell a part
-# ("Blog: Headline", "Headline_English_Agency", "Site > Section -- Headline").
+# ("Blog: Headline", "Headline :blog", "Headline_English_Agency", "Site > Section -- Headline").
 _TITLE_PART_RE = re.compile(
-    r"\s+(?:[-|:/>~\u2013\u2014\u00b7\u2022\u00bb\u00ab\u203a]+)\s+|[|_\uff5c]|:\s|-\s"
+    r"\s+(?:[-|:/>~\u2013\u2014\u00b7\u2022\u00bb\u00ab\u203a]+)\s+|[|_\uff5c]|:\s|\s:|-\s"
 )
 # The same without the colon, where og:title or the heading confirm <title>: there the colon
 # is a kicker's ("Kicker: Headline"), the headline's own words.

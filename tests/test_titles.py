@@ -325,3 +325,11 @@ def test_first_heading_spelling_the_rest_of_the_title_is_the_masthead() -> None:
         body=f"<h2>Riverside Diary news</h2><h2>{SHOWN}</h2>{BODY}<h6>Riverside Diary</h6>",
     )
     assert title_of(html) == SHOWN
+
+
+def test_colon_before_a_blog_name_parts_the_title() -> None:
+    html = page(
+        title=f"\u00bb {SHOWN} :riverdiary",
+        body=f"<div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
+    )
+    assert title_of(html) == SHOWN
