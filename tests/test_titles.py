@@ -330,6 +330,6 @@ def test_first_heading_spelling_the_rest_of_the_title_is_the_masthead() -> None:
 def test_colon_before_a_blog_name_parts_the_title() -> None:
     html = page(
         title=f"\u00bb {SHOWN} :riverdiary",
-        body=f"<div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
+        body=f"<h1>Latest</h1><div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
     )
     assert title_of(html) == SHOWN
