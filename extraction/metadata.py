@@ -6,6 +6,7 @@ import html
 import logging
 import re
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
@@ -46,13 +47,15 @@ _HEADING_XPATHS = (
 )
 _MAX_HEADING_NODES = 3
 # Every heading level, for the one <title> names: old layouts set the headline in an <h2>-<h4>.
-_ANY_HEADING = etree.XPath("//h1 | //h2 | //h3 | //h4 | //h5 | //h6")
+_HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 # Headings read when looking for the one <title> names (a page's first ones: the article's).
 _MAX_TITLE_HEADINGS = 40
 # Text nodes of the body, read for a <title> part spelled outside any heading; bounded (a page
 # may hold tens of thousands).
-_BODY_TEXTS = etree.XPath("//body//text()[not(ancestor::script or ancestor::style)]")
+_BODY_TEXTS = etree.XPath("//body//text()")
 _MAX_TITLE_TEXTS = 2000
+# A <title> of more parts than this is a page's keyword list or broken markup, no headline's.
+_MAX_TITLE_PARTS = 12
 # A body text this long (in words) spelling a part of <title> is the headline: shorter ones are
 # as often a section's or a place's name ("Sports", "Charleston, SC").
 _MIN_TITLED_TEXT_WORDS = 3
@@ -451,7 +454,8 @@ def _titled_heading(
     names = {re.sub(r"\W+", "", s.casefold()) for s in site_names}
     headings = [
         (node, text, _title_norm(text))
-        for node in _ANY_HEADING(tree)[:_MAX_TITLE_HEADINGS]
+        # one walk in document order (an XPath union walks the tree once a level)
+        for node in islice(tree.iter(_HEADING_TAGS), _MAX_TITLE_HEADINGS)
         if (text := _text(node))
     ]
     if not colon:
@@ -466,17 +470,15 @@ def _titled_heading(
     masthead = headings[0][2] if headings else None
     for i, (node, text, norm) in enumerate(headings):
         words, rest = runs.get(norm, (0, ""))
-        usable = not (
-            _links_home(node, url)
-            or _IN_NAVIGATION(node)
+        usable = bool(words) and not (
             # the name itself, not _site_match's containment ("ted" is in "completed")
-            or norm.replace(" ", "") in names
+            norm.replace(" ", "") in names or _links_home(node, url) or _IN_NAVIGATION(node)
         )
-        if words and usable and i and rest == masthead:
+        if usable and i and rest == masthead:
             # the page's first heading spells the rest of <title>: the site's masthead, whatever
             # its length ("The Morning Wrap - The BLT: The Blog of Legal Times")
             return text
-        if words and usable and 2 * words >= total and (best is None or words > best[0]):
+        if usable and 2 * words >= total and (best is None or words > best[0]):
             best = (words, text)
     return best[1] if best else None
 
@@ -505,9 +507,15 @@ def _titled_text(
     names = [_title_norm(s) for s in site_names if _title_norm(s)]
     compact = [n.replace(" ", "") for n in names]
     best: tuple[int, str] | None = None
-    longest = 2 * len(page_title)  # spacing aside; paragraphs, most texts, are longer
+    # lengths a text spelling a run can have, spacing and punctuation aside: most texts, the
+    # paragraphs and the menus' words, are longer or shorter
+    longest = 2 * len(page_title)
+    shortest = min(len(run) for run in runs) // 2
     for raw in _BODY_TEXTS(tree)[:_MAX_TITLE_TEXTS]:
-        if len(raw) > longest:
+        if not shortest <= len(raw) <= longest or (
+            # a script's text (half the cost of excluding scripts in the XPath)
+            not raw.is_tail and raw.getparent().tag in ("script", "style")
+        ):
             continue
         text = " ".join(str(raw).split())
         norm = _title_norm(text)
@@ -528,18 +536,24 @@ def _title_runs(
     page_title: str | None, separators: re.Pattern[str], *, share: float = 0.5
 ) -> dict[str, tuple[int, str]]:
     """The runs of a <title>'s parts from its start or to its end, of `share` of its words or
-    more, each with its word count and the parts it leaves ("A | B | C": "a b c", "a b", "a", "b c",
-    "c")."""
+    more, each with its word count and the parts it leaves ("A | B | C": "a b c", "a b", "a",
+    "b c", "c")."""
     if not page_title:
         return {}
     parts = [p for p in (_title_norm(p) for p in separators.split(page_title)) if p]
-    total = sum(len(p.split()) for p in parts)
+    if len(parts) > _MAX_TITLE_PARTS:
+        return {}
+    counts = [len(p.split()) for p in parts]
+    total = sum(counts)
     runs: dict[str, tuple[int, str]] = {}
-    for i in range(len(parts)):
-        for j in range(i + 1, len(parts) + 1):
-            run = " ".join(parts[i:j])
-            if (i == 0 or j == len(parts)) and len(run.split()) >= share * total:
-                runs[run] = (len(run.split()), " ".join(parts[:i] + parts[j:]))
+    for cut in range(1, len(parts) + 1):
+        # the first `cut` parts, and the parts from the `cut`-th from the end on
+        for run, rest, words in (
+            (parts[:cut], parts[cut:], sum(counts[:cut])),
+            (parts[-cut:], parts[:-cut], sum(counts[-cut:])),
+        ):
+            if words >= share * total:
+                runs[" ".join(run)] = (words, " ".join(rest))
     return runs
 
 
