@@ -6,6 +6,7 @@ import html
 import logging
 import re
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
@@ -45,6 +46,29 @@ _HEADING_XPATHS = (
     etree.XPath("//article//header//h2 | //header[ancestor::main]//h2"),
 )
 _MAX_HEADING_NODES = 3
+# Every heading level, for the one <title> names: old layouts set the headline in an <h2>-<h4>.
+_HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+# Headings read when looking for the one <title> names (a page's first ones: the article's).
+_MAX_TITLE_HEADINGS = 40
+# Text nodes of the body, read for a <title> part spelled outside any heading; bounded (a page
+# may hold tens of thousands).
+_BODY_TEXTS = etree.XPath("//body//text()")
+_MAX_TITLE_TEXTS = 2000
+# A <title> of more parts than this is a page's keyword list or broken markup, no headline's.
+_MAX_TITLE_PARTS = 12
+# A body text this long (in words) spelling a part of <title> is the headline: shorter ones are
+# as often a section's or a place's name ("Sports", "Charleston, SC").
+_MIN_TITLED_TEXT_WORDS = 3
+# Between a <title>'s parts, wider than _TITLE_SEPARATORS: a heading must then spell a part
+# ("Blog: Headline", "Headline :blog", "Headline_English_Agency", "Site > Section -- Headline").
+_TITLE_PART_RE = re.compile(
+    r"\s+(?:[-|:/>~\u2013\u2014\u00b7\u2022\u00bb\u00ab\u203a]+)\s+|[|_\uff5c]|:\s|\s:|-\s"
+)
+# The same without the colon, where og:title or the heading confirm <title>: there the colon
+# is a kicker's ("Kicker: Headline"), the headline's own words.
+_TITLE_PART_NO_COLON_RE = re.compile(
+    r"\s+(?:[-|/>~\u2013\u2014\u00b7\u2022\u00bb\u00ab\u203a]+)\s+|[|_\uff5c]|-\s"
+)
 # Paths of a site's home page: a heading linking there is the site's logo (blogs' <h1>).
 _HOME_PATHS = frozenset({"", "index.html", "index.htm", "index.php"})
 # A heading inside navigation: breadcrumbs end in the page's name, often marked up as <h1>.
@@ -346,7 +370,13 @@ def headline(
     spelled = next((c for c in (og, *others) if c and _title_norm(c) == agreed), None)
     headline_ld = clean(ld)
     if not headline_ld:
-        return spelled
+        alone = votes.get(agreed) == 1
+        titled = _titled_heading(tree, page_title, names, url, colon=alone)
+        if titled is None and alone:
+            # no two sources agree: a body text spelling a part of <title> is a second witness
+            # (when og:title or the heading says what <title> says, that is the headline)
+            titled = _titled_text(tree, page_title, names)
+        return titled or spelled
     ld_norm = _title_norm(headline_ld)
     if headline_ld.endswith(("...", "…")):
         longer = [c for c in others if c and _title_norm(c).startswith(ld_norm)]
@@ -398,6 +428,133 @@ def _page_headings(tree: HtmlElement, url: str | None) -> _Headings:
                 renderings = (text, spaced) if spaced != text else (text,)
                 return _Headings(renderings, page_name, logo)
     return _Headings((), page_name, logo)
+
+
+def _titled_heading(
+    tree: HtmlElement,
+    page_title: str | None,
+    site_names: Sequence[str],
+    url: str | None,
+    *,
+    colon: bool = True,
+) -> str | None:
+    """The heading that spells most of <title>, its other parts being the site's or a section's.
+
+    "Site | Headline" with the <h1> the site's logo and the headline an <h2>: the <title> says
+    which heading is the headline, and the heading says where its affixes end, names known or
+    not. A part of half the title's words or more, so a heading spelling the site's name (or
+    a section's) never wins over the headline beside it. Without `colon` (og:title or the
+    heading confirm <title>) a colon parts only a name a heading or the metadata gives ("Blog:
+    Headline" under an <h1> "Blog"): elsewhere it is a kicker's, "Kicker: Headline".
+    """
+    runs = _title_runs(page_title, _TITLE_PART_RE, share=0.0)
+    if not runs:
+        return None
+    total = max(words for words, _ in runs.values())
+    names = {re.sub(r"\W+", "", s.casefold()) for s in site_names}
+    headings = [
+        (node, text, _title_norm(text))
+        # one walk in document order (an XPath union walks the tree once a level)
+        for node in islice(tree.iter(_HEADING_TAGS), _MAX_TITLE_HEADINGS)
+        if (text := _text(node))
+    ]
+    if not colon:
+        shown = {norm for _, _, norm in headings} | names
+        strict = _title_runs(page_title, _TITLE_PART_NO_COLON_RE, share=0.0)
+        runs = {
+            run: (words, rest)
+            for run, (words, rest) in runs.items()
+            if run in strict or rest in shown or rest.replace(" ", "") in names
+        }
+    best: tuple[int, str] | None = None
+    masthead = headings[0][2] if headings else None
+    for i, (node, text, norm) in enumerate(headings):
+        words, rest = runs.get(norm, (0, ""))
+        usable = bool(words) and not (
+            # the name itself, not _site_match's containment ("ted" is in "completed")
+            norm.replace(" ", "") in names or _links_home(node, url) or _IN_NAVIGATION(node)
+        )
+        if usable and i and rest == masthead:
+            # the page's first heading spells the rest of <title>: the site's masthead, whatever
+            # its length ("The Morning Wrap - The BLT: The Blog of Legal Times")
+            return text
+        if usable and 2 * words >= total and (best is None or words > best[0]):
+            best = (words, text)
+    return best[1] if best else None
+
+
+def _titled_text(
+    tree: HtmlElement, page_title: str | None, site_names: Sequence[str]
+) -> str | None:
+    """The part of <title> the body spells as a text of its own.
+
+    Old layouts set the headline in a <b> or <font>, no heading: the body's own copy of a
+    part says where the headline ends and the site's name or section begins. The longest such
+    part of three words or more (a site's or section's name is in the body too: "Sports",
+    "Charleston, SC"), not one opening or closing with the site's name (its tagline, "Site -
+    News, Blogs and More"), not a teaser cut short.
+    """
+    if not page_title:
+        return None
+    whole = _title_norm(page_title)
+    runs = {
+        run: words
+        for run, (words, _) in _title_runs(page_title, _TITLE_PART_RE, share=0.0).items()
+        if run != whole and words >= _MIN_TITLED_TEXT_WORDS
+    }
+    if not runs:
+        return None
+    names = [_title_norm(s) for s in site_names if _title_norm(s)]
+    compact = [n.replace(" ", "") for n in names]
+    best: tuple[int, str] | None = None
+    # lengths a text spelling a run can have, spacing and punctuation aside: most texts, the
+    # paragraphs and the menus' words, are longer or shorter
+    longest = 2 * len(page_title)
+    shortest = min(len(run) for run in runs) // 2
+    for raw in _BODY_TEXTS(tree)[:_MAX_TITLE_TEXTS]:
+        if not shortest <= len(raw) <= longest or (
+            # a script's text (half the cost of excluding scripts in the XPath)
+            not raw.is_tail and raw.getparent().tag in ("script", "style")
+        ):
+            continue
+        text = " ".join(str(raw).split())
+        norm = _title_norm(text)
+        if norm not in runs or text.endswith(("...", "\u2026")):
+            continue
+        words = norm.split()
+        if any(
+            "".join(words[:k]) in compact or "".join(words[-k:]) in compact
+            for k in range(1, min(len(words), 6) + 1)
+        ):
+            continue
+        if best is None or runs[norm] > best[0]:
+            best = (runs[norm], text)
+    return best[1] if best else None
+
+
+def _title_runs(
+    page_title: str | None, separators: re.Pattern[str], *, share: float = 0.5
+) -> dict[str, tuple[int, str]]:
+    """The runs of a <title>'s parts from its start or to its end, of `share` of its words or
+    more, each with its word count and the parts it leaves ("A | B | C": "a b c", "a b", "a",
+    "b c", "c")."""
+    if not page_title:
+        return {}
+    parts = [p for p in (_title_norm(p) for p in separators.split(page_title)) if p]
+    if len(parts) > _MAX_TITLE_PARTS:
+        return {}
+    counts = [len(p.split()) for p in parts]
+    total = sum(counts)
+    runs: dict[str, tuple[int, str]] = {}
+    for cut in range(1, len(parts) + 1):
+        # the first `cut` parts, and the parts from the `cut`-th from the end on
+        for run, rest, words in (
+            (parts[:cut], parts[cut:], sum(counts[:cut])),
+            (parts[-cut:], parts[:-cut], sum(counts[-cut:])),
+        ):
+            if words >= share * total:
+                runs[" ".join(run)] = (words, " ".join(rest))
+    return runs
 
 
 def _links_home(node: HtmlElement, url: str | None) -> bool:

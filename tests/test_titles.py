@@ -189,3 +189,140 @@ def test_extractor_passes_the_url_for_the_logo() -> None:
 )
 def test_site_part_opens_a_tail_and_closes_a_lead(raw: str, expected: str) -> None:
     assert clean_title(raw, ["Riverside Diary"]) == expected
+
+
+# (title, og:title, body, expected): the heading or body text that spells a part of <title>.
+KICKED = "Bridge vote: Footbridge over the river approved after ten years of debate"
+MASTHEAD = "The Valley Desk: Notes of the Riverside Courts"
+TAGLINE = "Example News - Stories, Notes and More From the Valley Every Day"
+TEASER = "Footbridge over the river approved after ten years\u2026"
+SPELLED_PARTS = {
+    # an old blog: the <h1> is the blog's name (no link home), the post's heading an <h2>
+    # that <title> spells after the name; no name known from metadata
+    "heading-after-a-blog-name": (
+        f"Riverside Diary: {SHOWN}",
+        None,
+        "<div id='top'><h1>Riverside Diary</h1></div><div class='side'><h3>Archives</h3></div>"
+        f"<div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
+        SHOWN,
+    ),
+    # " - Riverside Diary Blog" names no known site, but the heading spells the rest
+    "heading-before-an-unknown-suffix": (
+        f"{SHOWN} - Riverside Diary Blog",
+        None,
+        f"<h1></h1><div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
+        SHOWN,
+    ),
+    # "Example News" is the site's name: the <h1> spelling it is the logo
+    "heading-spelling-the-site-name": (
+        f"Example News | {SHOWN}",
+        None,
+        f"<h1>Example News</h1><div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
+        SHOWN,
+    ),
+    # a section's <h2> spells "Local", a part but not half the words: the body's <b> wins
+    "short-part-heading": (
+        f"{SHOWN} | Local",
+        None,
+        f"<h2>Local</h2><div class='post'><p><b>{SHOWN}</b></p>{BODY}</div>",
+        SHOWN,
+    ),
+    # a table layout sets the headline in <font>, no heading: the body's copy cuts the suffix
+    "body-text-before-an-unknown-suffix": (
+        f"{SHOWN} : RIVERWATCH",
+        None,
+        f"<table><tr><td><font size='4'><b>{SHOWN}</b></font></td></tr></table>{BODY}",
+        SHOWN,
+    ),
+    # ... but not the site's tagline (it opens with the site's name)
+    "body-text-of-the-site-tagline": (
+        f"{SHOWN} - {TAGLINE}",
+        None,
+        f"<p>{TAGLINE}</p>{BODY}",
+        f"{SHOWN} - {TAGLINE}",
+    ),
+    # ... nor a teaser cut short
+    "body-text-of-a-teaser": (
+        f"{TEASER[:-1]}: of debate",
+        None,
+        f"<p><a href='/x'>{TEASER}</a></p>{BODY}",
+        f"{TEASER[:-1]}: of debate",
+    ),
+    # "Kicker: Headline" in <title> and og:title, the kicker set apart in the heading: the
+    # kicker alone is no headline
+    "og-title-confirms-the-kicker": (
+        "Bridge vote: council approves the new footbridge",
+        "Bridge vote: council approves the new footbridge",
+        "<article><h1><span class='kicker'>Bridge vote</span>: "
+        f"<span>Council votes yes to a new footbridge</span></h1>{BODY}</article>",
+        "Bridge vote: council approves the new footbridge",
+    ),
+    # og:title repeats <title>: its colon is a kicker's...
+    "confirmed-colon-is-a-kicker": (
+        KICKED,
+        KICKED,
+        f"<p class='kicker'>Bridge vote</p><h2>{SHOWN}</h2>{BODY}",
+        KICKED,
+    ),
+    # ... unless a heading spells the lead
+    "confirmed-colon-after-a-heading": (
+        f"Riverside Diary: {SHOWN}",
+        f"Riverside Diary: {SHOWN}",
+        f"<h1>Riverside Diary</h1><div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
+        SHOWN,
+    ),
+    # the site's lead outweighs a short headline the body spells (the site's own name,
+    # spelled in the body too, is shorter)
+    "body-text-after-a-long-lead": (
+        "Valley Chronicle: News, Sports and Weather for the Valley | Rovers beat Eagles",
+        None,
+        "<table><tr><td><a href='/s'>Sports</a></td></tr>"
+        f"<tr><td><b>Rovers beat Eagles</b></td></tr></table>{BODY}<p>Valley Chronicle</p>",
+        "Rovers beat Eagles",
+    ),
+    # a two-word place is never the headline
+    "body-text-of-a-place": (
+        "Rovers beat Eagles | Charleston, SC",
+        None,
+        f"<p>Charleston, SC</p>{BODY}",
+        "Rovers beat Eagles | Charleston, SC",
+    ),
+    # the only <h1> is a box's: the body's copy of <title>'s part is a second witness
+    "body-text-breaks-a-tie": (
+        f"Valley Chronicle - {SHOWN}",
+        None,
+        f"<table><tr><td><font size='4'>{SHOWN}</font></td></tr></table>{BODY}"
+        "<div class='box'><h1>More news</h1><ul><li>Fair opens</li></ul></div>",
+        SHOWN,
+    ),
+    # the page's first heading spells the rest of <title>: the masthead, however long
+    "heading-after-a-long-masthead": (
+        f"Morning roundup - {MASTHEAD}",
+        None,
+        f"<h1>{MASTHEAD}</h1><h2>Morning roundup</h2>{BODY}",
+        "Morning roundup",
+    ),
+    # ... not a footer's heading naming the site
+    "footer-heading-is-no-masthead": (
+        f"{SHOWN} - - Riverside Diary",
+        None,
+        f"<h2>Riverside Diary news</h2><h2>{SHOWN}</h2>{BODY}<h6>Riverside Diary</h6>",
+        SHOWN,
+    ),
+    # " :blog" parts a title too (a colon touching a space on either side)
+    "colon-before-a-blog-name": (
+        f"\u00bb {SHOWN} :riverdiary",
+        None,
+        f"<h1>Latest</h1><div class='post'><h2>{SHOWN}</h2>{BODY}</div>",
+        SHOWN,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("title", "og", "body", "expected"), SPELLED_PARTS.values(), ids=SPELLED_PARTS.keys()
+)
+def test_title_part_a_heading_or_body_text_spells(
+    title: str, og: str | None, body: str, expected: str
+) -> None:
+    assert title_of(page(title=title, og=og, body=body)) == expected
