@@ -22,6 +22,7 @@ from newsarchive.config.exitcodes import EXIT_LOCKED as EXIT_LOCKED
 from newsarchive.config.exitcodes import EXIT_OK as EXIT_OK
 from newsarchive.config.exitcodes import EXIT_SPOOLED as EXIT_SPOOLED
 from newsarchive.config.exitcodes import EXIT_UNWRITABLE as EXIT_UNWRITABLE
+from newsarchive.config.options import SettingError
 from newsarchive.config.redact import install_log_redaction, redact, remember_settings
 from newsarchive.config.sites import SiteConfigError
 from newsarchive.jobs.sites import UnknownSiteError
@@ -55,6 +56,7 @@ EXIT_BROKEN_PIPE = 141
 CONFIG_ERRORS: dict[type[Exception], str] = {
     UsageError: "",
     SiteConfigError: "configuration error: ",
+    SettingError: "configuration error: ",
     StoreError: "storage error: ",
     UnknownSiteError: "",
 }

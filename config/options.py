@@ -7,7 +7,7 @@ and every CLI command see the same values (built by `Options.from_settings`).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 SITE_SETTING: Final = "NEWSARCHIVE_SITE"
 #: The most extraction workers "auto" starts: each holds ~70 MB, and the crawl needs a core.
 AUTO_MAX_WORKERS: Final = 8
+#: The largest `nice` increment Linux takes (lowest priority).
+MAX_NICE: Final = 19
 #: Setting name prefixes handed to the store (Scrapy's AWS_* names and the S3 store's own).
 _STORAGE_PREFIXES: Final = ("AWS_", "STORAGE_S3_")
 
@@ -53,6 +55,19 @@ def extract_workers(value: object) -> int:
     if workers < 0:
         raise ValueError(f'EXTRACT_WORKERS must be "auto" or a number >= 0, not {value!r}')
     return workers
+
+
+def worker_nice(value: object) -> int:
+    """EXTRACT_WORKER_NICE as a `nice` increment (0-19)."""
+    if not isinstance(value, int) or not 0 <= value <= MAX_NICE:
+        raise ValueError(
+            f"EXTRACT_WORKER_NICE must be a number from 0 to {MAX_NICE}, not {value!r}"
+        )
+    return value
+
+
+class SettingError(ValueError):
+    """A setting whose value cannot be used (the message names the setting)."""
 
 
 #: Getter names of Scrapy's BaseSettings, by how a setting reads.
@@ -107,6 +122,9 @@ class Options:
     #: Resolved: "auto" is the core count (extraction.pool.auto_workers); 0 is a thread.
     extract_workers: int = field(metadata=_setting("EXTRACT_WORKERS", convert=extract_workers))
     extract_timeout: float = field(metadata=_setting("EXTRACT_TIMEOUT", "getfloat"))
+    extract_worker_nice: int = field(
+        metadata=_setting("EXTRACT_WORKER_NICE", "getint", worker_nice)
+    )
     extract_max_elements: int = field(metadata=_setting("EXTRACT_MAX_ELEMENTS", "getint"))
     extract_favor_precision: bool = field(metadata=_setting("EXTRACT_FAVOR_PRECISION", "getbool"))
     extract_include_comments: bool = field(metadata=_setting("EXTRACT_INCLUDE_COMMENTS", "getbool"))
@@ -125,13 +143,7 @@ class Options:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
         site = resolve_site(settings)  # first: a bad site file is the error to report
-        read = {
-            f.name: f.metadata["convert"](
-                getattr(settings, f.metadata["getter"])(f.metadata["setting"])
-            )
-            for f in fields(cls)
-            if "setting" in f.metadata
-        }
+        read = {f.name: _read(settings, f) for f in fields(cls) if "setting" in f.metadata}
         return cls(
             site=site,
             storage={
@@ -141,3 +153,14 @@ class Options:
             },
             **read,
         )
+
+
+def _read(settings: BaseSettings, spec: Field[Any]) -> Any:
+    """One field's value from its setting; SettingError naming the setting when it is bad."""
+    name = spec.metadata["setting"]
+    try:
+        return spec.metadata["convert"](getattr(settings, spec.metadata["getter"])(name))
+    except (ValueError, TypeError) as exc:
+        # Scrapy's getters say "invalid literal for int()" without the setting's name.
+        message = str(exc) if name in str(exc) else f"{name}={settings.get(name)!r}: {exc}"
+        raise SettingError(message) from exc

@@ -107,7 +107,7 @@ def _cpu_seconds(pid: int) -> float | None:
 class _Worker:
     """One worker process and its end of the socket pair (used by one pool thread only)."""
 
-    def __init__(self, preload: Sequence[str]) -> None:
+    def __init__(self, preload: Sequence[str], nice: int = 0) -> None:
         ours, theirs = socket.socketpair()
         with ours, theirs:
             self.process = subprocess.Popen(
@@ -120,7 +120,7 @@ class _Worker:
         self.ready = False
         try:
             # The worker sets its import path as ours, so it finds what we can (tests included).
-            self.conn.send((sys.path, tuple(preload)))
+            self.conn.send((sys.path, tuple(preload), nice))
         except OSError:
             self.kill()
             raise
@@ -209,7 +209,8 @@ class ExtractionPool:
     seconds per task; `hang_after`: seconds without CPU use that make a busy worker hung
     (default `timeout`); `max_pending`: tasks queued or running at once, past which `run`
     waits (default PENDING_PER_WORKER per worker); `preload`: modules each worker imports
-    when it starts, before its CPU time counts against a task.
+    when it starts, before its CPU time counts against a task; `nice`: how much lower the
+    workers' CPU priority is than this process's.
     """
 
     def __init__(
@@ -220,6 +221,7 @@ class ExtractionPool:
         hang_after: float | None = None,
         max_pending: int | None = None,
         preload: Sequence[str] = (),
+        nice: int = 0,
     ) -> None:
         if workers < 0 or (workers and timeout <= 0):
             raise ValueError(f"need workers >= 0 and timeout > 0, not {workers}, {timeout}")
@@ -228,6 +230,7 @@ class ExtractionPool:
         self.hang_after = hang_after if hang_after is not None else timeout
         self.max_pending = max_pending or max(1, workers) * PENDING_PER_WORKER
         self.preload = tuple(preload)
+        self.nice = nice
         self._slots = asyncio.Semaphore(self.max_pending)
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -311,7 +314,7 @@ class ExtractionPool:
                 self._forget(worker)
 
     def _start(self) -> _Worker:
-        worker = _Worker(self.preload)
+        worker = _Worker(self.preload, self.nice)
         with self._lock:
             self._live[worker.pid] = worker
         logger.debug("Extraction worker %d started", worker.pid)
@@ -398,6 +401,7 @@ class PoolConfig:
     workers: int
     timeout: float = 10.0
     preload: tuple[str, ...] = ()
+    nice: int = 0
 
 
 class SharedPools:
@@ -416,7 +420,10 @@ class SharedPools:
             pool, users = self._pools.get(config, (None, 0))
             if pool is None:
                 pool = ExtractionPool(
-                    config.workers, timeout=config.timeout, preload=config.preload
+                    config.workers,
+                    timeout=config.timeout,
+                    preload=config.preload,
+                    nice=config.nice,
                 )
             self._pools[config] = (pool, users + 1)
             return pool

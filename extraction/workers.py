@@ -107,7 +107,10 @@ def main(argv: list[str] | None = None) -> None:
     # Ctrl-C reaches the whole process group; the crawl decides when its workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(fd)
-    path, preload = conn.recv()
+    path, preload, nice = conn.recv()
+    if nice:
+        # Below the crawl that feeds us: it must never wait for a core we hold.
+        os.nice(nice)
     sys.path[:] = path
     for name in preload:
         importlib.import_module(name)

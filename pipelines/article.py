@@ -76,7 +76,12 @@ class ArticlePipeline:
         site_model = load_site_model(state_dir, run.site.name) or SiteModel(run.site.name)
         # One pool for every crawl of the process (`crawl --all`), released at close_spider.
         pool = shared_pools.acquire(
-            PoolConfig(run.options.extract_workers, run.options.extract_timeout, _PRELOAD)
+            PoolConfig(
+                run.options.extract_workers,
+                run.options.extract_timeout,
+                _PRELOAD,
+                run.options.extract_worker_nice,
+            )
         )
         return cls(
             run.store,

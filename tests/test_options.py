@@ -9,7 +9,13 @@ import pytest
 from newsarchive.cli.main import EXIT_CONFIG, build_parser, main
 from newsarchive.cli.settings import build_settings, options_from_args
 from newsarchive.config import settings as defaults
-from newsarchive.config.options import AUTO_MAX_WORKERS, Options, extract_workers, resolve_site
+from newsarchive.config.options import (
+    AUTO_MAX_WORKERS,
+    Options,
+    SettingError,
+    extract_workers,
+    resolve_site,
+)
 from newsarchive.config.sites import BUNDLED_SITES_DIR, SiteConfig
 from newsarchive.extraction.documents import ExtractOptions
 
@@ -39,6 +45,7 @@ def test_defaults_come_from_config_settings(tmp_path: Path) -> None:
     assert options.revisits == defaults.ARCHIVE_REVISITS
     assert options.extract_workers == extract_workers(defaults.EXTRACT_WORKERS) >= 1
     assert options.extract_timeout == defaults.EXTRACT_TIMEOUT
+    assert options.extract_worker_nice == defaults.EXTRACT_WORKER_NICE > 0
     assert options.report_prometheus_dir is None
     assert options.storage["STORAGE_S3_DEGRADED_READS"] is defaults.STORAGE_S3_DEGRADED_READS
 
@@ -67,6 +74,24 @@ def test_extract_workers_auto_or_a_count() -> None:
     for bad in ("-1", "many", ""):
         with pytest.raises(ValueError, match="EXTRACT_WORKERS"):
             extract_workers(bad)
+
+
+def test_extract_worker_nice_is_a_nice_increment() -> None:
+    def nice(value: str) -> int:
+        settings = build_settings(None, None, {"EXTRACT_WORKER_NICE": value}, interactive=False)
+        return Options.from_settings(settings).extract_worker_nice
+
+    assert nice("0") == 0
+    assert nice("19") == 19
+    for bad in ("-1", "20"):
+        with pytest.raises(SettingError, match="EXTRACT_WORKER_NICE must be a number from 0 to 19"):
+            nice(bad)
+    # Settings not given with -s (a settings module, say) get Scrapy's own conversion error,
+    # with the setting's name added.
+    settings = build_settings(None, None, {}, interactive=False)
+    settings.set("EXTRACT_WORKER_NICE", "low")
+    with pytest.raises(SettingError, match="EXTRACT_WORKER_NICE='low': invalid literal"):
+        Options.from_settings(settings)
 
 
 def test_site_setting_takes_a_name_or_a_config() -> None:

@@ -131,6 +131,22 @@ async def test_close_stops_the_workers() -> None:
 
 
 @deferred_f_from_coro_f
+async def test_workers_run_at_the_lower_priority_asked_for() -> None:
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    niced = ExtractionPool(1, timeout=5.0, nice=5)
+    plain = ExtractionPool(1, timeout=5.0)
+    try:
+        for pool, expected in ((niced, min(ours + 5, 19)), (plain, ours)):
+            pid = (await pool.run(pooltasks.worker_pid)).value
+            assert os.getpriority(os.PRIO_PROCESS, pid) == expected
+        # this process keeps its own priority
+        assert os.getpriority(os.PRIO_PROCESS, 0) == ours
+    finally:
+        niced.close()
+        plain.close()
+
+
+@deferred_f_from_coro_f
 async def test_a_thread_pool_runs_in_this_process() -> None:
     pool = ExtractionPool(0)
     try:
