@@ -152,8 +152,8 @@ EXTRACT_TIMEOUT = 10.0
 #: How much lower the extraction workers' CPU priority is than the crawl's (`nice` increment,
 #: 0-19; 0: the same). Extraction can wait; fetching, archiving and feeding the workers
 #: cannot: at equal priority the workers took the crawl process's core whenever it had work,
-#: and it fed them late (bench/crawl.py, 3,000 articles, 2 cores: 92 pages/s at 0, 112 at 10,
-#: with less CPU per page).
+#: and it fed them late (bench/crawl.py, 3,000 articles, 2 cores, median of 3 rounds: 90 pages/s
+#: and 19.6 CPU ms per page at 0, 100 and 18.0 at 10; 19 did no better than 10).
 EXTRACT_WORKER_NICE = 10
 #: Pages with more start tags than this are not parsed at all ("too many elements"): a DOM
 #: this size is no article, and parsing it is what costs. 0: no limit.

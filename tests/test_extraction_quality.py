@@ -27,7 +27,7 @@ from bench.extraction import (
 from bench.metrics import score_page
 from newsarchive.extraction.extractor import ArticleExtractor
 
-# Measured with bench/extraction.py (tf2.3.1-na4), one run, all pages: (set, half) -> F1.
+# Measured with bench/extraction.py (tf2.3.1-na5), one run, all pages: (set, half) -> F1.
 MEASURED_F1 = {
     ("dev", ALL): 0.970,
     ("dev", "tuning"): 0.972,
@@ -37,6 +37,9 @@ MEASURED_F1 = {
     ("dev2", "held-out"): 0.944,
 }
 MEASURED_DEV_TITLE_ACCURACY = 0.895
+#: extraction-dev2's gold titles are noisier (some carry comment counts, or join the headline
+#: and standfirst), but most are the headline as the page shows it: (half) -> accuracy.
+MEASURED_DEV2_TITLE_ACCURACY = {ALL: 0.834, "tuning": 0.842, "held-out": 0.827}
 PAGES = {"dev": 124, "dev2": 1858}
 # Below the sets' bootstrap F1 std (0.005-0.008 on extraction-dev, 0.003-0.006 on dev2's
 # parts): a drop past it is a real regression, not noise. The halves are smaller, so noisier.
@@ -92,3 +95,12 @@ def test_titles_as_published(scores: tuple[str, dict[str, GroupScore]]) -> None:
     _name, groups_ = scores
     accuracy = groups_[ALL].title_accuracy
     assert accuracy >= MEASURED_DEV_TITLE_ACCURACY - TITLE_TOLERANCE, accuracy
+
+
+@pytest.mark.parametrize("scores", ["dev2"], indirect=True)
+def test_titles_on_unseen_publishers(scores: tuple[str, dict[str, GroupScore]]) -> None:
+    """Both halves: title rules tuned on one half must hold on the sites they never saw."""
+    _name, groups_ = scores
+    for group, measured in MEASURED_DEV2_TITLE_ACCURACY.items():
+        accuracy = groups_[group].title_accuracy
+        assert accuracy >= measured - TITLE_TOLERANCE, f"dev2 {group}: titles {accuracy:.3f}"
