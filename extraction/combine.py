@@ -37,24 +37,22 @@ LEAKED_MARKUP_SHARE: Final = 0.3
 MIN_LEAKED_LINES: Final = 10
 
 
+def _token_pairs(text: str) -> Iterable[tuple[str, ...]]:
+    """Successive word pairs of a case-folded `text`; a text of one word gives that word."""
+    tokens = _WORD_RE.findall(text)
+    return [(tokens[0],)] if len(tokens) == 1 else pairwise(tokens)
+
+
 def _pairs(text: str) -> set[tuple[str, ...]]:
-    tokens = _WORD_RE.findall(text.casefold())
-    if len(tokens) < 2:
-        return {tuple(tokens)} if tokens else set()
-    return {(tokens[i], tokens[i + 1]) for i in range(len(tokens) - 1)}
+    return set(_token_pairs(text.casefold()))
 
 
 def link_pairs(anchor_texts: Iterable[str]) -> set[tuple[str, ...]]:
-    """Word pairs of the page's link texts (each link on its own: no pair spans two links);
-    a one-word link gives its word alone, as `_pairs` does."""
+    """Word pairs of the page's link texts (each link on its own: no pair spans two links)."""
     pairs: set[tuple[str, ...]] = set()
     # One casefold and line split for all links: a page with a mega-menu has hundreds.
     for anchor in "\n".join(" ".join(a.split()) for a in anchor_texts).casefold().split("\n"):
-        tokens = _WORD_RE.findall(anchor)
-        if len(tokens) == 1:
-            pairs.add((tokens[0],))
-        else:
-            pairs.update(pairwise(tokens))
+        pairs.update(_token_pairs(anchor))
     return pairs
 
 

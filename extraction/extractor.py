@@ -219,16 +219,21 @@ class ArticleExtractor:
         )
 
     def _run(self, tree: HtmlElement, options: Extractor, url: str | None) -> str:
+        return self._extract(tree, options, url)[0]
+
+    @staticmethod
+    def _extract(
+        tree: HtmlElement, options: Extractor, url: str | None
+    ) -> tuple[str, etree._Element | None]:
+        """trafilatura's text and its body element (None when it found nothing)."""
         document: Any = bare_extraction(tree, url=url, options=options)
         if document is None:
-            return ""
-        return str(document.text or "")
+            return "", None
+        return str(document.text or ""), document.body
 
     def _first_pass(self, tree: HtmlElement, wide: str, url: str | None) -> str:
         """trafilatura's text, its comparison with other extractors run only where it may matter."""
-        document: Any = bare_extraction(tree, url=url, options=self._first_options)
-        text = "" if document is None else str(document.text or "")
-        body = None if document is None else document.body
+        text, body = self._extract(tree, self._first_options, url)
         if (
             not wide
             or body is None

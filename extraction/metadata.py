@@ -61,14 +61,11 @@ _MAX_TITLE_PARTS = 12
 _MIN_TITLED_TEXT_WORDS = 3
 # Between a <title>'s parts, wider than _TITLE_SEPARATORS: a heading must then spell a part
 # ("Blog: Headline", "Headline :blog", "Headline_English_Agency", "Site > Section -- Headline").
-_TITLE_PART_RE = re.compile(
-    r"\s+(?:[-|:/>~\u2013\u2014\u00b7\u2022\u00bb\u00ab\u203a]+)\s+|[|_\uff5c]|:\s|\s:|-\s"
-)
+_PART_MARKS = "-|/>~\u2013\u2014\u00b7\u2022\u00bb\u00ab\u203a"  # "-" first: no range
+_TITLE_PART_RE = re.compile(rf"\s+[{_PART_MARKS}:]+\s+|[|_\uff5c]|:\s|\s:|-\s")
 # The same without the colon, where og:title or the heading confirm <title>: there the colon
 # is a kicker's ("Kicker: Headline"), the headline's own words.
-_TITLE_PART_NO_COLON_RE = re.compile(
-    r"\s+(?:[-|/>~\u2013\u2014\u00b7\u2022\u00bb\u00ab\u203a]+)\s+|[|_\uff5c]|-\s"
-)
+_TITLE_PART_NO_COLON_RE = re.compile(rf"\s+[{_PART_MARKS}]+\s+|[|_\uff5c]|-\s")
 # Paths of a site's home page: a heading linking there is the site's logo (blogs' <h1>).
 _HOME_PATHS = frozenset({"", "index.html", "index.htm", "index.php"})
 # A heading inside navigation: breadcrumbs end in the page's name, often marked up as <h1>.
@@ -447,7 +444,7 @@ def _titled_heading(
     heading confirm <title>) a colon parts only a name a heading or the metadata gives ("Blog:
     Headline" under an <h1> "Blog"): elsewhere it is a kicker's, "Kicker: Headline".
     """
-    runs = _title_runs(page_title, _TITLE_PART_RE, share=0.0)
+    runs = _title_runs(page_title, _TITLE_PART_RE)
     if not runs:
         return None
     total = max(words for words, _ in runs.values())
@@ -460,7 +457,7 @@ def _titled_heading(
     ]
     if not colon:
         shown = {norm for _, _, norm in headings} | names
-        strict = _title_runs(page_title, _TITLE_PART_NO_COLON_RE, share=0.0)
+        strict = _title_runs(page_title, _TITLE_PART_NO_COLON_RE)
         runs = {
             run: (words, rest)
             for run, (words, rest) in runs.items()
@@ -499,7 +496,7 @@ def _titled_text(
     whole = _title_norm(page_title)
     runs = {
         run: words
-        for run, (words, _) in _title_runs(page_title, _TITLE_PART_RE, share=0.0).items()
+        for run, (words, _) in _title_runs(page_title, _TITLE_PART_RE).items()
         if run != whole and words >= _MIN_TITLED_TEXT_WORDS
     }
     if not runs:
@@ -532,19 +529,15 @@ def _titled_text(
     return best[1] if best else None
 
 
-def _title_runs(
-    page_title: str | None, separators: re.Pattern[str], *, share: float = 0.5
-) -> dict[str, tuple[int, str]]:
-    """The runs of a <title>'s parts from its start or to its end, of `share` of its words or
-    more, each with its word count and the parts it leaves ("A | B | C": "a b c", "a b", "a",
-    "b c", "c")."""
+def _title_runs(page_title: str | None, separators: re.Pattern[str]) -> dict[str, tuple[int, str]]:
+    """The runs of a <title>'s parts from its start or to its end, each with its word count
+    and the parts it leaves ("A | B | C": "a b c", "a b", "a", "b c", "c")."""
     if not page_title:
         return {}
     parts = [p for p in (_title_norm(p) for p in separators.split(page_title)) if p]
     if len(parts) > _MAX_TITLE_PARTS:
         return {}
     counts = [len(p.split()) for p in parts]
-    total = sum(counts)
     runs: dict[str, tuple[int, str]] = {}
     for cut in range(1, len(parts) + 1):
         # the first `cut` parts, and the parts from the `cut`-th from the end on
@@ -552,8 +545,7 @@ def _title_runs(
             (parts[:cut], parts[cut:], sum(counts[:cut])),
             (parts[-cut:], parts[:-cut], sum(counts[-cut:])),
         ):
-            if words >= share * total:
-                runs[" ".join(run)] = (words, " ".join(rest))
+            runs[" ".join(run)] = (words, " ".join(rest))
     return runs
 
 
