@@ -40,6 +40,17 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 120)
         time.sleep(0.01)
 
 
+def found_while_running(root: Path, pattern: str) -> list[Path]:
+    """`root.rglob(pattern)` under a running crawl: its request queue's folders come and go (a
+    folder listed, then removed before the walk enters it), so such a walk is just tried again."""
+    for _ in range(100):
+        try:
+            return list(root.rglob(pattern))
+        except FileNotFoundError:
+            continue
+    return list(root.rglob(pattern))
+
+
 def process_alive(pid: int) -> bool:
     """Running (a zombie waiting for a reaper counts as dead)."""
     try:

@@ -16,6 +16,7 @@ from newsarchive.archive.s3 import S3Store
 from newsarchive.archive.store import open_store
 from newsarchive.demo.server import DEMO_ARTICLES, DemoSite
 from tests.conftest import REPO, run_cli, write_demo_config
+from tests.processes import found_while_running
 from tests.s3server import free_ports
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ def test_server_killed_mid_crawl_then_upload_sends_everything(
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         end = time.monotonic() + 60
-        while not list((tmp_path / "state").rglob("*.warc.gz.open")):
+        while not found_while_running(tmp_path / "state", "*.warc.gz.open"):
             assert crawl.poll() is None, crawl.communicate()
             assert time.monotonic() < end, "the crawl never opened a WARC"
             time.sleep(0.02)

@@ -15,7 +15,7 @@ from newsarchive.archive.store import open_store
 from newsarchive.config.exitcodes import EXIT_FAILED, EXIT_OK
 from newsarchive.demo.server import DemoSite
 from tests.conftest import REPO, run_cli, write_demo_config
-from tests.processes import wait_until
+from tests.processes import found_while_running, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,7 +47,8 @@ def _killed_during_outage(
             # An article's metadata waits for upload (data and marker): its WARC is still open.
             wait_until(
                 lambda: (
-                    list(state.rglob("pending/meta/demo/*/*.json.json")) or crawl.poll() is not None
+                    found_while_running(state, "pending/meta/demo/*/*.json.json")
+                    or crawl.poll() is not None
                 ),
                 "an article's metadata",
             )
