@@ -6,6 +6,7 @@ import logging
 import re
 from copy import deepcopy
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -107,6 +108,8 @@ class Article:
         return asdict(self)
 
 
+# The cascade weighs the same texts (its own, resiliparse's) several times per page.
+@lru_cache(maxsize=8)
 def _word_count(text: str) -> int:
     return len(_WORD_RE.findall(text))
 

@@ -10,10 +10,12 @@ computed come out as `extract_metadata` (trafilatura 2.3.1) gives them.
 from __future__ import annotations
 
 import logging
+import re
 from html import unescape
 from typing import TYPE_CHECKING, Any
 
 from htmldate import find_date
+from lxml.etree import XPath
 from trafilatura.htmlprocessing import prune_unwanted_nodes
 from trafilatura.json_metadata import normalize_authors
 from trafilatura.metadata import (
@@ -37,6 +39,16 @@ logger = logging.getLogger(__name__)
 
 #: Document.clean_and_trim's cut for one field.
 _MAX_FIELD_CHARS = 10000
+#: The links `extract_catstags` keeps, by its own pattern for each kind ("/categor(?:y|ies|s)?/"):
+#: a page with none of them gets nothing from its eight searches of the whole tree.
+_CATSTAG_HREFS = {
+    kind: re.compile("/" + kind.rstrip("y") + "(?:y|ies|s)?/") for kind in ("category", "tag")
+}
+_HREFS = XPath("//a/@href", smart_strings=False)
+#: extract_catstags' fallback for categories, when no link gives any.
+_SECTION_META = XPath(
+    './/head//meta[@property="article:section" or contains(@name, "subject")][@content]'
+)
 
 
 class PageMetadata:
@@ -79,10 +91,12 @@ class PageMetadata:
                     document.sitename = document.sitename.title()
             elif document.url and (match := META_URL.match(document.url)):
                 document.sitename = match[1]
-            if not document.categories:
-                document.categories = extract_catstags("category", tree)
-            if not document.tags:
-                document.tags = extract_catstags("tag", tree)
+            if not document.categories or not document.tags:
+                hrefs: list[str] = _HREFS(tree)
+                if not document.categories:
+                    document.categories = _catstags("category", tree, hrefs)
+                if not document.tags:
+                    document.tags = _catstags("tag", tree, hrefs)
             document.clean_and_trim()
         except (ValueError, TypeError, AttributeError):
             # one broken meta block must not lose the article text
@@ -121,6 +135,17 @@ class PageMetadata:
             except (ValueError, TypeError, AttributeError):
                 logger.warning("date search failed", exc_info=True)
         return self._date
+
+
+def _catstags(kind: str, tree: HtmlElement, hrefs: list[str]) -> list[str]:
+    """`extract_catstags(kind, tree)`, without its searches when no link of the page can match."""
+    pattern = _CATSTAG_HREFS[kind]
+    if any(pattern.search(href) for href in hrefs):
+        return extract_catstags(kind, tree)
+    if kind != "category":
+        return []
+    sections = (node.attrib["content"] for node in _SECTION_META(tree))
+    return [s for s in dict.fromkeys(line_processing(x) for x in sections if x) if s]
 
 
 def _trimmed(value: str | None) -> str | None:

@@ -107,6 +107,30 @@ def test_english_article_metadata(english: Article) -> None:
     assert english.extractor_version == EXTRACTOR_VERSION
 
 
+def test_tags_and_categories_from_the_page_links_or_its_section_meta(
+    extractor: ArticleExtractor,
+) -> None:
+    # No tag or category in <meta> or JSON-LD: trafilatura's link searches decide, and a page
+    # none of whose links can match (most pages) skips them for the section <meta>.
+    tagged = make_page(
+        body="".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+        + '<div class="tags"><a href="/tag/bridges/">Bridges</a> <a href="/about/">About</a></div>'
+        + '<div class="entry-meta"><a href="/category/local/">Local</a></div>',
+        head='<meta property="article:section" content="City news">',
+    )
+    article = extractor.extract(tagged, "https://example.org/news/bridge")
+    assert article is not None
+    assert article.tags == ["Bridges", "Local"]  # the category, then the tag
+    untagged = make_page(
+        body="".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+        + '<div class="tags"><a href="/topics/bridges/">Bridges</a></div>',
+        head='<meta property="article:section" content="City news">',
+    )
+    article = extractor.extract(untagged, "https://example.org/news/bridge")
+    assert article is not None
+    assert article.tags == ["City news"]
+
+
 def test_to_dict_round_trips(english: Article) -> None:
     data = english.to_dict()
     assert data["title"] == english.title
