@@ -92,7 +92,8 @@ class PageMetadata:
             elif document.url and (match := META_URL.match(document.url)):
                 document.sitename = match[1]
             if not document.categories or not document.tags:
-                hrefs: list[str] = _HREFS(tree)
+                # one text to search: neither pattern can match across a line break
+                hrefs = "\n".join(_HREFS(tree))
                 if not document.categories:
                     document.categories = _catstags("category", tree, hrefs)
                 if not document.tags:
@@ -137,10 +138,10 @@ class PageMetadata:
         return self._date
 
 
-def _catstags(kind: str, tree: HtmlElement, hrefs: list[str]) -> list[str]:
-    """`extract_catstags(kind, tree)`, without its searches when no link of the page can match."""
-    pattern = _CATSTAG_HREFS[kind]
-    if any(pattern.search(href) for href in hrefs):
+def _catstags(kind: str, tree: HtmlElement, hrefs: str) -> list[str]:
+    """`extract_catstags(kind, tree)`, without its searches when no link of the page (`hrefs`,
+    a line each) can match."""
+    if _CATSTAG_HREFS[kind].search(hrefs):
         return extract_catstags(kind, tree)
     if kind != "category":
         return []
