@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import platform
 import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,11 +18,11 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 
 from newsarchive.extraction.pool import ExtractionPool, Failure, PoolConfig, SharedPools
 from tests import pooltasks
+from tests.conftest import REPO
 from tests.processes import process_alive, wait_gone
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 
 @pytest.fixture
@@ -144,6 +148,28 @@ async def test_workers_run_at_the_lower_priority_asked_for() -> None:
     finally:
         niced.close()
         plain.close()
+
+
+@pytest.mark.skipif(
+    platform.libc_ver()[0] != "glibc" or not Path("/proc/self/status").exists(),
+    reason="glibc's malloc tuning, measured through /proc",
+)
+@deferred_f_from_coro_f
+async def test_workers_keep_freed_memory_for_the_next_page() -> None:
+    # A fresh interpreter gives freed heap back at once (glibc's default) ...
+    script = "from tests import pooltasks; print(pooltasks.freed_heap_kept_mb())"
+    fresh = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert float(fresh.stdout) < 8
+    # ... a worker keeps it, so its next page does not fault it all in again.
+    pool = ExtractionPool(1, timeout=5.0)
+    try:
+        kept = (await pool.run(pooltasks.freed_heap_kept_mb)).value
+    finally:
+        pool.close()
+    assert kept is not None
+    assert kept > 24
 
 
 @deferred_f_from_coro_f
