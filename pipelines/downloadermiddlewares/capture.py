@@ -8,8 +8,10 @@ when it was captured at another URL of the site (a reprint).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Final, Self
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.asyncio import run_in_thread
+from scrapy.utils.asyncio import is_asyncio_available, run_in_thread
 
 from newsarchive import __version__
 from newsarchive.archive.backfill import backfill, recover_warcs
@@ -142,6 +144,10 @@ class WarcCaptureMiddleware:
         self.crawler: Crawler | None = None
         #: WARCs (store keys) holding the originals this run's revisits refer to.
         self.original_keys: set[str] = set()
+        # One thread for every write: the writer takes one exchange at a time anyway, and
+        # with the shared pool's threads queueing on its lock, the crawl process switched
+        # threads about 40 times per page (bench/crawl.py).
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-writer")
 
     def recover_files(self) -> list[str]:
         """Repair the site's WARCs a dead worker (or an interrupted run) left open; their
@@ -210,7 +216,7 @@ class WarcCaptureMiddleware:
             exchange = exchange_from_response(request, response, date)
             previous = self._previous(request, exchange)
             # Off the reactor: hashing, the digest lookup, and a roll's fsync/rename/commit.
-            written = await run_in_thread(self.write, exchange, previous)
+            written = await self._in_writer_thread(exchange, previous)
         except (OSError, ValueError, sqlite3.Error) as exc:
             self.stats.inc_value(StatsKeys.ARCHIVE_ERRORS)
             request.meta[FAILED_META] = True
@@ -235,6 +241,14 @@ class WarcCaptureMiddleware:
             self.stats.inc_value(StatsKeys.ARCHIVE_RESPONSES)
         self.stats.inc_value(StatsKeys.ARCHIVE_BYTES, location.length or 0)
         return response
+
+    async def _in_writer_thread(
+        self, exchange: HttpExchange, previous: CaptureRef | None
+    ) -> Written:
+        if not is_asyncio_available():
+            return await run_in_thread(self.write, exchange, previous)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self.write, exchange, previous)
 
     def _previous(self, request: Request, exchange: HttpExchange) -> CaptureRef | None:
         value = request.meta.get(PREVIOUS_META)
@@ -293,6 +307,7 @@ class WarcCaptureMiddleware:
 
     def close_writer(self) -> list[str]:
         """Close the current WARC (blocking); returns the keys of every file this run closed."""
+        self._thread.shutdown(wait=True)
         self.writer.close()
         self.stats.set_value(StatsKeys.ARCHIVE_FILES, len(self.writer.files_closed))
         return list(self.writer.keys_closed)
