@@ -41,6 +41,13 @@ def die_once(marker: str) -> int:
     return os.getpid()
 
 
+def die_once_when(started: str, release: str, marker: str) -> int:
+    """Leaves `started`, waits for `release`, then dies the first time (leaving `marker`);
+    answers its pid the second."""
+    wait_for(started, release)
+    return die_once(marker)
+
+
 def wait_for(started: str, release: str) -> int:
     """Leaves `started`, then waits until the file `release` exists; answers its pid."""
     Path(started).touch()

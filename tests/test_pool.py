@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f
@@ -22,7 +22,7 @@ from tests.conftest import REPO
 from tests.processes import process_alive, wait_gone
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 
 @pytest.fixture
@@ -81,6 +81,67 @@ async def test_a_hung_worker_is_replaced_and_its_task_retried_once() -> None:
         outcome = await pool.run(pooltasks.sleep)
         assert outcome.failure is Failure.WORKER_LOST
         assert outcome.workers_lost == 2
+    finally:
+        pool.close()
+
+
+async def _queued_behind_a_gate(
+    pool: ExtractionPool, tmp_path: Path, *calls: tuple[Callable[..., Any], tuple[Any, ...]]
+) -> list[asyncio.Future[Any]]:
+    """`calls` queued while the worker runs a gate task, then the gate opened: the pool's
+    thread takes them together, so the second is sent while the first runs."""
+    gate = asyncio.ensure_future(
+        pool.run(pooltasks.wait_for, str(tmp_path / "gate"), str(tmp_path / "open"))
+    )
+    while not (tmp_path / "gate").exists():
+        await asyncio.sleep(0.02)
+    futures = [asyncio.ensure_future(pool.run(fn, *args)) for fn, args in calls]
+    while pool.in_flight < 1 + len(calls):
+        await asyncio.sleep(0.02)
+    (tmp_path / "open").touch()
+    assert (await gate).value in pool.worker_pids()
+    return futures
+
+
+@deferred_f_from_coro_f
+async def test_a_task_sent_behind_one_that_loses_its_worker_is_answered_uncounted(
+    tmp_path: Path,
+) -> None:
+    pool = ExtractionPool(1, timeout=30.0, hang_after=300.0, max_pending=3)
+    try:
+        marks = (str(tmp_path / "a"), str(tmp_path / "go"), str(tmp_path / "m"))
+        dying, behind = await _queued_behind_a_gate(
+            pool, tmp_path, (pooltasks.die_once_when, marks), (pooltasks.worker_pid, ())
+        )
+        while not (tmp_path / "a").exists():
+            await asyncio.sleep(0.02)
+        first_pid = pool.worker_pids()
+        (tmp_path / "go").touch()
+        retried, answered = await dying, await behind
+        assert retried.value in pool.worker_pids()
+        assert retried.workers_lost == 1
+        # Sent, never started: it goes to the new worker as it is, no loss of its own.
+        assert answered.value == retried.value
+        assert answered.value not in first_pid
+        assert answered.workers_lost == 0
+        assert answered.failure is None
+    finally:
+        pool.close()
+
+
+@deferred_f_from_coro_f
+async def test_a_task_sent_behind_one_over_its_time_limit_is_answered(tmp_path: Path) -> None:
+    pool = ExtractionPool(1, timeout=1.0, hang_after=10.0, max_pending=3)
+    try:
+        spinning, behind = await _queued_behind_a_gate(
+            pool, tmp_path, (pooltasks.spin, ()), (pooltasks.worker_pid, ())
+        )
+        first_pid = pool.worker_pids()
+        stopped, answered = await spinning, await behind
+        assert stopped.failure is Failure.TIME_LIMIT
+        assert answered.value in pool.worker_pids()
+        assert answered.value not in first_pid
+        assert answered.workers_lost == 0
     finally:
         pool.close()
 
