@@ -358,7 +358,8 @@ class ExtractionPool:
                     if worker is not None:
                         self._discard(worker)
                     worker, sent = None, 0
-                    held.popleft().settle(Outcome(error=exc))
+                    if held:
+                        held.popleft().settle(Outcome(error=exc))
         finally:
             if worker is not None:
                 worker.stop()
