@@ -32,7 +32,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
@@ -106,8 +106,10 @@ class _Held:
         self.task.future.set_result(outcome)
 
 
-#: What a pool thread takes from the queue when the pool closes.
-_CLOSE: Final = object()
+class _Closing(Enum):
+    """What a pool thread takes from the queue when the pool closes."""
+
+    CLOSE = "close"
 
 
 class _Lost(Exception):
@@ -147,6 +149,8 @@ class _Worker:
         self.cpu_mark: float | None = None
         #: Why a task could not be sent: the worker is gone, which its next answer shows.
         self.broken: BaseException | None = None
+        #: Tasks sent and not answered yet; the first of them is the one it runs.
+        self.outstanding = 0
         try:
             # The worker sets its import path as ours, so it finds what we can (tests included).
             self.conn.send((sys.path, tuple(preload), nice))
@@ -182,6 +186,7 @@ class _Worker:
 
     def send(self, task: bytes) -> None:
         """Put a pickled (fn, args) in the worker's socket; it runs after those sent before."""
+        self.outstanding += 1
         if self.broken is not None:
             return
         try:
@@ -201,6 +206,7 @@ class _Worker:
             try:
                 if self.conn.poll(wait):
                     ok, value, self.cpu_mark = _answer(self.conn.recv_bytes())
+                    self.outstanding -= 1
                     return ok, value
             except (EOFError, OSError) as exc:
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -333,7 +339,6 @@ class ExtractionPool:
     def _serve(self) -> None:
         worker: _Worker | None = None
         held: deque[_Held] = deque()  # oldest first: the first is the one its worker runs
-        sent = 0  # how many of `held` (from the left) the worker has been sent
         closing = False
         try:
             while held or not closing:
@@ -342,22 +347,21 @@ class ExtractionPool:
                     taken = self._take(block=not held)
                     if taken is None:
                         break
-                    if taken is _CLOSE:
+                    if taken is _Closing.CLOSE:
                         closing = True
                         break
-                    assert isinstance(taken, _Held)
                     held.append(taken)
                 if not held:
                     continue
                 try:
-                    worker, sent = self._feed(worker, held, sent)
+                    worker = self._feed(worker, held)
                     if worker is not None:
-                        worker, sent = self._settle_oldest(worker, held, sent)
+                        worker = self._settle_oldest(worker, held)
                 except Exception as exc:  # a pool bug must cost this task, not hang the rest
                     logger.error("Extraction pool failed on a task", exc_info=True)
                     if worker is not None:
                         self._discard(worker)
-                    worker, sent = None, 0
+                    worker = None
                     if held:
                         held.popleft().settle(Outcome(error=exc))
         finally:
@@ -365,15 +369,16 @@ class ExtractionPool:
                 worker.stop()
                 self._forget(worker)
 
-    def _take(self, *, block: bool) -> _Held | object | None:
-        """The next task of the pool's queue, `_CLOSE`, or None (nothing queued, not blocking)."""
+    def _take(self, *, block: bool) -> _Held | _Closing | None:
+        """The next task of the pool's queue, `_Closing.CLOSE`, or None (nothing queued, not
+        blocking)."""
         while True:
             try:
                 task = self._tasks.get(block=block)
             except queue.Empty:
                 return None
             if task is None:
-                return _CLOSE
+                return _Closing.CLOSE
             if not task.future.set_running_or_notify_cancel():
                 continue
             try:
@@ -383,12 +388,10 @@ class ExtractionPool:
                 continue
             return _Held(task, data)
 
-    def _feed(
-        self, worker: _Worker | None, held: deque[_Held], sent: int
-    ) -> tuple[_Worker | None, int]:
+    def _feed(self, worker: _Worker | None, held: deque[_Held]) -> _Worker | None:
         """A live worker that has been sent every held task; None when none could start (the
         oldest task then fails alone)."""
-        if worker is not None and sent == 0 and not worker.alive():
+        if worker is not None and not worker.outstanding and not worker.alive():
             # Died while idle: not this task's attempt, but its run counts the loss.
             held[0].lost += 1
             logger.warning(
@@ -403,15 +406,12 @@ class ExtractionPool:
                 logger.error("Cannot start an extraction worker: %s", exc)
                 oldest = held.popleft()
                 oldest.settle(Outcome(error=exc, workers_lost=oldest.lost))
-                return None, 0
-            sent = 0
-        for item in list(held)[sent:]:
+                return None
+        for item in list(held)[worker.outstanding :]:
             worker.send(item.data)
-        return worker, len(held)
+        return worker
 
-    def _settle_oldest(
-        self, worker: _Worker, held: deque[_Held], sent: int
-    ) -> tuple[_Worker | None, int]:
+    def _settle_oldest(self, worker: _Worker, held: deque[_Held]) -> _Worker | None:
         """Wait for the answer to the oldest task; a worker lost on it takes the tasks sent
         after it along (not started: they go to the next worker as they are)."""
         oldest = held[0]
@@ -426,7 +426,7 @@ class ExtractionPool:
             self._discard(worker)
             held.popleft()
             oldest.settle(Outcome(failure=Failure.TIME_LIMIT, workers_lost=oldest.lost))
-            return None, 0
+            return None
         except _Lost as exc:
             oldest.lost += 1
             oldest.attempts += 1
@@ -440,13 +440,13 @@ class ExtractionPool:
             if oldest.attempts > 1:
                 held.popleft()
                 oldest.settle(Outcome(failure=Failure.WORKER_LOST, workers_lost=oldest.lost))
-            return None, 0
+            return None
         held.popleft()
         if ok:
             oldest.settle(Outcome(value=value, workers_lost=oldest.lost))
         else:
             oldest.settle(Outcome(error=value, workers_lost=oldest.lost))
-        return worker, sent - 1
+        return worker
 
     def _start(self) -> _Worker:
         worker = _Worker(self.preload, self.nice)
