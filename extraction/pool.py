@@ -5,9 +5,10 @@ One pool serves every crawl of a process (`shared_pool`): `newsarchive crawl --a
 sites in one process, and a pool per site would hold a set of ~70 MB workers per site.
 
 Each worker is a plain child process (`python -m newsarchive.extraction.workers`) talking over
-a socket pair, watched by one thread of this process. That thread sends a task, then waits for
-the answer while reading the worker's CPU time: past `timeout` CPU seconds the worker is killed
-and replaced, and the task ends as `Failure.TIME_LIMIT` (a page that took too long once will
+a socket pair, watched by one thread of this process. That thread keeps two tasks on its worker
+(the one it runs and the next, already in its socket, written only as fast as the socket takes
+it so that this thread never blocks on it), and waits for each answer in turn while reading
+the worker's CPU time: past `timeout` CPU seconds the worker is killed and replaced, and the task ends as `Failure.TIME_LIMIT` (a page that took too long once will
 take too long again, so it is not retried). A worker that dies, or uses no CPU for `hang_after`
 seconds while on a task (stopped, deadlocked), is replaced and the task retried once on the new
 worker; a second loss ends it as `Failure.WORKER_LOST`. A thread cannot be killed, so
@@ -22,15 +23,18 @@ import logging
 import os
 import pickle
 import queue
+import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
@@ -47,6 +51,12 @@ T = TypeVar("T")
 #: Tasks queued or running per worker: one running, one waiting so a worker never idles
 #: between tasks. More only holds more response bodies in memory.
 PENDING_PER_WORKER: Final = 2
+#: Tasks a worker holds at once: the one it runs and the next, already in its socket, which
+#: it starts as soon as it answers. Sent only after the answer, the next task waited for this
+#: process's thread to wake and get the GIL: 8-12 % of each worker's time (bench/crawl.py).
+_PIPELINE: Final = 2
+#: Bytes of tasks a worker's socket is asked to hold (what the kernel allows of it).
+_SEND_BUFFER: Final = 4 * 1024 * 1024
 #: Seconds a stopped worker gets to exit before it is killed.
 STOP_GRACE: Final = 5.0
 #: Seconds a new worker gets to import what it needs (trafilatura, lxml) and say it is ready.
@@ -85,6 +95,27 @@ class _Task:
     future: Future[Outcome[Any]]
 
 
+@dataclass(slots=True)
+class _Held:
+    """A task a pool thread has taken for its worker."""
+
+    task: _Task
+    data: bytes
+    #: Times its worker was lost while running it.
+    attempts: int = 0
+    #: Workers lost while it ran or was about to be sent (reported with its outcome).
+    lost: int = 0
+
+    def settle(self, outcome: Outcome[Any]) -> None:
+        self.task.future.set_result(outcome)
+
+
+class _Closing(Enum):
+    """What a pool thread takes from the queue when the pool closes."""
+
+    CLOSE = "close"
+
+
 class _Lost(Exception):
     """The worker died or hung on a task."""
 
@@ -105,19 +136,42 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 class _Worker:
-    """One worker process and its end of the socket pair (used by one pool thread only)."""
+    """One worker process and its end of the socket pair (used by one pool thread only).
+
+    Tasks go out through an outbox that only ever writes what the socket takes at once, and
+    the rest while the pool thread waits for an answer. A task sent behind a running one
+    therefore never blocks the thread that watches the running one's CPU time, however large
+    the page and however long the running task spins.
+    """
 
     def __init__(self, preload: Sequence[str], nice: int = 0) -> None:
         ours, theirs = socket.socketpair()
-        with ours, theirs:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", _WORKER_MODULE, str(theirs.fileno()), str(os.getpid())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-            )
-            self.conn = Connection(ours.detach())
+        try:
+            with theirs:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", _WORKER_MODULE, str(theirs.fileno()), str(os.getpid())],
+                    pass_fds=(theirs.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                )
+            # Room for a whole page behind the running one, so the worker starts it without
+            # waiting for this thread (Linux caps the size at net.core.wmem_max, doubled).
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
+        except BaseException:
+            ours.close()
+            raise
+        self.sock = ours
+        # Answers are read whole, blocking, through the same socket (a second descriptor).
+        self.conn = Connection(os.dup(ours.fileno()))
         self.pid = self.process.pid
         self.ready = False
+        #: The worker's CPU seconds when it started its current task (when it last answered).
+        self.cpu_mark: float | None = None
+        #: Why a task could not be sent: the worker is gone, which its next answer shows.
+        self.broken: BaseException | None = None
+        #: Tasks sent and not answered yet; the first of them is the one it runs.
+        self.outstanding = 0
+        #: Framed tasks not yet in the socket.
+        self._outbox = bytearray()
         try:
             # The worker sets its import path as ours, so it finds what we can (tests included).
             self.conn.send((sys.path, tuple(preload), nice))
@@ -130,6 +184,7 @@ class _Worker:
         try:
             if self.conn.poll(START_TIMEOUT) and self.conn.recv_bytes() == READY:
                 self.ready = True
+                self.cpu_mark = _cpu_seconds(self.pid)
                 return
         except (EOFError, OSError):
             pass
@@ -150,25 +205,57 @@ class _Worker:
             return f"killed by signal {-code}"
         return f"exited with status {code}"
 
-    def call(self, task: bytes, timeout: float, hang_after: float) -> Any:
-        """Run a pickled (fn, args); its (ok, value) answer, or _TimeLimit or _Lost raised."""
-        if not self.ready:
-            self._wait_ready()
-        cpu_start = _cpu_seconds(self.pid)
-        started = time.monotonic()
+    def send(self, task: bytes) -> None:
+        """Queue a pickled (fn, args) for the worker; it runs after those sent before."""
+        self.outstanding += 1
+        if self.broken is not None:
+            return
         try:
-            self.conn.send_bytes(task)
-        except OSError as exc:  # BrokenPipeError: it died before the task reached it
-            raise _Lost(str(exc)) from exc
+            if not self.ready:
+                self._wait_ready()
+        except _Lost as exc:
+            self.broken = exc
+            return
+        self._outbox += _frame(task)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write what the socket takes now of the outbox, without waiting."""
+        try:
+            sent = self.sock.send(self._outbox, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+        except BlockingIOError:
+            return
+        except OSError as exc:  # EPIPE, ECONNRESET: it died; its answer will say how
+            self.broken = exc
+            self._outbox.clear()
+            return
+        del self._outbox[:sent]
+
+    def answer(self, timeout: float, hang_after: float) -> tuple[bool, Any]:
+        """The (ok, value) answer to the oldest task sent, or _TimeLimit or _Lost raised."""
+        if self.broken is not None:
+            raise _Lost(str(self.broken))
+        cpu_start, started = self.cpu_mark, time.monotonic()
         cpu_seen, progress_at, wait = 0.0, started, min(timeout, hang_after)
+        poller = select.poll()
         while True:
+            writing = bool(self._outbox)
+            poller.register(self.sock, select.POLLIN | (select.POLLOUT if writing else 0))
             try:
-                if self.conn.poll(wait):
-                    return _answer(self.conn.recv_bytes())
+                events = dict(poller.poll(wait * 1000))
+                if events.get(self.sock.fileno(), 0) & ~select.POLLOUT:
+                    # Readable, hung up or in error: an answer, or the end that tells a loss.
+                    ok, value, self.cpu_mark = _answer(self.conn.recv_bytes())
+                    self.outstanding -= 1
+                    return ok, value
             except (EOFError, OSError) as exc:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.process.wait(STOP_GRACE)  # reaped, so how_it_ended can tell
                 raise _Lost(self.how_it_ended()) from exc
+            if events:
+                self._flush()
+                if self.broken is not None:
+                    raise _Lost(str(self.broken))
             now = time.monotonic()
             cpu_now = _cpu_seconds(self.pid)
             if cpu_start is None or cpu_now is None:
@@ -186,20 +273,35 @@ class _Worker:
             wait = max(_MIN_WAIT, min(timeout - used, progress_at + hang_after - now))
 
     def stop(self) -> None:
-        """Ask the worker to exit; kill it when it does not."""
+        """Ask the worker to exit; kill it when it does not (or when half a task is still in
+        its socket, where the exit signal would be read as the task's rest)."""
+        if self._outbox:
+            self.kill()
+            return
         with contextlib.suppress(OSError):
             self.conn.send_bytes(b"")
         try:
             self.process.wait(STOP_GRACE)
         except subprocess.TimeoutExpired:
             self.kill()
-        self.conn.close()
+        self._close()
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()
         self.process.wait()
+        self._close()
+
+    def _close(self) -> None:
         self.conn.close()
+        self.sock.close()
+
+
+def _frame(message: bytes) -> bytes:
+    """`message` framed as `Connection.recv_bytes` reads it (multiprocessing.connection)."""
+    if len(message) > 0x7FFFFFFF:
+        return struct.pack("!iQ", -1, len(message)) + message
+    return struct.pack("!i", len(message)) + message
 
 
 class ExtractionPool:
@@ -295,23 +397,115 @@ class ExtractionPool:
 
     def _serve(self) -> None:
         worker: _Worker | None = None
+        held: deque[_Held] = deque()  # oldest first: the first is the one its worker runs
+        closing = False
         try:
-            while (task := self._tasks.get()) is not None:
-                if not task.future.set_running_or_notify_cancel():
+            while held or not closing:
+                while not closing and len(held) < _PIPELINE:
+                    # Waits for work only when the worker has none.
+                    taken = self._take(block=not held)
+                    if taken is None:
+                        break
+                    if taken is _Closing.CLOSE:
+                        closing = True
+                        break
+                    held.append(taken)
+                if not held:
                     continue
                 try:
-                    worker, outcome = self._handle(worker, task)
-                except OSError as exc:  # no worker could be started: the task fails alone
-                    logger.error("Cannot start an extraction worker: %s", exc)
-                    worker, outcome = None, Outcome(error=exc)
+                    worker = self._feed(worker, held)
+                    if worker is not None:
+                        worker = self._settle_oldest(worker, held)
                 except Exception as exc:  # a pool bug must cost this task, not hang the rest
                     logger.error("Extraction pool failed on a task", exc_info=True)
-                    worker, outcome = None, Outcome(error=exc)
-                task.future.set_result(outcome)
+                    if worker is not None:
+                        self._discard(worker)
+                    worker = None
+                    if held:
+                        held.popleft().settle(Outcome(error=exc))
         finally:
             if worker is not None:
                 worker.stop()
                 self._forget(worker)
+
+    def _take(self, *, block: bool) -> _Held | _Closing | None:
+        """The next task of the pool's queue, `_Closing.CLOSE`, or None (nothing queued, not
+        blocking)."""
+        while True:
+            try:
+                task = self._tasks.get(block=block)
+            except queue.Empty:
+                return None
+            if task is None:
+                return _Closing.CLOSE
+            if not task.future.set_running_or_notify_cancel():
+                continue
+            try:
+                data = pickle.dumps((task.fn, task.args))
+            except Exception as exc:  # pickle raises many kinds: the task's fault, not the pool's
+                task.future.set_result(Outcome(error=exc))
+                continue
+            return _Held(task, data)
+
+    def _feed(self, worker: _Worker | None, held: deque[_Held]) -> _Worker | None:
+        """A live worker that has been sent every held task; None when none could start (the
+        oldest task then fails alone)."""
+        if worker is not None and not worker.outstanding and not worker.alive():
+            # Died while idle: not this task's attempt, but its run counts the loss.
+            held[0].lost += 1
+            logger.warning(
+                "Extraction worker %d %s while idle; replaced", worker.pid, worker.how_it_ended()
+            )
+            self._discard(worker)
+            worker = None
+        if worker is None:
+            try:
+                worker = self._start()
+            except OSError as exc:
+                logger.error("Cannot start an extraction worker: %s", exc)
+                oldest = held.popleft()
+                oldest.settle(Outcome(error=exc, workers_lost=oldest.lost))
+                return None
+        for item in list(held)[worker.outstanding :]:
+            worker.send(item.data)
+        return worker
+
+    def _settle_oldest(self, worker: _Worker, held: deque[_Held]) -> _Worker | None:
+        """Wait for the answer to the oldest task; a worker lost on it takes the tasks sent
+        after it along (not started: they go to the next worker as they are)."""
+        oldest = held[0]
+        try:
+            ok, value = worker.answer(self.timeout, self.hang_after)
+        except _TimeLimit:
+            logger.info(
+                "Extraction worker %d used its %.1f s of CPU on a task; replaced",
+                worker.pid,
+                self.timeout,
+            )
+            self._discard(worker)
+            held.popleft()
+            oldest.settle(Outcome(failure=Failure.TIME_LIMIT, workers_lost=oldest.lost))
+            return None
+        except _Lost as exc:
+            oldest.lost += 1
+            oldest.attempts += 1
+            logger.warning(
+                "Extraction worker %d %s on a task; replaced%s",
+                worker.pid,
+                exc,
+                ", retrying the task" if oldest.attempts == 1 else "",
+            )
+            self._discard(worker)
+            if oldest.attempts > 1:
+                held.popleft()
+                oldest.settle(Outcome(failure=Failure.WORKER_LOST, workers_lost=oldest.lost))
+            return None
+        held.popleft()
+        if ok:
+            oldest.settle(Outcome(value=value, workers_lost=oldest.lost))
+        else:
+            oldest.settle(Outcome(error=value, workers_lost=oldest.lost))
+        return worker
 
     def _start(self) -> _Worker:
         worker = _Worker(self.preload, self.nice)
@@ -324,64 +518,19 @@ class ExtractionPool:
         with self._lock:
             self._live.pop(worker.pid, None)
 
-    def _handle(self, worker: _Worker | None, task: _Task) -> tuple[_Worker | None, Outcome[Any]]:
-        try:
-            data = pickle.dumps((task.fn, task.args))
-        except Exception as exc:  # pickle raises many kinds: the task's fault, not the pool's
-            return worker, Outcome(error=exc)
-        lost = 0
-        attempts = 0
-        while True:
-            if worker is not None and not worker.alive():
-                # Died while idle: not this task's attempt, but its run counts the loss.
-                lost += 1
-                ended = worker.how_it_ended()
-                logger.warning("Extraction worker %d %s while idle; replaced", worker.pid, ended)
-                self._discard(worker)
-                worker = None
-            if worker is None:
-                worker = self._start()
-            attempts += 1
-            try:
-                ok, value = worker.call(data, self.timeout, self.hang_after)
-            except _TimeLimit:
-                logger.info(
-                    "Extraction worker %d used its %.1f s of CPU on a task; replaced",
-                    worker.pid,
-                    self.timeout,
-                )
-                self._discard(worker)
-                return None, Outcome(failure=Failure.TIME_LIMIT, workers_lost=lost)
-            except _Lost as exc:
-                lost += 1
-                logger.warning(
-                    "Extraction worker %d %s on a task; replaced%s",
-                    worker.pid,
-                    exc,
-                    ", retrying the task" if attempts == 1 else "",
-                )
-                self._discard(worker)
-                worker = None
-                if attempts > 1:
-                    return None, Outcome(failure=Failure.WORKER_LOST, workers_lost=lost)
-                continue
-            if ok:
-                return worker, Outcome(value=value, workers_lost=lost)
-            return worker, Outcome(error=value, workers_lost=lost)
-
     def _discard(self, worker: _Worker) -> None:
         worker.kill()
         self._forget(worker)
 
 
-def _answer(data: bytes) -> tuple[bool, Any]:
-    """A worker's (ok, value) answer; an answer this process cannot read is an error."""
+def _answer(data: bytes) -> tuple[bool, Any, float | None]:
+    """A worker's (ok, value, CPU seconds) answer; one this process cannot read is an error."""
     try:
         answer = pickle.loads(data)  # noqa: S301 - bytes from our own worker
     except Exception as exc:  # unpickling runs arbitrary class code: any error is possible
-        return False, RuntimeError(f"unreadable answer from the worker: {exc!r}")
-    ok, value = answer
-    return bool(ok), value
+        return False, RuntimeError(f"unreadable answer from the worker: {exc!r}"), None
+    ok, value, cpu = answer
+    return bool(ok), value, float(cpu)
 
 
 def _call_inline(fn: Callable[..., T], args: tuple[Any, ...]) -> Outcome[T]:

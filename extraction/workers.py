@@ -87,7 +87,8 @@ def die_with_parent(parent_pid: int, *, use_prctl: bool = True) -> None:
 
 
 def _answer(fn: Any, args: tuple[Any, ...]) -> bytes:
-    """The pickled (ok, value) answer to one task; any error of the task is its answer."""
+    """The pickled (ok, value, CPU seconds) answer to one task; any error of the task is its
+    answer. The process's CPU time as it answers is where the next task's count starts."""
     try:
         answer: tuple[bool, Any] = (True, fn(*args))
     except Exception as exc:  # the caller decides what a failed task means
@@ -95,9 +96,10 @@ def _answer(fn: Any, args: tuple[Any, ...]) -> bytes:
         exc.add_note("In the extraction worker:\n" + "".join(traceback.format_exc()))
         answer = (False, exc)
     try:
-        return pickle.dumps(answer)
+        return pickle.dumps((*answer, time.process_time()))
     except Exception as exc:  # an answer that does not pickle: say what it was instead
-        return pickle.dumps((False, RuntimeError(f"unpicklable answer: {exc!r}")))
+        failed = RuntimeError(f"unpicklable answer: {exc!r}")
+        return pickle.dumps((False, failed, time.process_time()))
 
 
 def serve(conn: Connection) -> None:
@@ -112,7 +114,8 @@ def serve(conn: Connection) -> None:
         try:
             fn, args = pickle.loads(data)  # noqa: S301 - bytes from the parent that started us
         except Exception as exc:  # a task that does not unpickle here is that task's error
-            conn.send_bytes(pickle.dumps((False, RuntimeError(f"unreadable task: {exc!r}"))))
+            failed = RuntimeError(f"unreadable task: {exc!r}")
+            conn.send_bytes(pickle.dumps((False, failed, time.process_time())))
             continue
         conn.send_bytes(_answer(fn, args))
 

@@ -16,6 +16,10 @@ def fail() -> None:
     raise ValueError("a task's own error")
 
 
+def size_and_pid(data: bytes) -> tuple[int, int]:
+    return len(data), os.getpid()
+
+
 def spin() -> None:
     """Uses CPU until killed."""
     while True:

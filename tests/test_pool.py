@@ -147,6 +147,36 @@ async def test_a_task_sent_behind_one_over_its_time_limit_is_answered(tmp_path: 
 
 
 @deferred_f_from_coro_f
+async def test_a_page_larger_than_the_socket_sent_behind_a_spinning_task_blocks_no_limit(
+    tmp_path: Path,
+) -> None:
+    # Larger than any socket buffer Linux grants (net.core.wmem_max, doubled): written whole
+    # behind the spinning task, it would block the thread that must stop that task.
+    page = os.urandom(2 * int(Path("/proc/sys/net/core/wmem_max").read_text()) + 1_000_000)
+    pool = ExtractionPool(1, timeout=1.0, hang_after=10.0, max_pending=3)
+    try:
+        spinning, behind = await _queued_behind_a_gate(
+            pool, tmp_path, (pooltasks.spin, ()), (pooltasks.size_and_pid, (page,))
+        )
+        first_pid = pool.worker_pids()
+        try:
+            stopped = await asyncio.wait_for(spinning, 30)
+            answered = await asyncio.wait_for(behind, 30)
+        except TimeoutError:
+            for pid in first_pid:  # unblocks the pool thread, so that closing the pool ends
+                os.kill(pid, signal.SIGKILL)
+            raise
+        assert stopped.failure is Failure.TIME_LIMIT
+        assert answered.value is not None
+        size, pid = answered.value
+        assert size == len(page)
+        assert pid in pool.worker_pids()
+        assert pid not in first_pid
+    finally:
+        pool.close()
+
+
+@deferred_f_from_coro_f
 async def test_a_worker_killed_while_idle_is_replaced(pool: ExtractionPool) -> None:
     before = (await pool.run(pooltasks.worker_pid)).value
     assert before is not None
