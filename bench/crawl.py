@@ -761,6 +761,9 @@ def main(argv: list[str] | None = None) -> int:
                     out = work / f"{design}-{round_}"
                     out.mkdir()
                     command = design_command(design, base, out, args.articles, args.set)
+                    # Untimed: dirty pages left by the site's generation or an earlier run
+                    # are written back now, not in the middle of whichever design runs next.
+                    os.sync()
                     result = measure(
                         design, command, work / f"{design}-{round_}.log", args.articles, env
                     )
@@ -779,6 +782,7 @@ def main(argv: list[str] | None = None) -> int:
                 out = work / f"scaling-{n}"
                 out.mkdir()
                 command = design_command("newsarchive", base, out, n, args.set)
+                os.sync()
                 scaling.append(measure("newsarchive", command, work / f"scaling-{n}.log", n, env))
                 check_output("newsarchive", out, n)
                 if not args.keep:
