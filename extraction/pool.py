@@ -8,8 +8,9 @@ Each worker is a plain child process (`python -m newsarchive.extraction.workers`
 a socket pair, watched by one thread of this process. That thread keeps two tasks on its worker
 (the one it runs and the next, already in its socket, written only as fast as the socket takes
 it so that this thread never blocks on it), and waits for each answer in turn while reading
-the worker's CPU time: past `timeout` CPU seconds the worker is killed and replaced, and the task ends as `Failure.TIME_LIMIT` (a page that took too long once will
-take too long again, so it is not retried). A worker that dies, or uses no CPU for `hang_after`
+the worker's CPU time: past `timeout` CPU seconds the worker is killed and replaced, and the
+task ends as `Failure.TIME_LIMIT` (a page that took too long once will take too long again, so
+it is not retried). A worker that dies, or uses no CPU for `hang_after`
 seconds while on a task (stopped, deadlocked), is replaced and the task retried once on the new
 worker; a second loss ends it as `Failure.WORKER_LOST`. A thread cannot be killed, so
 `workers=0` (extraction in a thread of this process, for tests) has no time limit.
