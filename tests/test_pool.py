@@ -8,6 +8,7 @@ import asyncio
 import os
 import platform
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -150,9 +151,13 @@ async def test_a_task_sent_behind_one_over_its_time_limit_is_answered(tmp_path: 
 async def test_a_page_larger_than_the_socket_sent_behind_a_spinning_task_blocks_no_limit(
     tmp_path: Path,
 ) -> None:
-    # Larger than any socket buffer Linux grants (net.core.wmem_max, doubled): written whole
-    # behind the spinning task, it would block the thread that must stop that task.
-    page = os.urandom(2 * int(Path("/proc/sys/net/core/wmem_max").read_text()) + 1_000_000)
+    # Larger than any send buffer this kernel grants a socket (net.core.wmem_max, doubled):
+    # written whole behind the spinning task, it would block the thread that must stop that task.
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 30)
+        largest = ours.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    page = os.urandom(largest + 1_000_000)
     pool = ExtractionPool(1, timeout=1.0, hang_after=10.0, max_pending=3)
     try:
         spinning, behind = await _queued_behind_a_gate(
