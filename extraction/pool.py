@@ -10,9 +10,9 @@ a socket pair, watched by one thread of this process. That thread keeps two task
 it so that this thread never blocks on it), and waits for each answer in turn while reading
 the worker's CPU time: past `timeout` CPU seconds the worker is killed and replaced, and the
 task ends as `Failure.TIME_LIMIT` (a page that took too long once will take too long again, so
-it is not retried). A worker that dies, or uses no CPU for `hang_after`
-seconds while on a task (stopped, deadlocked), is replaced and the task retried once on the new
-worker; a second loss ends it as `Failure.WORKER_LOST`. A thread cannot be killed, so
+it is not retried). A worker that dies, or uses no CPU for `hang_after` seconds while on a task
+(stopped, deadlocked), is replaced and the task retried once on the new worker; a second loss
+ends it as `Failure.WORKER_LOST`. A thread cannot be killed, so
 `workers=0` (extraction in a thread of this process, for tests) has no time limit.
 """
 
@@ -220,7 +220,9 @@ class _Worker:
         except _Lost as exc:
             self.broken = exc
             return
-        self._outbox += _frame(task)
+        # Header and task appended apart: the page is copied once, not into a framed copy first.
+        self._outbox += _header(len(task))
+        self._outbox += task
         self._flush()
 
     def _flush(self) -> None:
@@ -243,11 +245,11 @@ class _Worker:
         cpu_seen, progress_at, wait = 0.0, started, min(timeout, hang_after)
         poller = select.poll()
         while True:
-            writing = bool(self._outbox)
-            poller.register(self.sock, select.POLLIN | (select.POLLOUT if writing else 0))
+            poller.register(self.sock, select.POLLIN | (select.POLLOUT if self._outbox else 0))
             try:
-                events = dict(poller.poll(wait * 1000))
-                if events.get(self.sock.fileno(), 0) & ~select.POLLOUT:
+                # One descriptor polled: at most one (fd, events) pair.
+                events = next((mask for _fd, mask in poller.poll(wait * 1000)), 0)
+                if events & ~select.POLLOUT:
                     # Readable, hung up or in error: an answer, or the end that tells a loss.
                     ok, value, self.cpu_mark = _answer(self.conn.recv_bytes())
                     self.outstanding -= 1
@@ -301,11 +303,13 @@ class _Worker:
         self.sock.close()
 
 
-def _frame(message: bytes) -> bytes:
-    """`message` framed as `Connection.recv_bytes` reads it (multiprocessing.connection)."""
-    if len(message) > 0x7FFFFFFF:
-        return struct.pack("!iQ", -1, len(message)) + message
-    return struct.pack("!i", len(message)) + message
+def _header(size: int) -> bytes:
+    """The length header `Connection.recv_bytes` reads before a message of `size` bytes
+    (multiprocessing.connection's framing; `Connection.send_bytes` would block on a full
+    socket)."""
+    if size > 0x7FFFFFFF:
+        return struct.pack("!iQ", -1, size)
+    return struct.pack("!i", size)
 
 
 class ExtractionPool:
