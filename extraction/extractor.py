@@ -80,6 +80,10 @@ COMPARE_MAX_CHARS = 1500
 READABILITY_TRIGGER_WORDS = 150
 # ... and replaces it when it finds this many times more words.
 READABILITY_GAIN = 3.0
+# ... when resiliparse (comments left out) finds at least this share of its words: readability
+# keeps reader comments, so a short post under a long thread came back as the thread. Tuned on
+# the tuning halves: 0.3-0.9 change the same two pages.
+READABILITY_CONFIRMED = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +281,10 @@ class ArticleExtractor:
                 text, words = balanced, _word_count(balanced)
         if self.readability_fallback and words < READABILITY_TRIGGER_WORDS:
             fallback = readability_text(html)
-            if _word_count(fallback) > READABILITY_GAIN * max(words, 1):
+            gain = _word_count(fallback)
+            if gain > READABILITY_GAIN * max(words, 1) and (
+                not wide or _word_count(wide) >= READABILITY_CONFIRMED * gain
+            ):
                 return fallback
         if self.ensemble:
             text, _added = add_missed_blocks(html, text, wide)

@@ -155,6 +155,9 @@ _RELATED_HEADINGS = (
 )
 MAX_WIDGET_TOKENS = 14
 MAX_TEASER_TOKENS = 25
+#: A line of the same text twice is a card's title (dropped) up to this many words; longer, it
+#: is an article printed twice (kept once).
+MAX_DOUBLED_CARD_TOKENS = 2 * MAX_TEASER_TOKENS
 
 # Photo credits and copyright lines: captions and credits are not article text.
 _CREDIT_RE = re.compile(
@@ -425,7 +428,27 @@ def is_doubled(line: str) -> bool:
     """A card's title rendered twice ("Title Title": visible text plus a screen-reader label)."""
     tokens = _tokens(line.casefold())
     half = len(tokens) // 2
-    return len(tokens) >= 4 and len(tokens) % 2 == 0 and tokens[:half] == tokens[half:]
+    return (
+        4 <= len(tokens) <= MAX_DOUBLED_CARD_TOKENS
+        and len(tokens) % 2 == 0
+        and tokens[:half] == tokens[half:]
+    )
+
+
+def undoubled(line: str) -> str:
+    """A long line that is the same text twice, once; any other line as it is.
+
+    Old table layouts join a whole story into one line, and some print it twice (the page and
+    its printable copy): one copy is the article, where a doubled card title is chrome.
+    """
+    words = list(_WORD_RE.finditer(line))
+    half = len(words) // 2
+    if len(words) <= MAX_DOUBLED_CARD_TOKENS or len(words) % 2:
+        return line
+    folded = [w.group().casefold() for w in words]
+    if folded[:half] != folded[half:]:
+        return line
+    return line[: words[half].start()].rstrip()
 
 
 def is_headline_variant(line: str, titles: Sequence[str]) -> bool:
@@ -512,7 +535,7 @@ def clean_lines(
     authors: Sequence[str] = (),
 ) -> tuple[list[str], bool]:
     """Drop boilerplate lines; return (kept lines, paywall notice seen)."""
-    source = [cell for line in lines for cell in table_row_prose(line.rstrip())]
+    source = [undoubled(cell) for line in lines for cell in table_row_prose(line.rstrip())]
     source = [line for line in source if line.strip()]
     titles = [t for t in titles if t and t.strip()]
     teaser_lists = _teaser_list_runs(source)

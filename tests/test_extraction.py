@@ -458,3 +458,42 @@ def test_table_rows_keep_only_prose_cells() -> None:
     prose = "The council voted on Monday to approve the bridge after ten years of debate in town."
     lines, _ = clean_lines(["| USD | 0,8453 |", f"| 15.01.08 | {prose} |", "A plain paragraph."])
     assert lines == [prose, "A plain paragraph."]
+
+
+def test_a_story_printed_twice_on_one_line_is_kept_once() -> None:
+    # An old table layout joins the story into one line, and prints it twice (page and
+    # printable copy): one copy is the article. A card title shown twice is chrome.
+    story = " ".join(PARAGRAPHS)
+    card = "Space shuttle launch could be delayed"
+    lines, _ = clean_lines([f"{story}   {story}", f"{card} {card}", PARAGRAPHS[0]])
+    assert lines == [story, PARAGRAPHS[0]]
+
+
+def test_readability_fallback_does_not_bring_back_reader_comments() -> None:
+    # A short post above a long comment thread: trafilatura's text is short, so readability is
+    # asked, and its text is the thread. resiliparse (comments left out) does not confirm it.
+    post = (
+        "<p>For time: run ten miles, then one hundred and fifty burpee pull-ups, partitioned "
+        "as needed.</p><p>Lieutenant Ray, 34, of San Antonio, served with the Second Battalion "
+        "and was killed in Kunar province in March.</p><p>He is survived by his wife, his son, "
+        "his parents, two brothers and a sister. Post your time to the comments.</p>"
+    )
+    thread = "".join(
+        f"<div class='comments-body'><p>Comment number {i}: this workout looks brutal but I "
+        "will try it on Saturday with my friends at the local gym, wish me luck everyone.</p>"
+        f"<span class='comments-post'>Comment #{i} - Posted by: Reader{i} at November 10, 2012"
+        f" 5:{i:02d} PM</span></div>"
+        for i in range(1, 40)
+    )
+    html = (
+        "<html><head><title>Sunday 121111</title></head><body><div id='main'>"
+        f"<h1>Sunday 121111</h1><div class='post'>{post}</div>"
+        f"<div class='comments-head'><a name='comments'></a>Comments</div>{thread}"
+        "</div></body></html>"
+    )
+    article = ArticleExtractor().extract(html)
+    assert article is not None
+    assert article.text.startswith("For time: run ten miles")
+    assert "Post your time to the comments." in article.text
+    assert "Comment number" not in article.text
+    assert "Posted by" not in article.text
