@@ -171,6 +171,25 @@ _TRAILING_CREDIT_RE = re.compile(
     r"(?:\bbild|\bfoto|\bphoto|\bimage|\bcredit|\bquelle)\s*:\s*[^.!?]{2,60}$|©\s*[^.!?]{2,60}$",
     re.IGNORECASE,
 )
+# Legal notices of the page footer: a copyright mark with rights, terms or a licence ("©
+# owned by or licensed to ... 2008. icScotland™ is a trade mark of ...", "Copyright 2007 The
+# Associated Press. All rights reserved. This material may not be published ..."). Old table
+# layouts put them in the article's cell, so trafilatura keeps them.
+_COPYRIGHT_MARK_RE = re.compile(r"©|\(c\)\s*(?:19|20)\d\d|\bcopyright\b|\(c\)\s+\w", re.IGNORECASE)
+_LEGAL_RE = re.compile(
+    r"all rights reserved|terms (?:of (?:use|service)|and conditions|& conditions)"
+    r"|privacy (?:policy|statement)|trade ?marks?\b|licen[cs]ed to"
+    r"|may not be (?:re)?(?:published|reproduced|broadcast|rewritten|redistributed|copied)"
+    r"|reproduction (?:or reuse )?(?:in whole or in part )?(?:is )?prohibited"
+    r"|alle rechte vorbehalten|tous droits réservés|todos los derechos reservados"
+    r"|tutti i diritti riservati|جميع الحقوق محفوظة",
+    re.IGNORECASE,
+)
+#: A legal notice with a copyright mark is this long at most (words); without one, this long:
+#: longer lines are an article's text joined with its footer, kept whole. Tuned on the tuning
+#: halves (60-100 and 20-40 change the same pages).
+MAX_LEGAL_NOTICE_TOKENS = 80
+MAX_BARE_LEGAL_NOTICE_TOKENS = 30
 # Agency signatures and reporting notes closing a story: "(dpa)", "mit dpa", "(dmk)",
 # "With files from The Associated Press".
 _SIGNATURE_RE = re.compile(
@@ -366,6 +385,16 @@ def is_credit_line(line: str) -> bool:
     if _CREDIT_RE.match(stripped) and len(_tokens(stripped)) <= 20:
         return True
     return len(_tokens(stripped)) <= 60 and bool(_TRAILING_CREDIT_RE.search(stripped))
+
+
+def is_legal_notice(line: str) -> bool:
+    """A footer's copyright, rights or terms notice."""
+    if not _LEGAL_RE.search(line):
+        return False
+    tokens = len(_tokens(line))
+    return tokens <= MAX_BARE_LEGAL_NOTICE_TOKENS or (
+        tokens <= MAX_LEGAL_NOTICE_TOKENS and bool(_COPYRIGHT_MARK_RE.search(line))
+    )
 
 
 def is_signature_line(line: str) -> bool:
@@ -573,6 +602,7 @@ def clean_lines(
             or is_consent_line(line)
             or is_dateline(line)
             or is_credit_line(line)
+            or is_legal_notice(line)
             or is_agency_credit(line)
             or is_signature_line(line)
             or is_doubled(line)

@@ -11,7 +11,7 @@ import pytest
 from newsarchive.extraction.documents import Extraction, ExtractOptions, extract_document
 from newsarchive.extraction.extractor import EXTRACTOR_VERSION, Article, ArticleExtractor
 from newsarchive.extraction.metadata import clean_title, split_authors
-from newsarchive.extraction.rules import clean_lines, is_dateline
+from newsarchive.extraction.rules import clean_lines, is_dateline, is_legal_notice
 from newsarchive.extraction.sitemodel import MAX_AFFIXES, MIN_PAGES, SiteModel
 
 DATA = Path(__file__).parent / "data" / "extraction"
@@ -497,3 +497,34 @@ def test_readability_fallback_does_not_bring_back_reader_comments() -> None:
     assert "Post your time to the comments." in article.text
     assert "Comment number" not in article.text
     assert "Posted by" not in article.text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "(Copyright 2007 by The Associated Press. All Rights Reserved.)",
+        "© owned by or licensed to Scottish & Universal Newspapers Limited 2008. icScotland™ is a "
+        "trade mark of Scottish & Universal Newspapers Limited.",
+        "This service is provided on Times Newspapers' standard Terms and Conditions. Please read "
+        "our Privacy Policy.",
+        "This material may not be published, broadcast, rewritten or redistributed.",
+        "© Süddeutsche Zeitung GmbH, München. Alle Rechte vorbehalten.",
+    ],
+)
+def test_legal_notices_are_not_article_text(line: str) -> None:
+    assert is_legal_notice(line)
+    lines, _ = clean_lines([PARAGRAPHS[0], line, PARAGRAPHS[1]])
+    assert lines == PARAGRAPHS[:2]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # prose about copyright, with no notice's wording
+        "The court ruled on Tuesday that the copyright claim against the museum had expired.",
+        # a story joined with its footer on one line (an old table layout): kept whole
+        " ".join([*PARAGRAPHS, *PARAGRAPHS]) + " Copyright 2008 AP. All rights reserved.",
+    ],
+)
+def test_prose_that_names_copyright_is_kept(line: str) -> None:
+    assert not is_legal_notice(line)
