@@ -185,7 +185,8 @@ _LEGAL_RE = re.compile(
     r"|tutti i diritti riservati|جميع الحقوق محفوظة",
     re.IGNORECASE,
 )
-#: A legal notice with a copyright mark is this long at most (words); without one, this long:
+#: A legal notice with a copyright mark or two legal wordings is this long at most (words);
+#: with one wording alone, this long:
 #: longer lines are an article's text joined with its footer, kept whole. Tuned on the tuning
 #: halves (60-100 and 20-40 change the same pages).
 MAX_LEGAL_NOTICE_TOKENS = 80
@@ -389,11 +390,13 @@ def is_credit_line(line: str) -> bool:
 
 def is_legal_notice(line: str) -> bool:
     """A footer's copyright, rights or terms notice."""
-    if not _LEGAL_RE.search(line):
+    wordings = {match.group().casefold() for match in _LEGAL_RE.finditer(line)}
+    if not wordings:
         return False
     tokens = len(_tokens(line))
     return tokens <= MAX_BARE_LEGAL_NOTICE_TOKENS or (
-        tokens <= MAX_LEGAL_NOTICE_TOKENS and bool(_COPYRIGHT_MARK_RE.search(line))
+        tokens <= MAX_LEGAL_NOTICE_TOKENS
+        and (len(wordings) > 1 or bool(_COPYRIGHT_MARK_RE.search(line)))
     )
 
 

@@ -508,6 +508,10 @@ def test_readability_fallback_does_not_bring_back_reader_comments() -> None:
         "This service is provided on Times Newspapers' standard Terms and Conditions. Please read "
         "our Privacy Policy.",
         "This material may not be published, broadcast, rewritten or redistributed.",
+        # two wordings without a mark, longer than one wording alone may be
+        "This service is provided on Times Newspapers' standard Terms and Conditions. Please "
+        "read our Privacy Policy. To inquire about a licence to reproduce material from Times "
+        "Online, The Times or The Sunday Times, click here.",
         "© Süddeutsche Zeitung GmbH, München. Alle Rechte vorbehalten.",
     ],
 )
