@@ -43,12 +43,15 @@ from bench.metrics import (  # noqa: E402
     score_page,
 )
 from newsarchive.extraction.decode import decode_html  # noqa: E402
+from newsarchive.extraction.documents import Extraction  # noqa: E402
 from newsarchive.extraction.extractor import (  # noqa: E402
     EXTRACTOR_VERSION,
+    Article,
     ArticleExtractor,
     load_language_model,
 )
 from newsarchive.extraction.members import readability_text  # noqa: E402
+from newsarchive.extraction.sitemodel import SiteModel  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -150,12 +153,73 @@ def decoded(page: Page) -> str:
     return html
 
 
-def ours(extractor: ArticleExtractor) -> Callable[[Page], Output]:
+def ours(
+    extractor: ArticleExtractor, kept: dict[str, Article | None] | None = None
+) -> Callable[[Page], Output]:
+    """Our extractor, page by page; each page's `Article` goes into `kept` when given."""
+
     def extract(page: Page) -> Output:
         article = extractor.extract(decoded(page), page.url)
+        if kept is not None:
+            kept[page.id] = article
         return Output(article.text, article.title) if article else Output(None)
 
     return extract
+
+
+def with_site_models(
+    pages: Iterable[Page],
+    articles: dict[str, Article | None],
+    page_by_page: dict[str, PageResult],
+) -> dict[str, PageResult]:
+    """Our output after each site's repeated-block model, as `reextract` gives it.
+
+    `reextract` builds a site's model from every archived article of the site, then extracts
+    each again with it; here the model is built from the set's pages of the same site. A site
+    with fewer than `sitemodel.MIN_PAGES` pages changes nothing (the crawl's cold start). CPU is
+    the page's own extraction plus its share of its site's model.
+    """
+    by_site: dict[str, list[Page]] = {}
+    for page in pages:
+        by_site.setdefault(page.site, []).append(page)
+    results: dict[str, PageResult] = {}
+    for site, members in by_site.items():
+        start = time.process_time()
+        model = SiteModel(site)
+        extractions = {p.id: _as_extraction(articles.get(p.id)) for p in members}
+        for extraction in extractions.values():
+            if extraction is not None:
+                model.observe(extraction.text.split("\n"), extraction.metadata.get("page_title"))
+        cleaned = {
+            key: None if extraction is None else model.apply(extraction, learn=False)
+            for key, extraction in extractions.items()
+        }
+        share = (time.process_time() - start) / len(members)
+        for page in members:
+            result = cleaned[page.id]
+            title = None if result is None else result.metadata.get("title")
+            results[page.id] = PageResult(
+                score_page(page.expected, None if result is None else result.text),
+                _title_ok(page, title),
+                page_by_page[page.id].cpu_seconds + share,
+            )
+    return results
+
+
+def _as_extraction(article: Article | None) -> Extraction | None:
+    if article is None:
+        return None
+    return Extraction(
+        text=article.text,
+        encoding="utf-8",
+        extractor_version=article.extractor_version,
+        metadata={"title": article.title, "page_title": article.page_title},
+        article_body=article.jsonld_body,
+    )
+
+
+def _title_ok(page: Page, title: str | None) -> bool | None:
+    return None if page.title is None else normalise_title(title) == normalise_title(page.title)
 
 
 def trafilatura_run(**options: Any) -> Callable[[Page], Output]:
@@ -188,12 +252,9 @@ def run(pages: Iterable[Page], extract: Callable[[Page], Output]) -> dict[str, P
         start = time.process_time()
         output = extract(page)
         cpu = time.process_time() - start
-        title_ok = (
-            None
-            if page.title is None
-            else normalise_title(output.title) == normalise_title(page.title)
+        results[page.id] = PageResult(
+            score_page(page.expected, output.text), _title_ok(page, output.title), cpu
         )
-        results[page.id] = PageResult(score_page(page.expected, output.text), title_ok, cpu)
     return results
 
 
@@ -222,7 +283,14 @@ def _warm(extractor: ArticleExtractor) -> ArticleExtractor:
     return extractor
 
 
-def extractors() -> dict[str, Callable[[Page], Output]]:
+MINE = f"newsarchive {EXTRACTOR_VERSION}"
+#: Ours with each site's model built from the set's other pages of that site (`reextract`).
+MINE_SITE_MODELS = f"{MINE} + site models"
+
+
+def extractors(
+    kept: dict[str, Article | None] | None = None,
+) -> dict[str, Callable[[Page], Output]]:
     """Name -> extractor; ours last. The single extractors are the baselines of the targets."""
     return {
         f"trafilatura {trafilatura.__version__} defaults": trafilatura_run(),
@@ -230,7 +298,7 @@ def extractors() -> dict[str, Callable[[Page], Output]]:
             favor_precision=True, include_comments=False
         ),
         "readability-lxml": readability_run,
-        f"newsarchive {EXTRACTOR_VERSION}": ours(_warm(ArticleExtractor())),
+        MINE: ours(_warm(ArticleExtractor()), kept),
     }
 
 
@@ -259,7 +327,7 @@ def targets(
     lines = []
     for name, table in tables.items():
         for half in HALVES:
-            singles = {k: v[half].scores.f1 for k, v in table.items() if k != mine}
+            singles = {k: v[half].scores.f1 for k, v in table.items() if not k.startswith(mine)}
             best = max(singles, key=lambda k: singles[k])
             f1 = table[mine][half].scores.f1
             ok = f1 >= singles[best] + 0.01
@@ -276,6 +344,13 @@ def targets(
     if "dev" in tables:
         acc = tables["dev"][mine][ALL].title_accuracy
         lines.append(f"dev title accuracy {acc:.3f} >= 0.95: {'met' if acc >= 0.95 else 'NOT met'}")
+    models = f"{mine} + site models"
+    for name, table in tables.items():
+        if models in table:
+            lines.append(
+                f"{name} with site models (reextract over each site's pages): F1 "
+                + ", ".join(f"{g} {table[models][g].scores.f1:.3f}" for g in (ALL, *HALVES))
+            )
     cpu = sum(t[mine][ALL].cpu_ms_per_page * t[mine][ALL].scores.pages for t in tables.values())
     ref = sum(
         t[reference][ALL].cpu_ms_per_page * t[mine][ALL].scores.pages for t in tables.values()
@@ -306,8 +381,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # trafilatura and readability log every discarded page; it is noise in a benchmark.
     logging.basicConfig(level=logging.CRITICAL)
-    runs = extractors()
-    mine = next(name for name in runs if name.startswith("newsarchive"))
+    articles: dict[str, Article | None] = {}
+    runs = extractors(articles)
+    mine = MINE
     reference = next(name for name in runs if name.endswith("favor_precision"))
     out: list[str] = []
     tables: dict[str, dict[str, dict[str, GroupScore]]] = {}
@@ -322,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         for page in pages:
             for key, extract in runs.items():
                 results[key].update(run([page], extract))
+        results[MINE_SITE_MODELS] = with_site_models(pages, articles, results[mine])
         ids = groups(pages)
         tables[name] = {
             key: {g: group_score(res[i] for i in members) for g, members in ids.items()}

@@ -26,6 +26,7 @@ from newsarchive.extraction.ensemble import (
     shingles,
     with_lead,
 )
+from newsarchive.extraction.layout import unwrap_layout_tables
 from newsarchive.extraction.members import readability_text
 from newsarchive.extraction.pagemeta import PageMetadata
 from newsarchive.extraction.rules import clean_lines
@@ -263,6 +264,7 @@ class ArticleExtractor:
             if region is not None:
                 return self._run(region, self._region_options, url)
             logger.debug("body_xpath matched nothing on %s, using the whole page", url)
+        unwrap_layout_tables(tree)
         text = self._first_pass(tree, wide, url)
         words = _word_count(text)
         if (
