@@ -40,8 +40,18 @@ def _own_parts(table: HtmlElement) -> Iterator[HtmlElement]:
 
 
 def _is_layout(table: HtmlElement) -> bool:
-    for part in _own_parts(table):
-        if part.tag in _CELLS and sum(map(len, part.itertext())) >= LAYOUT_CELL_CHARS:
+    return any(
+        part.tag in _CELLS and _has_text(part, LAYOUT_CELL_CHARS) for part in _own_parts(table)
+    )
+
+
+def _has_text(element: HtmlElement, chars: int) -> bool:
+    # Stops at `chars`: an outer cell holds every nested table's text, and a hostile page nests
+    # tables as deep as the parser allows around thousands of cells (summing it all per level
+    # took 1.8 s on a 60,000-element page).
+    for text in element.itertext():
+        chars -= len(text)
+        if chars <= 0:
             return True
     return False
 

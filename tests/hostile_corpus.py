@@ -678,6 +678,21 @@ def _markup(c: Corpus) -> None:
         "1.5 MB of JSON-LD",
         "hugely padded",
     )
+    # Layout tables nested 80 deep around 5,000 one-cell tables, the story at the bottom: every
+    # level is a layout table (extraction.layout) whose cells hold all the text below them.
+    head, body = page("Nested tables", "nested deep").split("<body>")
+    nested = (
+        f"{head}<body>{'<table><tr><td>' * 80}{'<table><tr><td>a</td></tr></table>' * 5000}"
+        f"{body.removesuffix('</body></html>')}{'</td></tr></table>' * 80}</body></html>"
+    )
+    c.article(
+        "tables-nested-80-deep",
+        _html(nested.encode()),
+        CRASH,
+        Outcome.EXTRACTED,
+        "layout tables nested 80 deep around 5,000 tables",
+        "nested deep",
+    )
     xxe = (
         '<?xml version="1.0"?><!DOCTYPE html [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
         '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>XXE</title></head><body>'
