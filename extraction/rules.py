@@ -171,25 +171,32 @@ _TRAILING_CREDIT_RE = re.compile(
     r"(?:\bbild|\bfoto|\bphoto|\bimage|\bcredit|\bquelle)\s*:\s*[^.!?]{2,60}$|©\s*[^.!?]{2,60}$",
     re.IGNORECASE,
 )
-# Legal notices of the page footer: a copyright mark with rights, terms or a licence ("©
-# owned by or licensed to ... 2008. icScotland™ is a trade mark of ...", "Copyright 2007 The
-# Associated Press. All rights reserved. This material may not be published ..."). Old table
-# layouts put them in the article's cell, so trafilatura keeps them.
-_COPYRIGHT_MARK_RE = re.compile(r"©|\(c\)\s*(?:19|20)\d\d|\bcopyright\b|\(c\)\s+\w", re.IGNORECASE)
-_LEGAL_RE = re.compile(
-    r"all rights reserved|terms (?:of (?:use|service)|and conditions|& conditions)"
-    r"|privacy (?:policy|statement)|trade ?marks?\b|licen[cs]ed to"
-    r"|may not be (?:re)?(?:published|reproduced|broadcast|rewritten|redistributed|copied)"
-    r"|reproduction (?:or reuse )?(?:in whole or in part )?(?:is )?prohibited"
-    r"|alle rechte vorbehalten|tous droits réservés|todos los derechos reservados"
+# Legal notices of the page footer ("© owned by or licensed to ... 2008. icScotland™ is a
+# trade mark of ...", "Copyright 2007 The Associated Press. All rights reserved. This material
+# may not be published ..."). Old table layouts put them in the article's cell, so trafilatura
+# keeps them. Some wordings only ever appear in a notice; others also in reporting ("changed
+# its privacy policy", "trademarks were infringed"), so they count only beside a copyright
+# mark or a notice's wording. A bare "copyright" is a word of prose, "Copyright 2007" a mark.
+_COPYRIGHT_MARK_RE = re.compile(
+    r"©|\(c\)\s*(?:19|20)\d\d|\bcopyright\s*(?:©|\(c\)\s*)?(?:19|20)\d\d", re.IGNORECASE
+)
+_NOTICE_RE = re.compile(
+    r"all rights reserved|may not be (?:re)?(?:published|reproduced|broadcast|rewritten"
+    r"|redistributed|copied)|reproduction (?:or reuse )?(?:in whole or in part )?(?:is )?"
+    r"prohibited|alle rechte vorbehalten|tous droits réservés|todos los derechos reservados"
     r"|tutti i diritti riservati|جميع الحقوق محفوظة",
     re.IGNORECASE,
 )
-#: A legal notice with a copyright mark or two legal wordings is this long at most (words);
-#: with one wording alone, this long:
-#: longer lines are an article's text joined with its footer, kept whole. Tuned on the tuning
-#: halves (60-100 and 20-40 change the same pages).
+_LEGAL_TERMS_RE = re.compile(
+    r"terms (?:of (?:use|service)|and conditions|& conditions)|privacy (?:policy|statement)"
+    r"|trade ?marks?\b|licen[cs]ed to",
+    re.IGNORECASE,
+)
+#: A legal notice is at most this long (words); longer lines are an article's text joined with
+#: its footer, kept whole ...
 MAX_LEGAL_NOTICE_TOKENS = 80
+#: ... and at most this long when a notice's wording is all it has (no mark, no other term).
+#: Tuned on the tuning halves (60-100 and 20-40 change the same pages).
 MAX_BARE_LEGAL_NOTICE_TOKENS = 30
 # Agency signatures and reporting notes closing a story: "(dpa)", "mit dpa", "(dmk)",
 # "With files from The Associated Press".
@@ -390,14 +397,20 @@ def is_credit_line(line: str) -> bool:
 
 def is_legal_notice(line: str) -> bool:
     """A footer's copyright, rights or terms notice."""
-    wordings = {match.group().casefold() for match in _LEGAL_RE.finditer(line)}
-    if not wordings:
+    notice = _NOTICE_RE.search(line) is not None
+    if not notice and _LEGAL_TERMS_RE.search(line) is None:
         return False
     tokens = len(_tokens(line))
-    return tokens <= MAX_BARE_LEGAL_NOTICE_TOKENS or (
-        tokens <= MAX_LEGAL_NOTICE_TOKENS
-        and (len(wordings) > 1 or bool(_COPYRIGHT_MARK_RE.search(line)))
-    )
+    if tokens > MAX_LEGAL_NOTICE_TOKENS:
+        return False
+    marked = _COPYRIGHT_MARK_RE.search(line) is not None
+    if notice:
+        return (
+            marked
+            or tokens <= MAX_BARE_LEGAL_NOTICE_TOKENS
+            or _LEGAL_TERMS_RE.search(line) is not None
+        )
+    return marked
 
 
 def is_signature_line(line: str) -> bool:

@@ -505,13 +505,13 @@ def test_readability_fallback_does_not_bring_back_reader_comments() -> None:
         "(Copyright 2007 by The Associated Press. All Rights Reserved.)",
         "© owned by or licensed to Scottish & Universal Newspapers Limited 2008. icScotland™ is a "
         "trade mark of Scottish & Universal Newspapers Limited.",
-        "This service is provided on Times Newspapers' standard Terms and Conditions. Please read "
-        "our Privacy Policy.",
+        "Copyright © 2008 Times Newspapers Ltd. This service is provided on Times Newspapers' "
+        "standard Terms and Conditions. Please read our Privacy Policy.",
         "This material may not be published, broadcast, rewritten or redistributed.",
-        # two wordings without a mark, longer than one wording alone may be
-        "This service is provided on Times Newspapers' standard Terms and Conditions. Please "
-        "read our Privacy Policy. To inquire about a licence to reproduce material from Times "
-        "Online, The Times or The Sunday Times, click here.",
+        # a notice's wording with a term, past the length of a wording alone
+        "All rights reserved. This service is provided on Times Newspapers' standard Terms and "
+        "Conditions; to inquire about a licence to reproduce material from Times Online, The "
+        "Times or The Sunday Times, see our syndication pages.",
         "© Süddeutsche Zeitung GmbH, München. Alle Rechte vorbehalten.",
     ],
 )
@@ -526,6 +526,10 @@ def test_legal_notices_are_not_article_text(line: str) -> None:
     [
         # prose about copyright, with no notice's wording
         "The court ruled on Tuesday that the copyright claim against the museum had expired.",
+        # reporting that uses a notice's terms
+        "Facebook changed its privacy policy and its terms of service on Tuesday.",
+        "The copyright was licensed to Universal in 1990, the court heard.",
+        "Apple said its trademarks had been infringed by the new phones.",
         # a story joined with its footer on one line (an old table layout): kept whole
         " ".join([*PARAGRAPHS, *PARAGRAPHS]) + " Copyright 2008 AP. All rights reserved.",
     ],
