@@ -284,7 +284,7 @@ def _warm(extractor: ArticleExtractor) -> ArticleExtractor:
 
 
 MINE = f"newsarchive {EXTRACTOR_VERSION}"
-#: Ours with each site's model built from the set's other pages of that site (`reextract`).
+#: Ours after each site's model, built from all the set's pages of that site (as `reextract`).
 MINE_SITE_MODELS = f"{MINE} + site models"
 
 
