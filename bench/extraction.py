@@ -284,8 +284,10 @@ def _warm(extractor: ArticleExtractor) -> ArticleExtractor:
 
 
 MINE = f"newsarchive {EXTRACTOR_VERSION}"
-#: Ours after each site's model, built from all the set's pages of that site (as `reextract`).
-MINE_SITE_MODELS = f"{MINE} + site models"
+#: Ours after each site's model, built from all the set's pages of that site (as `reextract`),
+#: is the row of ours with this suffix.
+SITE_MODELS = " + site models"
+MINE_SITE_MODELS = f"{MINE}{SITE_MODELS}"
 
 
 def extractors(
@@ -344,7 +346,7 @@ def targets(
     if "dev" in tables:
         acc = tables["dev"][mine][ALL].title_accuracy
         lines.append(f"dev title accuracy {acc:.3f} >= 0.95: {'met' if acc >= 0.95 else 'NOT met'}")
-    models = f"{mine} + site models"
+    models = f"{mine}{SITE_MODELS}"
     for name, table in tables.items():
         if models in table:
             lines.append(

@@ -469,15 +469,16 @@ def is_agency_credit(line: str) -> bool:
     )
 
 
+def _twice(tokens: Sequence[str]) -> bool:
+    """Whether `tokens` are one run of words written twice."""
+    half = len(tokens) // 2
+    return len(tokens) % 2 == 0 and tokens[:half] == tokens[half:]
+
+
 def is_doubled(line: str) -> bool:
     """A card's title rendered twice ("Title Title": visible text plus a screen-reader label)."""
     tokens = _tokens(line.casefold())
-    half = len(tokens) // 2
-    return (
-        4 <= len(tokens) <= MAX_DOUBLED_CARD_TOKENS
-        and len(tokens) % 2 == 0
-        and tokens[:half] == tokens[half:]
-    )
+    return 4 <= len(tokens) <= MAX_DOUBLED_CARD_TOKENS and _twice(tokens)
 
 
 def undoubled(line: str) -> str:
@@ -487,13 +488,9 @@ def undoubled(line: str) -> str:
     its printable copy): one copy is the article, where a doubled card title is chrome.
     """
     words = list(_WORD_RE.finditer(line))
-    half = len(words) // 2
-    if len(words) <= MAX_DOUBLED_CARD_TOKENS or len(words) % 2:
+    if len(words) <= MAX_DOUBLED_CARD_TOKENS or not _twice([w.group().casefold() for w in words]):
         return line
-    folded = [w.group().casefold() for w in words]
-    if folded[:half] != folded[half:]:
-        return line
-    return line[: words[half].start()].rstrip()
+    return line[: words[len(words) // 2].start()].rstrip()
 
 
 def is_headline_variant(line: str, titles: Sequence[str]) -> bool:

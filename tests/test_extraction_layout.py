@@ -6,15 +6,7 @@ from lxml.html import HtmlElement, fromstring
 
 from newsarchive.extraction.extractor import ArticleExtractor
 from newsarchive.extraction.layout import LAYOUT_CELL_CHARS, unwrap_layout_tables
-
-PARAGRAPHS = [
-    "The city council voted on Monday evening to approve a new pedestrian footbridge across the "
-    "river, ending more than ten years of debate about how to link the old town with the station.",
-    "The bridge, which is expected to cost around twelve million pounds, will be paid for with a "
-    "mix of national transport funding and money from the council's own capital budget.",
-    "Supporters said the crossing would cut walking times for thousands of commuters every day "
-    "and take pressure off the busy road bridge, which has no safe space for cyclists.",
-]
+from tests.test_extraction import PARAGRAPHS
 
 
 def _tags(tree: HtmlElement) -> list[str]:
