@@ -200,7 +200,9 @@ class ArticleExtractor:
         if not authors:
             author = page_meta.author()
             authors = meta.split_authors(author.split(";") if author else None)
-        lines, paywall_notice = clean_lines(text.split("\n"), titles=titles, authors=authors)
+        lines, paywall_notice = clean_lines(
+            text.split("\n"), titles=titles, authors=authors, comments=self.include_comments
+        )
         body = "\n".join(lines)
         if not body:
             return None

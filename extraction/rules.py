@@ -331,6 +331,32 @@ AUTHOR_BOX_NAME_WITHIN = 40
 HEADLINE_OVERLAP = 0.7
 
 
+# Reader comments signed line by line ("Posted by: NAME | Mar 20, 2007 10:19 PM", "Posted by NAME
+# on January 10, 2008 5:58 PM"): blog and newspaper comment systems of the 2000s whose markup
+# trafilatura's comment filter does not recognise. A run of such signatures, each within a few
+# lines of the next, is a comment thread; it and everything after it is left out. The date is
+# required: a live blog signs its entries "Posted by NAME at 10:32", and those are the article.
+_COMMENT_SIGNATURE_RE = re.compile(
+    r"^(?:posted|submitted|comment(?:ed)?|repl(?:y|ied))\s+by\b", re.I
+)
+_SIGNED_DATE_RE = re.compile(
+    r"\b(?:(?:19|20)\d{2}|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I
+)
+# The thread's heading, when it sits just above the first signed comment.
+_COMMENTS_HEADING_RE = re.compile(
+    r"^(?:\d+\s+)?(?:comments?|responses?|replies|reader comments|your comments|have your say"
+    r"|(?:leave|post|add) a (?:comment|reply))\b.{0,30}$",
+    re.I,
+)
+MAX_COMMENT_SIGNATURE_TOKENS = 25
+# Tuned on the tuning halves: 2-4 signatures and gaps of 8-20 lines change the same pages.
+MIN_COMMENT_SIGNATURES = 3
+MAX_COMMENT_GAP_LINES = 12
+# A thread is cut only below an article: a page that is mostly signed posts is a forum or a
+# blog's index, not an article followed by its comments.
+MIN_WORDS_ABOVE_COMMENTS = 50
+
+
 # Every rule tokenises and normalises the same line again: cached, so each is done once per line.
 # A page's lines (and their stripped and case-folded forms) fit.
 _LINE_CACHE = 1024
@@ -552,6 +578,33 @@ def _teaser_list_runs(lines: Sequence[str]) -> set[int]:
     return drop
 
 
+def comment_thread_start(lines: Sequence[str]) -> int | None:
+    """Index of the first line of the signed comment thread closing `lines`, if there is one."""
+    signed = [
+        index
+        for index, line in enumerate(lines)
+        if len(_tokens(line)) <= MAX_COMMENT_SIGNATURE_TOKENS
+        and _COMMENT_SIGNATURE_RE.match(line.strip())
+        and _SIGNED_DATE_RE.search(line)
+    ]
+    if len(signed) < MIN_COMMENT_SIGNATURES:
+        return None
+    # the last run of signatures close together: an article's own "Posted by" sits further up
+    first = len(signed) - 1
+    while first > 0 and signed[first] - signed[first - 1] <= MAX_COMMENT_GAP_LINES:
+        first -= 1
+    if len(signed) - first < MIN_COMMENT_SIGNATURES:
+        return None
+    start = signed[first]
+    for index in range(start - 1, max(start - MAX_COMMENT_GAP_LINES, 0) - 1, -1):
+        if _COMMENTS_HEADING_RE.match(lines[index].strip()):
+            start = index
+            break
+    if sum(len(_tokens(line)) for line in lines[:start]) < MIN_WORDS_ABOVE_COMMENTS:
+        return None
+    return start
+
+
 def table_row_prose(line: str) -> list[str]:
     """A table row as trafilatura writes it ("| a | b |"): only its cells of prose.
 
@@ -575,10 +628,15 @@ def clean_lines(
     *,
     titles: Sequence[str] = (),
     authors: Sequence[str] = (),
+    comments: bool = False,
 ) -> tuple[list[str], bool]:
-    """Drop boilerplate lines; return (kept lines, paywall notice seen)."""
+    """Drop boilerplate lines (and reader comments, unless `comments`); return (kept lines,
+    paywall notice seen)."""
     source = [undoubled(cell) for line in lines for cell in table_row_prose(line.rstrip())]
     source = [line for line in source if line.strip()]
+    thread = None if comments else comment_thread_start(source)
+    if thread is not None:
+        source = source[:thread]
     titles = [t for t in titles if t and t.strip()]
     teaser_lists = _teaser_list_runs(source)
     kept: list[str] = []

@@ -11,7 +11,12 @@ import pytest
 from newsarchive.extraction.documents import Extraction, ExtractOptions, extract_document
 from newsarchive.extraction.extractor import EXTRACTOR_VERSION, Article, ArticleExtractor
 from newsarchive.extraction.metadata import clean_title, split_authors
-from newsarchive.extraction.rules import clean_lines, is_dateline, is_legal_notice
+from newsarchive.extraction.rules import (
+    clean_lines,
+    comment_thread_start,
+    is_dateline,
+    is_legal_notice,
+)
 from newsarchive.extraction.sitemodel import MAX_AFFIXES, MIN_PAGES, SiteModel
 
 DATA = Path(__file__).parent / "data" / "extraction"
@@ -536,3 +541,76 @@ def test_legal_notices_are_not_article_text(line: str) -> None:
 )
 def test_prose_that_names_copyright_is_kept(line: str) -> None:
     assert not is_legal_notice(line)
+
+
+COMMENTS = [
+    ("atmos", "Mar 20, 2007 10:19:46 PM", ["Priceless, and so true of the tools I use every day."]),
+    ("Jon", "Mar 20, 2007 11:21:10 PM", ["Great post.", "Shame the best parts are images."]),
+    ("Raimo", "Mar 20, 2007 11:51:02 PM", ["Why do we try to humanize everything we build?"]),
+    ("Satz", "Mar 21, 2007 1:17:36 AM", ["Some only work from nine to five and never more."]),
+]
+
+
+def test_signed_reader_comments_are_not_article_text() -> None:
+    # A 2007 blog: the post, its own signature, then a thread of comments each signed
+    # "Posted by: NAME | DATE", in markup that says nothing of comments.
+    thread = "".join(
+        "<div class='content'>"
+        + "".join(f"<p>{line}</p>" for line in lines)
+        + f"<p class='posted'>Posted by: {name} | {date}</p></div>"
+        for name, date, lines in COMMENTS
+    )
+    body = (
+        "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+        + "<p class='posted'>Posted by Kathy on March 20, 2007 | Permalink</p>"
+        + f"<h3>Comments</h3>{thread}"
+    )
+    article = ArticleExtractor().extract(make_page(body=body))
+    assert article is not None
+    assert article.text == "\n".join(PARAGRAPHS)
+    # asked for, the comments stay
+    with_comments = ArticleExtractor(include_comments=True).extract(make_page(body=body))
+    assert with_comments is not None
+    assert "Posted by: Satz" in with_comments.text
+
+
+def test_comment_thread_start_with_the_signature_after_or_before_the_comment() -> None:
+    # newspaper systems of the 2000s: "Posted by NAME on DATE", then "Report this comment"
+    telegraph = [*PARAGRAPHS, "What a marvellous opportunity."]
+    for name in ("Idealist", "John", "rupert"):
+        telegraph += [f"Posted by {name} on January 10, 2008 5:58 PM", "Report this comment"]
+        telegraph.append("They can have ours for free.")
+    assert comment_thread_start(telegraph) == len(PARAGRAPHS) + 1
+    # the signature above the comment, the thread under its heading
+    bolton = [*PARAGRAPHS, "Have your say"]
+    for name in ("tom3465, farnworth", "donmarg, bolton", "irf, Accrington"):
+        bolton += [f"Posted by: {name} on 8:21pm Tue 1 Jan 08", "lolll", "Quote | Report this post"]
+    assert comment_thread_start(bolton) == len(PARAGRAPHS)
+
+
+def test_signed_lines_that_are_not_a_comment_thread_are_kept() -> None:
+    # a live blog signs its entries with a time only: the entries are the article
+    live = [PARAGRAPHS[0]]
+    for minute, paragraph in enumerate(PARAGRAPHS[1:]):
+        live += [f"Posted by Jane Doe at 10:3{minute}", paragraph]
+    live += ["Posted by Jane Doe at 10:39", "Our live coverage ends here for today, thank you."]
+    assert comment_thread_start(live) is None
+    assert clean_lines(live)[0] == live
+    # two signed comments are not yet a thread
+    two = [
+        *PARAGRAPHS,
+        "Nice.",
+        "Posted by: Jon | Mar 20, 2007",
+        "Great.",
+        "Posted by: Al | Mar 21, 2007",
+    ]
+    assert comment_thread_start(two) is None
+    # signed posts with no article above them: a forum page, left alone
+    forum = [f"Posted by: user{i} | Mar 2{i}, 2007 10:1{i} PM\nFirst!" for i in range(5)]
+    forum = [part for post in forum for part in post.split("\n")]
+    assert comment_thread_start(forum) is None
+    # signatures spread out are an article's own, not a thread
+    spread = [*PARAGRAPHS * 4, "Posted by Kathy on March 20, 2007"]
+    spread = [*spread, *PARAGRAPHS * 4, "Posted by Kathy on March 21, 2007"]
+    spread = [*spread, *PARAGRAPHS * 4, "Posted by Kathy on March 22, 2007"]
+    assert comment_thread_start(spread) is None
