@@ -334,8 +334,9 @@ HEADLINE_OVERLAP = 0.7
 # Reader comments signed line by line ("Posted by: NAME | Mar 20, 2007 10:19 PM", "Posted by NAME
 # on January 10, 2008 5:58 PM"): blog and newspaper comment systems of the 2000s whose markup
 # trafilatura's comment filter does not recognise. A run of such signatures, each within a few
-# lines of the next, is a comment thread; it and everything after it is left out. The date is
-# required: a live blog signs its entries "Posted by NAME at 10:32", and those are the article.
+# lines of the next and closing the text, is a comment thread; it and everything after it is
+# left out. The date is required: a live blog signs its entries "Posted by NAME at 10:32", and
+# those are the article.
 _COMMENT_SIGNATURE_RE = re.compile(
     r"^(?:posted|submitted|comment(?:ed)?|repl(?:y|ied))\s+by\b", re.I
 )
@@ -587,13 +588,24 @@ def comment_thread_start(lines: Sequence[str]) -> int | None:
         and _COMMENT_SIGNATURE_RE.match(line.strip())
         and _SIGNED_DATE_RE.search(line)
     ]
-    if len(signed) < MIN_COMMENT_SIGNATURES:
+    # the thread closes the text ...
+    if len(signed) < MIN_COMMENT_SIGNATURES or len(lines) - signed[-1] > MAX_COMMENT_GAP_LINES:
         return None
-    # the last run of signatures close together: an article's own "Posted by" sits further up
-    first = len(signed) - 1
-    while first > 0 and signed[first] - signed[first - 1] <= MAX_COMMENT_GAP_LINES:
-        first -= 1
-    if len(signed) - first < MIN_COMMENT_SIGNATURES:
+    # ... and starts at the first run of signatures close together (an article's own
+    # "Posted by" sits further up; a long comment may part later ones)
+    need = MIN_COMMENT_SIGNATURES - 1
+    first = next(
+        (
+            index
+            for index in range(len(signed) - need)
+            if all(
+                signed[i + 1] - signed[i] <= MAX_COMMENT_GAP_LINES
+                for i in range(index, index + need)
+            )
+        ),
+        None,
+    )
+    if first is None:
         return None
     start = signed[first]
     for index in range(start - 1, max(start - MAX_COMMENT_GAP_LINES, 0) - 1, -1):

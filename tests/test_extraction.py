@@ -586,6 +586,10 @@ def test_comment_thread_start_with_the_signature_after_or_before_the_comment() -
     for name in ("tom3465, farnworth", "donmarg, bolton", "irf, Accrington"):
         bolton += [f"Posted by: {name} on 8:21pm Tue 1 Jan 08", "lolll", "Quote | Report this post"]
     assert comment_thread_start(bolton) == len(PARAGRAPHS)
+    # a long comment parts the signatures: the thread still starts at the first run
+    long_comment = [f"Paragraph {i} of a long comment." for i in range(20)]
+    parted = [*telegraph, *long_comment, "Posted by Al on January 11, 2008 9:00 AM"]
+    assert comment_thread_start(parted) == len(PARAGRAPHS) + 1
 
 
 def test_signed_lines_that_are_not_a_comment_thread_are_kept() -> None:
@@ -609,6 +613,9 @@ def test_signed_lines_that_are_not_a_comment_thread_are_kept() -> None:
     forum = [f"Posted by: user{i} | Mar 2{i}, 2007 10:1{i} PM\nFirst!" for i in range(5)]
     forum = [part for post in forum for part in post.split("\n")]
     assert comment_thread_start(forum) is None
+    # signed posts quoted mid-article, the article going on below them
+    quoted = [*PARAGRAPHS, *two[len(PARAGRAPHS) :], "Posted by: Bo | Mar 22, 2007", *PARAGRAPHS * 4]
+    assert comment_thread_start(quoted) is None
     # signatures spread out are an article's own, not a thread
     spread = [*PARAGRAPHS * 4, "Posted by Kathy on March 20, 2007"]
     spread = [*spread, *PARAGRAPHS * 4, "Posted by Kathy on March 21, 2007"]
