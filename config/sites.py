@@ -6,7 +6,7 @@ import difflib
 import re
 from datetime import date  # noqa: TC003 - pydantic reads the annotations at run time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -79,6 +79,15 @@ class ExtractionOverrides(_Strict):
     body_xpath: str | None = None
     #: XPaths of elements to remove before extraction.
     drop_xpaths: list[str] = []
+    #: Where this site's headline is: "auto" weighs JSON-LD, og:title, the heading and <title>;
+    #: the others take that one source (without the site's name), or "auto" where a page has
+    #: none. For a publisher whose pages the generic choice gets wrong.
+    title_source: Literal["auto", "jsonld", "og", "h1", "title"] = "auto"
+    #: Names this site's titles carry as a prefix or suffix ("BBC News"), beside the names its
+    #: pages state (og:site_name, JSON-LD publisher) and its domain's.
+    site_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default=[], max_length=20
+    )
 
 
 class Refetch(_Strict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Self
@@ -28,6 +29,8 @@ class ExtractOptions:
     language_hint: str | None = None
     body_xpath: str | None = None
     drop_xpaths: tuple[str, ...] = ()
+    title_source: str = "auto"
+    site_names: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, options: Options, site: SiteConfig | None = None) -> Self:
@@ -38,6 +41,11 @@ class ExtractOptions:
             language_hint=site.language if site else None,
             body_xpath=site.extraction.body_xpath if site else None,
             drop_xpaths=tuple(site.extraction.drop_xpaths) if site else (),
+            title_source=site.extraction.title_source if site else "auto",
+            # the file's name ("bbc-news") spells the site's name as much as its domain does
+            site_names=(
+                (*site.extraction.site_names, re.sub(r"[-_]+", " ", site.name)) if site else ()
+            ),
         )
 
     @property
@@ -77,6 +85,8 @@ def _extractor(options: ExtractOptions) -> ArticleExtractor:
         language_hint=options.language_hint,
         body_xpath=options.body_xpath,
         drop_xpaths=options.drop_xpaths,
+        title_source=options.title_source,
+        site_names=options.site_names,
     )
 
 

@@ -132,6 +132,8 @@ class ArticleExtractor:
         language_hint: str | None = None,
         body_xpath: str | None = None,
         drop_xpaths: Sequence[str] = (),
+        title_source: str = "auto",
+        site_names: Sequence[str] = (),
     ) -> None:
         self.favor_precision = favor_precision
         self.include_comments = include_comments
@@ -140,6 +142,10 @@ class ArticleExtractor:
         self.language_hint = language_hint
         self.body_xpath = etree.XPath(body_xpath) if body_xpath else None
         self.drop_xpaths = [etree.XPath(x) for x in drop_xpaths]
+        if title_source not in meta.TITLE_SOURCES:
+            raise ValueError(f"title_source must be one of {meta.TITLE_SOURCES}: {title_source!r}")
+        self.title_source = title_source
+        self.site_names = tuple(site_names)
         # Built once: Extractor reads settings.cfg and date params on construction.
         self._options = Extractor(
             output_format="python",
@@ -185,10 +191,19 @@ class ArticleExtractor:
             return None
 
         site_names = [
-            s for s in (doc.sitename, *self._publisher_names(jsonld), *meta.domain_names(url)) if s
+            s
+            for s in (
+                *self.site_names,
+                doc.sitename,
+                *self._publisher_names(jsonld),
+                *meta.domain_names(url),
+            )
+            if s
         ]
         raw_title = " ".join(str(tree.xpath("string(//head/title)")).split()) or None
-        title = meta.headline(tree, jsonld, raw_title or doc.title, site_names, url)
+        title = meta.title_from(
+            self.title_source, tree, jsonld, raw_title, site_names
+        ) or meta.headline(tree, jsonld, raw_title or doc.title, site_names, url)
         titles = [t for t in (title, doc.title, *self._headings(tree)) if t]
         published, modified = meta.find_dates(tree, jsonld, now)
         if published is None:

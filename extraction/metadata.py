@@ -7,7 +7,7 @@ import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -388,6 +388,31 @@ def headline(
     if page_name and ld_norm == _title_norm(page_name) and heading and agreed != ld_norm:
         return spelled
     return headline_ld
+
+
+#: Where a site's headline may be taken from (a site YAML's `extraction.title_source`).
+TITLE_SOURCES: Final = ("auto", "jsonld", "og", "h1", "title")
+
+
+def title_from(
+    source: str,
+    tree: HtmlElement,
+    jsonld: Sequence[dict[str, Any]],
+    page_title: str | None,
+    site_names: Sequence[str],
+) -> str | None:
+    """The headline from the one `source` an operator named, without the site's name; None
+    for "auto", or where the page lacks that source (the generic choice then decides)."""
+    raw: str | None = None
+    if source == "jsonld":
+        raw = next((str(n["headline"]) for n in jsonld if isinstance(n.get("headline"), str)), None)
+    elif source == "og":
+        raw = _meta_values(tree).get("og:title")
+    elif source == "h1":
+        raw = next((text for node in tree.iter("h1") if (text := _text(node))), None)
+    elif source == "title":
+        raw = page_title
+    return clean_title(html.unescape(raw), site_names) if raw else None
 
 
 class _Headings(NamedTuple):

@@ -621,3 +621,49 @@ def test_signed_lines_that_are_not_a_comment_thread_are_kept() -> None:
     spread = [*spread, *PARAGRAPHS * 4, "Posted by Kathy on March 21, 2007"]
     spread = [*spread, *PARAGRAPHS * 4, "Posted by Kathy on March 22, 2007"]
     assert comment_thread_start(spread) is None
+
+
+def _titled_page(*, og: str | None = None, ld: str | None = None) -> str:
+    head = f'<meta property="og:title" content="{og}">' if og else ""
+    if ld:
+        head += (
+            '<script type="application/ld+json">{"@type": "NewsArticle", '
+            f'"headline": "{ld}"}}</script>'
+        )
+    paragraphs = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    return (
+        f"<html><head><title>Bridge vote: council says yes - The Daily Planet</title>{head}"
+        f"</head><body><article><h1>Bridge vote: yes</h1>{paragraphs}</article></body></html>"
+    )
+
+
+def test_title_source_named_by_the_site_file() -> None:
+    html = _titled_page(og="Council approves footbridge", ld="Footbridge approved")
+    assert ArticleExtractor().extract(html).title == "Footbridge approved"  # type: ignore[union-attr]
+    by_source = {
+        source: ArticleExtractor(title_source=source, site_names=["The Daily Planet"]).extract(html)
+        for source in ("og", "h1", "title", "jsonld")
+    }
+    assert {source: a.title for source, a in by_source.items() if a} == {
+        "og": "Council approves footbridge",
+        "h1": "Bridge vote: yes",
+        "title": "Bridge vote: council says yes",
+        "jsonld": "Footbridge approved",
+    }
+    # a page without the named source: the generic choice
+    no_og = ArticleExtractor(title_source="og").extract(_titled_page(ld="Footbridge approved"))
+    assert no_og is not None
+    assert no_og.title == "Footbridge approved"
+    with pytest.raises(ValueError, match="title_source"):
+        ArticleExtractor(title_source="headline")
+
+
+def test_site_names_from_the_site_file_leave_the_title() -> None:
+    html = _titled_page()
+    # the <title> alone: only a name the site file gives marks its suffix as the site's
+    alone = ArticleExtractor(title_source="title").extract(html)
+    named = ArticleExtractor(title_source="title", site_names=["The Daily Planet"]).extract(html)
+    assert alone is not None
+    assert named is not None
+    assert alone.title == "Bridge vote: council says yes - The Daily Planet"
+    assert named.title == "Bridge vote: council says yes"

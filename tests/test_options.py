@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,7 +17,7 @@ from newsarchive.config.options import (
     extract_workers,
     resolve_site,
 )
-from newsarchive.config.sites import BUNDLED_SITES_DIR, SiteConfig
+from newsarchive.config.sites import BUNDLED_SITES_DIR, SiteConfig, SiteConfigError, parse_site
 from newsarchive.extraction.documents import ExtractOptions
 
 if TYPE_CHECKING:
@@ -123,6 +124,38 @@ def test_extraction_options_from_settings_and_site() -> None:
         ("//aside",),
     )
     assert built.include_comments is True
+    assert (built.title_source, built.site_names) == ("auto", ("x",))
+
+
+def test_title_options_from_the_site_file() -> None:
+    options = Options.from_settings(build_settings(None, None, {}, interactive=False))
+    site = parse_site(
+        {
+            "name": "daily-planet",
+            "feeds": ["https://example.org/feed"],
+            "extraction": {"title_source": "og", "site_names": ["The Daily Planet"]},
+        },
+        "daily-planet.yaml",
+    )
+    built = ExtractOptions.build(options, site)
+    assert built.title_source == "og"
+    # the file's name, spelt as words, is one of the site's names too
+    assert built.site_names == ("The Daily Planet", "daily planet")
+    assert built.settings_hash != ExtractOptions.build(options).settings_hash
+
+
+@pytest.mark.parametrize(
+    ("extraction", "key"),
+    [
+        ({"title_source": "headline"}, "extraction.title_source"),
+        ({"site_names": [""]}, "extraction.site_names.0"),
+        ({"site_names": "The Daily Planet"}, "extraction.site_names"),
+    ],
+)
+def test_bad_title_options_name_the_key(extraction: dict[str, object], key: str) -> None:
+    data = {"name": "x", "feeds": ["https://example.org/feed"], "extraction": extraction}
+    with pytest.raises(SiteConfigError, match=re.escape(key)):
+        parse_site(data, "x.yaml")
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
