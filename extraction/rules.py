@@ -338,7 +338,11 @@ HEADLINE_OVERLAP = 0.7
 # left out. The date is required: a live blog signs its entries "Posted by NAME at 10:32", and
 # those are the article.
 _COMMENT_SIGNATURE_RE = re.compile(
-    r"^(?:posted|submitted|comment(?:ed)?|repl(?:y|ied))\s+by\b", re.I
+    r"^(?:(?:posted|submitted|comment(?:ed)?|repl(?:y|ied))\s+by"
+    r"|(?:posté|publié|écrit|envoyé)\s+par|(?:geschrieben|verfasst|gepostet)\s+von"
+    r"|(?:publicado|escrito|enviado)\s+por|(?:pubblicato|scritto|inviato)\s+da"
+    r"|geplaatst\s+door)\b",
+    re.I,
 )
 _SIGNED_DATE_RE = re.compile(
     r"\b(?:(?:19|20)\d{2}|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I

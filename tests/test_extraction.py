@@ -590,6 +590,16 @@ def test_comment_thread_start_with_the_signature_after_or_before_the_comment() -
     long_comment = [f"Paragraph {i} of a long comment." for i in range(20)]
     parted = [*telegraph, *long_comment, "Posted by Al on January 11, 2008 9:00 AM"]
     assert comment_thread_start(parted) == len(PARAGRAPHS) + 1
+    # other languages sign comments their way
+    for signature in (
+        "Posté par {} le 12 mars 2008 à 10:21",
+        "Geschrieben von {} am 12.03.2008 um 10:21",
+        "Publicado por {} el 12 de marzo de 2008",
+    ):
+        signed = [*PARAGRAPHS, "Bravo.", signature.format("Ana"), "Oui.", signature.format("Bo")]
+        assert (
+            comment_thread_start([*signed, "Non.", signature.format("Cy")]) == len(PARAGRAPHS) + 1
+        )
 
 
 def test_signed_lines_that_are_not_a_comment_thread_are_kept() -> None:
