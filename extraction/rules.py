@@ -184,7 +184,11 @@ _NOTICE_RE = re.compile(
     r"all rights reserved|may not be (?:re)?(?:published|reproduced|broadcast|rewritten"
     r"|redistributed|copied)|reproduction (?:or reuse )?(?:in whole or in part )?(?:is )?"
     r"prohibited|alle rechte vorbehalten|tous droits réservés|todos los derechos reservados"
-    r"|tutti i diritti riservati|جميع الحقوق محفوظة",
+    r"|tutti i diritti riservati|جميع الحقوق محفوظة"
+    # a site's own terms: "Please read our Privacy Policy", "To inquire about a licence to
+    # reproduce material from ...", "Comments are moderated by our editors"
+    r"|(?:read|see|review|view) our (?:privacy|cookie|terms)"
+    r"|licen[cs]e to reproduce material from|comments (?:are|will be) moderated",
     re.IGNORECASE,
 )
 _LEGAL_TERMS_RE = re.compile(

@@ -518,6 +518,12 @@ def test_readability_fallback_does_not_bring_back_reader_comments() -> None:
         "Conditions; to inquire about a licence to reproduce material from Times Online, The "
         "Times or The Sunday Times, see our syndication pages.",
         "© Süddeutsche Zeitung GmbH, München. Alle Rechte vorbehalten.",
+        # a site's own terms, with no mark
+        "This service is provided on Times Newspapers' standard Terms and Conditions. Please "
+        "read our Privacy Policy.To inquire about a licence to reproduce material from Times "
+        "Online, The Times or The Sunday Times, click here.",
+        "Comments are moderated by our editors, so there may be a delay between submission and "
+        "publication of your comment.",
     ],
 )
 def test_legal_notices_are_not_article_text(line: str) -> None:
@@ -535,6 +541,7 @@ def test_legal_notices_are_not_article_text(line: str) -> None:
         "Facebook changed its privacy policy and its terms of service on Tuesday.",
         "The copyright was licensed to Universal in 1990, the court heard.",
         "Apple said its trademarks had been infringed by the new phones.",
+        "The museum refused the photographer a licence to reproduce the painting in his book.",
         # a story joined with its footer on one line (an old table layout): kept whole
         " ".join([*PARAGRAPHS, *PARAGRAPHS]) + " Copyright 2008 AP. All rights reserved.",
     ],
