@@ -226,6 +226,7 @@ _DATE_WORDS = frozenset(
             "jan feb mar apr jun jul aug sep sept oct nov dec",
             "am pm a m p gmt utc bst cet cest est edt pst pdt",
             "updated published posted last modified on at min mins minutes read h hrs ago",
+            "created hour hours day days week weeks et pt ct cst cdt mst mdt",
             "montag dienstag mittwoch donnerstag freitag samstag sonntag",
             "januar jänner februar märz mai juni juli oktober dezember",
             "uhr stand aktualisiert veröffentlicht am um vor minuten stunden",

@@ -189,6 +189,8 @@ def test_arabic_line_rules_directly() -> None:
         "05.09.2024 | 2:03 min",
         "2025年1月14日 01時28分",
         "Updated 10:42 GMT",
+        "10:02 AM CST on Friday, December 28, 2007",
+        "Jan 12, 2008 2:04 AM (3 days ago)",
     ],
 )
 def test_datelines(line: str) -> None:
@@ -196,7 +198,13 @@ def test_datelines(line: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "line", ["The 2024 budget was approved.", "Heute ist Dienstag", "Am 3. Mai kamen 500 Menschen."]
+    "line",
+    [
+        "The 2024 budget was approved.",
+        "Heute ist Dienstag",
+        "Am 3. Mai kamen 500 Menschen.",
+        "Rescuers worked for 3 days and 12 hours.",
+    ],
 )
 def test_not_datelines(line: str) -> None:
     assert not is_dateline(line)
