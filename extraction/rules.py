@@ -188,7 +188,8 @@ _NOTICE_RE = re.compile(
     # a site's own terms: "Please read our Privacy Policy", "To inquire about a licence to
     # reproduce material from ...", "Comments are moderated by our editors"
     r"|(?:read|see|review|view) our (?:privacy|cookie|terms)"
-    r"|licen[cs]e to reproduce material from|comments (?:are|will be) moderated",
+    r"|licen[cs]e to reproduce material from|comments (?:are|will be) moderated"
+    r"|prohibited without (?:the )?(?:prior )?(?:express )?(?:written )?(?:consent|permission)",
     re.IGNORECASE,
 )
 _LEGAL_TERMS_RE = re.compile(
@@ -226,7 +227,7 @@ _DATE_WORDS = frozenset(
             "jan feb mar apr jun jul aug sep sept oct nov dec",
             "am pm a m p gmt utc bst cet cest est edt pst pdt",
             "updated published posted last modified on at min mins minutes read h hrs ago",
-            "created hour hours day days week weeks et pt ct cst cdt mst mdt",
+            "created hour hours day days week weeks et pt ct cst cdt mst mdt comment comments",
             "montag dienstag mittwoch donnerstag freitag samstag sonntag",
             "januar jänner februar märz mai juni juli oktober dezember",
             "uhr stand aktualisiert veröffentlicht am um vor minuten stunden",
@@ -334,6 +335,17 @@ MIN_TABLE_PROSE_TOKENS = 12
 AUTHOR_BOX_NAME_WITHIN = 40
 # Share of a top line's words that must come from the headline to call it a headline variant.
 HEADLINE_OVERLAP = 0.7
+
+
+# The page's tags and categories as a line ("Tags: Ford, hybrids", "by Staff, Filed under:
+# Celebrity, Events"): metadata, which the record keeps as tags.
+_TAXONOMY_RE = re.compile(
+    r"^(?:tags?|tagged|tagged with|filed (?:under|in)|posted in|categor(?:y|ies)|keywords"
+    r"|schlagw(?:orte|örter)|stichw(?:orte|örter)|mots[- ]cl[ée]s|etiquetas|palabras clave)\s*:"
+    r"|\bfiled under\s*:",
+    re.IGNORECASE,
+)
+MAX_TAXONOMY_TOKENS = 40
 
 
 # Reader comments signed line by line ("Posted by: NAME | Mar 20, 2007 10:19 PM", "Posted by NAME
@@ -447,6 +459,10 @@ def is_legal_notice(line: str) -> bool:
             or _LEGAL_TERMS_RE.search(line) is not None
         )
     return marked
+
+
+def is_taxonomy_line(line: str) -> bool:
+    return len(_tokens(line)) <= MAX_TAXONOMY_TOKENS and bool(_TAXONOMY_RE.search(line.strip()))
 
 
 def is_signature_line(line: str) -> bool:
@@ -697,6 +713,7 @@ def clean_lines(
             or is_legal_notice(line)
             or is_agency_credit(line)
             or is_signature_line(line)
+            or is_taxonomy_line(line)
             or is_doubled(line)
             or _CONFIG_LEAK_RE.match(line.strip())
             or _TWEET_SIGNATURE_RE.match(line.strip())

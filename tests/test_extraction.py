@@ -191,6 +191,7 @@ def test_arabic_line_rules_directly() -> None:
         "Updated 10:42 GMT",
         "10:02 AM CST on Friday, December 28, 2007",
         "Jan 12, 2008 2:04 AM (3 days ago)",
+        "Posted on November 9, 2012 at 6:41 AM • 7 Comments",
     ],
 )
 def test_datelines(line: str) -> None:
@@ -532,6 +533,8 @@ def test_readability_fallback_does_not_bring_back_reader_comments() -> None:
         "Online, The Times or The Sunday Times, click here.",
         "Comments are moderated by our editors, so there may be a delay between submission and "
         "publication of your comment.",
+        "Redistribution, republication, syndication, rewriting or broadcast is expressly "
+        "prohibited without the prior written consent of AHN.",
     ],
 )
 def test_legal_notices_are_not_article_text(line: str) -> None:
@@ -692,3 +695,24 @@ def test_site_names_from_the_site_file_leave_the_title() -> None:
     assert named is not None
     assert alone.title == "Bridge vote: council says yes - The Daily Planet"
     assert named.title == "Bridge vote: council says yes"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Tags: Ford, ford hybrid transmission",
+        "by TrekMovie.com Staff , Filed under: Celebrity,Conventions/Events,Shatner , trackback",
+        "Posted in: Fuel Economy, New Trucks",
+        "Schlagwörter: Bahn, Tarife, Pendler",
+    ],
+)
+def test_tag_and_category_lines_are_metadata_not_text(line: str) -> None:
+    assert clean_lines([PARAGRAPHS[0], line, PARAGRAPHS[1]])[0] == PARAGRAPHS[:2]
+
+
+def test_lines_that_only_start_like_a_tag_line_are_kept() -> None:
+    lines = [
+        "Category 5 storms are rare this far north, forecasters said on Monday.",
+        "Tagged whales were tracked for three years along the coast.",
+    ]
+    assert clean_lines(lines)[0] == lines
