@@ -51,6 +51,12 @@ _WIDGET_PREFIXES = (
     "article content",
     "get the latest",
     "click here",
+    # the fallback text of an old page's video player
+    "get the flash player",
+    "get adobe flash player",
+    "you need to upgrade your flash player",
+    "you need flash player",
+    "please enable javascript",
     "copy link",
     "comments",
     "join the conversation",
@@ -228,6 +234,8 @@ _DATE_WORDS = frozenset(
             "am pm a m p gmt utc bst cet cest est edt pst pdt",
             "updated published posted last modified on at min mins minutes read h hrs ago",
             "created hour hours day days week weeks et pt ct cst cdt mst mdt comment comments",
+            # an agency's name before its timestamp: "Associated Press - January 2, 2008 7:33 AM"
+            "associated press reuters afp dpa ap",
             "montag dienstag mittwoch donnerstag freitag samstag sonntag",
             "januar jänner februar märz mai juni juli oktober dezember",
             "uhr stand aktualisiert veröffentlicht am um vor minuten stunden",
@@ -445,16 +453,18 @@ def is_credit_line(line: str) -> bool:
 
 def is_legal_notice(line: str) -> bool:
     """A footer's copyright, rights or terms notice."""
-    notice = _NOTICE_RE.search(line) is not None
-    if not notice and _LEGAL_TERMS_RE.search(line) is None:
+    notices = len(_NOTICE_RE.findall(line))
+    if not notices and _LEGAL_TERMS_RE.search(line) is None:
         return False
     tokens = len(_tokens(line))
     if tokens > MAX_LEGAL_NOTICE_TOKENS:
         return False
     marked = _COPYRIGHT_MARK_RE.search(line) is not None
-    if notice:
+    if notices:
         return (
             marked
+            # two of a notice's wordings ("All rights reserved. ... prohibited without consent")
+            or notices > 1
             or tokens <= MAX_BARE_LEGAL_NOTICE_TOKENS
             or _LEGAL_TERMS_RE.search(line) is not None
         )

@@ -192,6 +192,7 @@ def test_arabic_line_rules_directly() -> None:
         "10:02 AM CST on Friday, December 28, 2007",
         "Jan 12, 2008 2:04 AM (3 days ago)",
         "Posted on November 9, 2012 at 6:41 AM • 7 Comments",
+        "Associated Press - January 2, 2008 7:33 AM ET",
     ],
 )
 def test_datelines(line: str) -> None:
@@ -535,6 +536,11 @@ def test_readability_fallback_does_not_bring_back_reader_comments() -> None:
         "publication of your comment.",
         "Redistribution, republication, syndication, rewriting or broadcast is expressly "
         "prohibited without the prior written consent of AHN.",
+        # two of a notice's wordings, past the length of one alone
+        "Copyright Thomson Financial News Limited 2007. All rights reserved. The copying, "
+        "republication or redistribution of Thomson Financial News Content, including by framing "
+        "or similar means, is expressly prohibited without the prior written consent of Thomson "
+        "Financial News.",
     ],
 )
 def test_legal_notices_are_not_article_text(line: str) -> None:
@@ -704,9 +710,11 @@ def test_site_names_from_the_site_file_leave_the_title() -> None:
         "by TrekMovie.com Staff , Filed under: Celebrity,Conventions/Events,Shatner , trackback",
         "Posted in: Fuel Economy, New Trucks",
         "Schlagwörter: Bahn, Tarife, Pendler",
+        # an old video player's fallback text
+        "Get the Flash Player to see this player.",
     ],
 )
-def test_tag_and_category_lines_are_metadata_not_text(line: str) -> None:
+def test_tag_category_and_player_lines_are_not_text(line: str) -> None:
     assert clean_lines([PARAGRAPHS[0], line, PARAGRAPHS[1]])[0] == PARAGRAPHS[:2]
 
 
