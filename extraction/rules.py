@@ -277,6 +277,8 @@ PAYWALL_RE = re.compile(
     r"|this (?:article|content) is (?:only available|exclusive) (?:to|for) (?:subscribers|members)"
     r"|to continue reading,? (?:please )?(?:subscribe|log in|sign in)"
     r"|already a subscriber\?"
+    # an archive's abstract page: "The full article contains 259 words and appears in ..."
+    r"|the full (?:article|text|story) (?:contains|has) \d+ words"
     r"|jetzt (?:weiterlesen|abonnieren|freischalten)"
     r"|(?:dieser|der) artikel ist (?:nur )?für abonnenten"
     r"|weiterlesen mit \w*\s?(?:plus|abo)"

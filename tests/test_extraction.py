@@ -724,3 +724,10 @@ def test_lines_that_only_start_like_a_tag_line_are_kept() -> None:
         "Tagged whales were tracked for three years along the coast.",
     ]
     assert clean_lines(lines)[0] == lines
+
+
+def test_an_archive_abstract_notice_is_a_paywall() -> None:
+    notice = "The full article contains 259 words and appears in Press Association newspaper."
+    kept, paywall = clean_lines([PARAGRAPHS[0], notice])
+    assert kept == [PARAGRAPHS[0]]
+    assert paywall
