@@ -51,6 +51,7 @@ _WIDGET_PREFIXES = (
     "article content",
     "get the latest",
     "click here",
+    "brought to you by",
     # the fallback text of an old page's video player
     "get the flash player",
     "get adobe flash player",
@@ -195,7 +196,10 @@ _NOTICE_RE = re.compile(
     # reproduce material from ...", "Comments are moderated by our editors"
     r"|(?:read|see|review|view) our (?:privacy|cookie|terms)"
     r"|licen[cs]e to reproduce material from|comments (?:are|will be) moderated"
-    r"|prohibited without (?:the )?(?:prior )?(?:express )?(?:written )?(?:consent|permission)",
+    r"|prohibited without (?:the )?(?:prior )?(?:express )?(?:written )?(?:consent|permission)"
+    r"|use of this (?:web ?)?site (?:is subject to|constitutes)"
+    # the print edition's note: "This article appeared on page D - 7 of the ... Chronicle"
+    r"|^\W*this (?:article|story) (?:was (?:originally |first )?published|appeared|ran) on page",
     re.IGNORECASE,
 )
 _LEGAL_TERMS_RE = re.compile(
@@ -358,6 +362,17 @@ _TAXONOMY_RE = re.compile(
 MAX_TAXONOMY_TOKENS = 40
 
 
+# A wire story's closing credits in parentheses: "(Reporting by Adrian Croft, Editing by Luke
+# Baker)", "(Additional reporting by ...; Writing by ...)".
+_REPORTING_CREDIT_RE = re.compile(
+    r"^\((?:additional )?(?:reporting|writing|editing|compiled|edited|written)\s+by\b[^()]*\)\.?$",
+    re.IGNORECASE,
+)
+# An author's contact line: "John Harris can be reached at jharris@example.com or 412-481-5432."
+_CONTACT_RE = re.compile(r"\b(?:can|may) be (?:reached|contacted) (?:at|by|on)\b", re.IGNORECASE)
+MAX_CREDIT_LINE_TOKENS = 40
+
+
 # Reader comments signed line by line ("Posted by: NAME | Mar 20, 2007 10:19 PM", "Posted by NAME
 # on January 10, 2008 5:58 PM"): blog and newspaper comment systems of the 2000s whose markup
 # trafilatura's comment filter does not recognise. A run of such signatures, each within a few
@@ -475,6 +490,15 @@ def is_legal_notice(line: str) -> bool:
 
 def is_taxonomy_line(line: str) -> bool:
     return len(_tokens(line)) <= MAX_TAXONOMY_TOKENS and bool(_TAXONOMY_RE.search(line.strip()))
+
+
+def is_reporting_credit(line: str) -> bool:
+    stripped = line.strip()
+    if len(_tokens(stripped)) > MAX_CREDIT_LINE_TOKENS:
+        return False
+    return bool(_REPORTING_CREDIT_RE.match(stripped)) or (
+        "@" in stripped and bool(_CONTACT_RE.search(stripped))
+    )
 
 
 def is_signature_line(line: str) -> bool:
@@ -726,6 +750,7 @@ def clean_lines(
             or is_agency_credit(line)
             or is_signature_line(line)
             or is_taxonomy_line(line)
+            or is_reporting_credit(line)
             or is_doubled(line)
             or _CONFIG_LEAK_RE.match(line.strip())
             or _TWEET_SIGNATURE_RE.match(line.strip())

@@ -731,3 +731,27 @@ def test_an_archive_abstract_notice_is_a_paywall() -> None:
     kept, paywall = clean_lines([PARAGRAPHS[0], notice])
     assert kept == [PARAGRAPHS[0]]
     assert paywall
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "(Reporting by Adrian Croft, Editing by Luke Baker)",
+        "(Additional reporting by Hugh Bronstein in Bogota; Writing by Frank Jack Daniel; editing "
+        "by Bill Trott and Todd Eastham)",
+        "John Harris can be reached at jharris@example.com or 412-481-5432.",
+        "This article appeared on page D - 7 of the San Francisco Chronicle",
+        "Use of this website is subject to our Terms of Service and Privacy Policy",
+        "Brought to you by AAP",
+    ],
+)
+def test_closing_credits_and_notes_are_not_text(line: str) -> None:
+    assert clean_lines([PARAGRAPHS[0], line, PARAGRAPHS[1]])[0] == PARAGRAPHS[:2]
+
+
+def test_prose_about_reaching_people_is_kept() -> None:
+    lines = [
+        "The hikers can be reached at the ranger station by the northern trail, officials said.",
+        "Reporting by the local paper (editing by its owner) was later found to be accurate.",
+    ]
+    assert clean_lines(lines)[0] == lines
