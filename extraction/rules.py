@@ -506,10 +506,16 @@ def is_signature_line(line: str) -> bool:
 
 
 def is_byline(line: str, authors: Sequence[str]) -> bool:
+    stripped = line.strip()
+    # a timestamp and the byline on one line: "1/10/2008, 6:07 a.m. EST By DOUG FERGUSON The
+    # Associated Press", "Jan 14 2008 by Andy Howell, Western Mail"
+    dated, by, byline = stripped.partition(" By " if " By " in stripped else " by ")
+    if by and is_dateline(dated) and is_byline(f"By {byline}", authors):
+        return True
     tokens = _tokens(line)
     if not tokens or len(tokens) > MAX_BYLINE_TOKENS:
         return False
-    if _BYLINE_RE.match(line.strip()):
+    if _BYLINE_RE.match(stripped):
         return True
     norm = " ".join(tokens).casefold()
     for author in authors:

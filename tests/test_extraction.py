@@ -755,3 +755,19 @@ def test_prose_about_reaching_people_is_kept() -> None:
         "Reporting by the local paper (editing by its owner) was later found to be accurate.",
     ]
     assert clean_lines(lines)[0] == lines
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "1/10/2008, 6:07 a.m. EST By DOUG FERGUSON The Associated Press",
+        "Jan 14 2008 by Andy Howell, Western Mail",
+    ],
+)
+def test_a_timestamp_and_byline_on_one_line_are_not_text(line: str) -> None:
+    assert clean_lines([line, *PARAGRAPHS[:2]])[0] == PARAGRAPHS[:2]
+
+
+def test_prose_with_a_date_and_by_is_kept() -> None:
+    line = "The car was built in 2008 by Ford engineers in Detroit, the company said."
+    assert clean_lines([line, *PARAGRAPHS[:2]])[0] == [line, *PARAGRAPHS[:2]]
