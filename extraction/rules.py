@@ -198,6 +198,7 @@ _NOTICE_RE = re.compile(
     r"|licen[cs]e to reproduce material from|comments (?:are|will be) moderated"
     r"|prohibited without (?:the )?(?:prior )?(?:express )?(?:written )?(?:consent|permission)"
     r"|use of this (?:web ?)?site (?:is subject to|constitutes)"
+    r"|by using this (?:web ?)?site,? you agree|reserve the right to (?:remove|delete|edit)"
     # the print edition's note: "This article appeared on page D - 7 of the ... Chronicle"
     r"|^\W*this (?:article|story) (?:was (?:originally |first )?published|appeared|ran) on page",
     re.IGNORECASE,

@@ -742,6 +742,8 @@ def test_an_archive_abstract_notice_is_a_paywall() -> None:
         "John Harris can be reached at jharris@example.com or 412-481-5432.",
         "This article appeared on page D - 7 of the San Francisco Chronicle",
         "Use of this website is subject to our Terms of Service and Privacy Policy",
+        "Please keep comments civil. We reserve the right to remove comments that are "
+        "objectionable or otherwise in violation of our terms of use.",
         "Brought to you by AAP",
     ],
 )
