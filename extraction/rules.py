@@ -353,7 +353,7 @@ HEADLINE_OVERLAP = 0.7
 
 
 # The page's tags and categories as a line ("Tags: Ford, hybrids", "by Staff, Filed under:
-# Celebrity, Events"): metadata, which the record keeps as tags.
+# Celebrity, Events"): metadata, not text (the record's tags come from the page's markup).
 _TAXONOMY_RE = re.compile(
     r"^(?:tags?|tagged|tagged with|filed (?:under|in)|posted in|categor(?:y|ies)|keywords"
     r"|schlagw(?:orte|örter)|stichw(?:orte|örter)|mots[- ]cl[ée]s|etiquetas|palabras clave)\s*:"
@@ -493,7 +493,8 @@ def is_taxonomy_line(line: str) -> bool:
     return len(_tokens(line)) <= MAX_TAXONOMY_TOKENS and bool(_TAXONOMY_RE.search(line.strip()))
 
 
-def is_reporting_credit(line: str) -> bool:
+def is_closing_credit(line: str) -> bool:
+    """A wire story's reporting credits, or its author's contact line."""
     stripped = line.strip()
     if len(_tokens(stripped)) > MAX_CREDIT_LINE_TOKENS:
         return False
@@ -757,7 +758,7 @@ def clean_lines(
             or is_agency_credit(line)
             or is_signature_line(line)
             or is_taxonomy_line(line)
-            or is_reporting_credit(line)
+            or is_closing_credit(line)
             or is_doubled(line)
             or _CONFIG_LEAK_RE.match(line.strip())
             or _TWEET_SIGNATURE_RE.match(line.strip())

@@ -703,29 +703,6 @@ def test_site_names_from_the_site_file_leave_the_title() -> None:
     assert named.title == "Bridge vote: council says yes"
 
 
-@pytest.mark.parametrize(
-    "line",
-    [
-        "Tags: Ford, ford hybrid transmission",
-        "by TrekMovie.com Staff , Filed under: Celebrity,Conventions/Events,Shatner , trackback",
-        "Posted in: Fuel Economy, New Trucks",
-        "Schlagwörter: Bahn, Tarife, Pendler",
-        # an old video player's fallback text
-        "Get the Flash Player to see this player.",
-    ],
-)
-def test_tag_category_and_player_lines_are_not_text(line: str) -> None:
-    assert clean_lines([PARAGRAPHS[0], line, PARAGRAPHS[1]])[0] == PARAGRAPHS[:2]
-
-
-def test_lines_that_only_start_like_a_tag_line_are_kept() -> None:
-    lines = [
-        "Category 5 storms are rare this far north, forecasters said on Monday.",
-        "Tagged whales were tracked for three years along the coast.",
-    ]
-    assert clean_lines(lines)[0] == lines
-
-
 def test_an_archive_abstract_notice_is_a_paywall() -> None:
     notice = "The full article contains 259 words and appears in Press Association newspaper."
     kept, paywall = clean_lines([PARAGRAPHS[0], notice])
@@ -736,6 +713,14 @@ def test_an_archive_abstract_notice_is_a_paywall() -> None:
 @pytest.mark.parametrize(
     "line",
     [
+        # tags and categories (the record keeps them as tags)
+        "Tags: Ford, ford hybrid transmission",
+        "by TrekMovie.com Staff , Filed under: Celebrity,Conventions/Events,Shatner , trackback",
+        "Posted in: Fuel Economy, New Trucks",
+        "Schlagwörter: Bahn, Tarife, Pendler",
+        # an old video player's fallback text
+        "Get the Flash Player to see this player.",
+        # credits and notes closing a story
         "(Reporting by Adrian Croft, Editing by Luke Baker)",
         "(Additional reporting by Hugh Bronstein in Bogota; Writing by Frank Jack Daniel; editing "
         "by Bill Trott and Todd Eastham)",
@@ -747,12 +732,14 @@ def test_an_archive_abstract_notice_is_a_paywall() -> None:
         "Brought to you by AAP",
     ],
 )
-def test_closing_credits_and_notes_are_not_text(line: str) -> None:
+def test_metadata_credit_and_note_lines_are_not_text(line: str) -> None:
     assert clean_lines([PARAGRAPHS[0], line, PARAGRAPHS[1]])[0] == PARAGRAPHS[:2]
 
 
-def test_prose_about_reaching_people_is_kept() -> None:
+def test_prose_that_starts_or_reads_like_those_lines_is_kept() -> None:
     lines = [
+        "Category 5 storms are rare this far north, forecasters said on Monday.",
+        "Tagged whales were tracked for three years along the coast.",
         "The hikers can be reached at the ranger station by the northern trail, officials said.",
         "Reporting by the local paper (editing by its owner) was later found to be accurate.",
     ]
