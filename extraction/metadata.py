@@ -390,7 +390,8 @@ def headline(
     return headline_ld
 
 
-#: Where a site's headline may be taken from (a site YAML's `extraction.title_source`).
+#: Where a site's headline may be taken from (a site YAML's `extraction.title_source`, whose
+#: type spells the same values).
 TITLE_SOURCES: Final = ("auto", "jsonld", "og", "h1", "title")
 
 

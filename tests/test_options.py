@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import pytest
 
@@ -17,8 +17,15 @@ from newsarchive.config.options import (
     extract_workers,
     resolve_site,
 )
-from newsarchive.config.sites import BUNDLED_SITES_DIR, SiteConfig, SiteConfigError, parse_site
+from newsarchive.config.sites import (
+    BUNDLED_SITES_DIR,
+    ExtractionOverrides,
+    SiteConfig,
+    SiteConfigError,
+    parse_site,
+)
 from newsarchive.extraction.documents import ExtractOptions
+from newsarchive.extraction.metadata import TITLE_SOURCES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -142,6 +149,11 @@ def test_title_options_from_the_site_file() -> None:
     # the file's name, spelt as words, is one of the site's names too
     assert built.site_names == ("The Daily Planet", "daily planet")
     assert built.settings_hash != ExtractOptions.build(options).settings_hash
+
+
+def test_site_files_and_the_extractor_know_the_same_title_sources() -> None:
+    field = ExtractionOverrides.model_fields["title_source"]
+    assert get_args(field.annotation) == TITLE_SOURCES
 
 
 @pytest.mark.parametrize(
