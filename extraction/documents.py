@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Self
@@ -42,10 +41,7 @@ class ExtractOptions:
             body_xpath=site.extraction.body_xpath if site else None,
             drop_xpaths=tuple(site.extraction.drop_xpaths) if site else (),
             title_source=site.extraction.title_source if site else "auto",
-            # the file's name ("bbc-news") spells the site's name as much as its domain does
-            site_names=(
-                (*site.extraction.site_names, re.sub(r"[-_]+", " ", site.name)) if site else ()
-            ),
+            site_names=tuple(site.extraction.site_names) if site else (),
         )
 
     @property
