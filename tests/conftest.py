@@ -8,7 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -41,6 +41,19 @@ def run_cli(
         env={**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL,
     )
+
+
+def run_reports(store: Path, site: str) -> list[dict[str, Any]]:
+    """A local store's run reports of `site`, oldest first.
+
+    By their start time, not their names: a run id has whole seconds, so two quick runs in one
+    second sort by their random suffix.
+    """
+    reports = [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in (store / "reports" / site).glob("*.json")
+    ]
+    return sorted(reports, key=lambda report: str(report["started"]))
 
 
 def write_demo_config(directory: Path, base_url: str, **changes: object) -> Path:

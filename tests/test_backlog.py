@@ -4,7 +4,6 @@ unchanged (answered 304)."""
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from newsarchive.archive.seen import _SCHEMA as seen_schema
 from newsarchive.archive.seen import Kind, PendingRequest, SqliteSeenStore
 from newsarchive.config.exitcodes import EXIT_OK
 from newsarchive.demo.server import DemoSite
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_reports
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -78,10 +77,7 @@ def test_capped_runs_drain_the_backlog_oldest_first(tmp_path: Path) -> None:
             )  # fmt: skip
             assert result.returncode == EXIT_OK, result.stdout + result.stderr
             logs.append(site.requests)
-    reports = [
-        json.loads(p.read_text(encoding="utf-8"))
-        for p in sorted((store / "reports" / "big").glob("*.json"))
-    ]
+    reports = run_reports(store, "big")
     assert [r["new"] for r in reports] == [CAP, CAP, ARTICLES - 2 * CAP]
     assert [r["backlog"] for r in reports] == [ARTICLES - CAP, ARTICLES - 2 * CAP, 0]
     # The listing was unchanged after the first run: answered 304.

@@ -45,7 +45,7 @@ from newsarchive.config.exitcodes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK
 from newsarchive.demo.server import DEMO_ARTICLES, SITE_ROOT, DemoSite, RequestRecord
 from newsarchive.pipelines.extensions.seen import TRACK_META, SeenState
 from newsarchive.pipelines.spidermiddlewares.capturetext import CaptureTextMiddleware
-from tests.conftest import REPO, run_cli, write_demo_config
+from tests.conftest import REPO, run_cli, run_reports, write_demo_config
 from tests.processes import children, wait_gone
 
 if TYPE_CHECKING:
@@ -75,10 +75,7 @@ def _crawl(store: Path, sites: Path, *extra: str) -> subprocess.CompletedProcess
 
 
 def _reports(store: Path) -> list[dict[str, Any]]:
-    return [
-        json.loads(p.read_text(encoding="utf-8"))
-        for p in sorted((store / "reports" / "demo").glob("*.json"))
-    ]
+    return run_reports(store, "demo")
 
 
 def _captures(paths: list[Path]) -> list[tuple[str, str, str]]:

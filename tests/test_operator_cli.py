@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from newsarchive.cli.main import EXIT_BROKEN_PIPE
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, run_reports
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -291,9 +291,9 @@ def test_second_demo_is_incremental(tmp_path: Path) -> None:
     rows = {line.split()[0]: line.split() for line in second.stdout.splitlines() if line}
     assert rows["demo"][1] == "ok"
     assert rows["demo"][3] == "0"  # no new article text: nothing changed
-    reports = sorted((tmp_path / "store").glob("reports/demo/*.json"))
+    reports = run_reports(tmp_path / "store", "demo")
     assert len(reports) == 2
-    last = json.loads(reports[-1].read_text(encoding="utf-8"))
+    last = reports[-1]
     assert last["new"] == 0
     assert last["requested"]["conditional"] > 0
     assert "--store " in second.stdout  # the hints carry the store as given
