@@ -47,8 +47,15 @@ class ExtractOptions:
     @property
     def settings_hash(self) -> str:
         """A short, stable hash of these options: recorded with each extraction, so
-        re-extraction can tell which captures were made with other settings."""
-        canonical = json.dumps(dataclasses.asdict(self), sort_keys=True, ensure_ascii=False)
+        re-extraction can tell which captures were made with other settings.
+
+        Options at their defaults are left out: an option added later, whose default keeps
+        the old behaviour, leaves the hash of every existing setting as it was (otherwise
+        `reextract` would redo every capture once).
+        """
+        defaults = dataclasses.asdict(type(self)())
+        changed = {k: v for k, v in dataclasses.asdict(self).items() if v != defaults[k]}
+        canonical = json.dumps(changed, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 

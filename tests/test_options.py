@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING, get_args
 
@@ -149,6 +150,18 @@ def test_title_options_from_the_site_file() -> None:
     assert built.title_source == "og"
     assert built.site_names == ("The Daily Planet",)
     assert built.settings_hash != ExtractOptions.build(options).settings_hash
+
+
+def test_an_option_added_at_its_default_keeps_the_settings_hash() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Later(ExtractOptions):
+        new_option: bool = False
+
+    site = ExtractOptions(language_hint="de", drop_xpaths=("//aside",))
+    same = Later(language_hint="de", drop_xpaths=("//aside",))
+    assert same.settings_hash == site.settings_hash
+    assert Later(language_hint="de", new_option=True).settings_hash != site.settings_hash
+    assert ExtractOptions(language_hint="fr").settings_hash != site.settings_hash
 
 
 def test_site_files_and_the_extractor_know_the_same_title_sources() -> None:
