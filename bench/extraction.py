@@ -43,7 +43,7 @@ from bench.metrics import (  # noqa: E402
     score_page,
 )
 from newsarchive.extraction.decode import decode_html  # noqa: E402
-from newsarchive.extraction.documents import Extraction  # noqa: E402
+from newsarchive.extraction.documents import from_article  # noqa: E402
 from newsarchive.extraction.extractor import (  # noqa: E402
     EXTRACTOR_VERSION,
     Article,
@@ -186,7 +186,11 @@ def with_site_models(
     for site, members in by_site.items():
         start = time.process_time()
         model = SiteModel(site)
-        extractions = {p.id: _as_extraction(articles.get(p.id)) for p in members}
+        found = {p.id: articles.get(p.id) for p in members}
+        extractions = {
+            key: None if article is None else from_article(article, "utf-8")
+            for key, article in found.items()
+        }
         for extraction in extractions.values():
             if extraction is not None:
                 model.observe(extraction.text.split("\n"), extraction.metadata.get("page_title"))
@@ -204,18 +208,6 @@ def with_site_models(
                 page_by_page[page.id].cpu_seconds + share,
             )
     return results
-
-
-def _as_extraction(article: Article | None) -> Extraction | None:
-    if article is None:
-        return None
-    return Extraction(
-        text=article.text,
-        encoding="utf-8",
-        extractor_version=article.extractor_version,
-        metadata={"title": article.title, "page_title": article.page_title},
-        article_body=article.jsonld_body,
-    )
 
 
 def _title_ok(page: Page, title: str | None) -> bool | None:

@@ -16,7 +16,7 @@ from newsarchive.extraction.version import EXTRACTOR_VERSION
 if TYPE_CHECKING:
     from newsarchive.config.options import Options
     from newsarchive.config.sites import SiteConfig
-    from newsarchive.extraction.extractor import ArticleExtractor
+    from newsarchive.extraction.extractor import Article, ArticleExtractor
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +101,11 @@ def extract_document(
     article = _extractor(options).extract(html, url)
     if article is None or not article.text.strip():
         return None
+    return from_article(article, encoding, options.settings_hash)
+
+
+def from_article(article: Article, encoding: str, settings_hash: str | None = None) -> Extraction:
+    """The record of one extracted `article` (its text apart, its JSON-LD body not stored)."""
     metadata = article.to_dict()
     metadata.pop("text", None)
     metadata.pop("jsonld_body", None)
@@ -109,6 +114,6 @@ def extract_document(
         encoding=encoding,
         extractor_version=article.extractor_version or EXTRACTOR_VERSION,
         metadata=metadata,
-        settings_hash=options.settings_hash,
+        settings_hash=settings_hash,
         article_body=article.jsonld_body,
     )
