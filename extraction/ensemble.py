@@ -14,9 +14,10 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
-from newsarchive.extraction.members import readability_text, resiliparse_text
+from newsarchive.extraction.members import resiliparse_text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from collections.abc import Set as AbstractSet
 
 _WORD_RE = re.compile(r"\w+")
@@ -71,8 +72,11 @@ def with_lead(text: str, description: str | None, wide: str) -> str:
     return f"{' '.join(description.split())}\n{text}"
 
 
-def add_missed_blocks(html: str, text: str, wide_text: str) -> tuple[str, int]:
-    """`text` plus the blocks readability and `wide_text` (resiliparse) both have and it lacks.
+def add_missed_blocks(
+    article_text: Callable[[], str], text: str, wide_text: str
+) -> tuple[str, int]:
+    """`text` plus the blocks readability (`article_text()`, asked only when `text` covers little
+    of `wide_text`) and `wide_text` (resiliparse) both have and it lacks.
 
     Returns (text, blocks added). Added blocks go at the end: the rule cleaning that follows
     judges them like any line.
@@ -84,7 +88,7 @@ def add_missed_blocks(html: str, text: str, wide_text: str) -> tuple[str, int]:
     if ours and share_in(wide, ours) >= TRIGGER_COVERAGE:
         return text, 0
     added = []
-    for block in readability_text(html).split("\n"):
+    for block in article_text().split("\n"):
         block_shingles = shingles(block)
         if not block_shingles or share_in(block_shingles, ours) >= NEW_BLOCK:
             continue

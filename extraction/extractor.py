@@ -6,7 +6,7 @@ import logging
 import re
 from copy import deepcopy
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -33,7 +33,7 @@ from newsarchive.extraction.rules import clean_lines
 from newsarchive.extraction.version import EXTRACTOR_VERSION
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 __all__ = ["EXTRACTOR_VERSION", "Article", "ArticleExtractor"]
 
@@ -183,9 +183,11 @@ class ArticleExtractor:
                 if isinstance(node, HtmlElement) and node.getparent() is not None:
                     node.drop_tree()
         wide = recall_text(html) if self.ensemble else ""
-        text = self._body_text(tree, html, wide, url)
+        # run once at most, and only where a check needs it: it costs as much as trafilatura
+        readability = cache(partial(readability_text, html))
+        text = self._body_text(tree, wide, url, readability)
         if self.ensemble and self.body_xpath is None:
-            text = refine(text, tree, lambda source: self._run_html(source, url))
+            text = refine(text, tree, lambda source: self._run_html(source, url), readability)
             text = with_lead(text, doc.description, wide)
         if not text:
             return None
@@ -275,7 +277,13 @@ class ArticleExtractor:
         tree = load_html(html)
         return "" if tree is None else self._run(tree, self._options, url)
 
-    def _body_text(self, tree: HtmlElement, html: str, wide: str, url: str | None) -> str:
+    def _body_text(
+        self,
+        tree: HtmlElement,
+        wide: str,
+        url: str | None,
+        readability: Callable[[], str],
+    ) -> str:
         if self.body_xpath is not None:
             region = self._region(tree)
             if region is not None:
@@ -299,14 +307,14 @@ class ArticleExtractor:
             if words < PRECISION_KEEP_RATIO * _word_count(balanced):
                 text, words = balanced, _word_count(balanced)
         if self.readability_fallback and words < READABILITY_TRIGGER_WORDS:
-            fallback = readability_text(html)
+            fallback = readability()
             gain = _word_count(fallback)
             if gain > READABILITY_GAIN * max(words, 1) and (
                 not wide or _word_count(wide) >= READABILITY_CONFIRMED * gain
             ):
                 return fallback
         if self.ensemble:
-            text, _added = add_missed_blocks(html, text, wide)
+            text, _added = add_missed_blocks(readability, text, wide)
         return text
 
     def _region(self, tree: HtmlElement) -> HtmlElement | None:

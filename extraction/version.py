@@ -7,5 +7,5 @@ from typing import Final
 
 # Bump RULES_VERSION whenever the output for the same page can change (rules, thresholds,
 # fallbacks): stored text is keyed by EXTRACTOR_VERSION so re-extraction knows what is stale.
-RULES_VERSION: Final = "na7"
+RULES_VERSION: Final = "na8"
 EXTRACTOR_VERSION: Final = f"tf{version('trafilatura')}-{RULES_VERSION}"

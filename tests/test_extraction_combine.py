@@ -9,8 +9,10 @@ from lxml.html import fromstring
 from newsarchive.extraction.combine import (
     drop_link_edges,
     is_leaked_markup,
+    link_pairs,
     refine,
     trim_link_edges,
+    trim_unconfirmed_tail,
 )
 from newsarchive.extraction.extractor import ArticleExtractor
 from newsarchive.extraction.rules import is_author_box
@@ -98,6 +100,61 @@ def test_extractor_cuts_trailing_teasers() -> None:
         assert head not in article.text
         assert summary not in article.text
     assert BODY[-1] in article.text
+
+
+CLOSING = "Photo gallery: the harbour at night"
+
+
+def closed_teaser_text() -> str:
+    """The teaser list with a line that is no link after it: trim_link_edges stops there."""
+    return "\n".join([teaser_text(), CLOSING])
+
+
+def test_readability_cuts_a_tail_that_link_trimming_cannot() -> None:
+    links = link_pairs(head for head, _summary in TEASERS)
+    text = closed_teaser_text()
+    assert trim_link_edges(text, [head for head, _summary in TEASERS]) == text
+    assert trim_unconfirmed_tail(text, links, lambda: "\n".join(BODY)) == "\n".join(BODY)
+
+
+def test_readability_not_asked_without_link_lines_near_the_end() -> None:
+    asked: list[bool] = []
+
+    def article() -> str:
+        asked.append(True)
+        return BODY[0]
+
+    links = link_pairs([TEASERS[0][0]])
+    # one link line in the last ten: no run of them, the tail stays unchecked
+    text = "\n".join([*BODY, f"- {TEASERS[0][0]}", CLOSING])
+    assert trim_unconfirmed_tail(text, links, article) == text
+    assert not asked
+
+
+def test_tail_kept_when_readability_found_another_block() -> None:
+    links = link_pairs(head for head, _summary in TEASERS)
+    text = closed_teaser_text()
+    # readability holds only the first paragraph: cutting would leave a fifth of the text
+    assert trim_unconfirmed_tail(text, links, lambda: BODY[0]) == text
+    # readability found nothing: nothing to go by
+    assert trim_unconfirmed_tail(text, links, lambda: "") == text
+
+
+def test_extractor_cuts_teasers_that_readability_leaves_out() -> None:
+    body = "".join(f"<p>{p}</p>" for p in BODY)
+    teasers = "".join(
+        f'<li><a href="/n/{i}">{head}</a></li><li>{summary}</li>'
+        for i, (head, summary) in enumerate(TEASERS)
+    )
+    # the gallery line closes the teaser list in trafilatura's text, and is no link
+    page = (
+        "<html><body><div><a href='/'>Home</a> <a href='/news'>News</a></div>"
+        f"<div id='story'>{body}<div><ul>{teasers}</ul></div>"
+        f"<div class='extra'><p>{CLOSING}</p></div></div></body></html>"
+    )
+    article = ArticleExtractor().extract(page)
+    assert article is not None
+    assert article.text == "\n".join(BODY)
 
 
 def test_author_box_names_author_at_its_start() -> None:
