@@ -126,7 +126,7 @@ def trim_unconfirmed_tail(
     text: str, links: set[tuple[str, ...]], article_text: Callable[[], str]
 ) -> str:
     """`text` without its last lines that `article_text()` (readability's article, asked only
-    when link lines are near the end) does not hold."""
+    when link lines are near the end) does not hold, and its last link lines."""
     lines = text.split("\n")
     if len(lines) < 3 or not links:
         return text
@@ -139,7 +139,10 @@ def trim_unconfirmed_tail(
         return text
     confirmed = shingles(other)
     end = len(lines)
-    while end > 1 and share_in(shingles(lines[end - 1]), confirmed) < TAIL_CONFIRMED:
+    # a link line goes even where readability kept it: its own link lists end some articles
+    while end > 1 and (
+        flags[end - 1] or share_in(shingles(lines[end - 1]), confirmed) < TAIL_CONFIRMED
+    ):
         end -= 1
     kept = "\n".join(lines[:end])
     if end == len(lines) or len(_WORD_RE.findall(kept)) < MIN_CONFIRMED_KEPT * len(

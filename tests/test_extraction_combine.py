@@ -117,6 +117,13 @@ def test_readability_cuts_a_tail_that_link_trimming_cannot() -> None:
     assert trim_unconfirmed_tail(text, links, lambda: "\n".join(BODY)) == "\n".join(BODY)
 
 
+def test_link_lines_at_the_end_cut_where_readability_kept_them() -> None:
+    links = link_pairs(head for head, _summary in TEASERS)
+    # readability kept the list's headlines (not its summaries): they still go
+    article = "\n".join([*BODY, *(head for head, _summary in TEASERS)])
+    assert trim_unconfirmed_tail(closed_teaser_text(), links, lambda: article) == "\n".join(BODY)
+
+
 def test_readability_not_asked_without_link_lines_near_the_end() -> None:
     asked: list[bool] = []
 
