@@ -34,6 +34,9 @@ LINK_SHARE: Final = 0.7
 #: text is mostly links is a link page or a failed extraction, not an article with a tail.
 MIN_KEPT_WORDS: Final = 0.5
 _LIST_ITEM = ("- ", "• ", "* ")
+#: A navigation bar on one line ("Home | News | Sport"): a word pair across two of its links
+#: is in neither, so its parts are judged one by one.
+_BAR_SEPARATOR_RE = re.compile(r"\s*\|\s*")
 #: A line that starts with an HTML tag.
 _TAG_LINE_RE = re.compile(r"\s*</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
 #: The text is leaked page source when this share of its lines start with a tag. On both dev
@@ -84,7 +87,9 @@ class _LinkLines:
 
     def _own_link(self, index: int) -> bool:
         if index not in self._own:
-            pairs = _pairs(self._lines[index])
+            line = self._lines[index]
+            parts = _BAR_SEPARATOR_RE.split(line) if line.count("|") >= 2 else [line]
+            pairs = set().union(*map(_pairs, parts))
             self._own[index] = bool(pairs) and len(pairs & self._links) >= LINK_SHARE * len(pairs)
         return self._own[index]
 

@@ -61,6 +61,14 @@ def test_leading_link_line_cut() -> None:
     assert trim_link_edges(text, ["Back to the latest harbour news"]) == "\n".join(BODY)
 
 
+def test_navigation_bar_on_one_line_is_a_link_line() -> None:
+    bar = "Weather | Traffic | Sport results | Contact the newsroom"
+    text = "\n".join([*BODY, bar])
+    assert trim_link_edges(text, bar.split(" | ")) == "\n".join(BODY)
+    # the same words with a link missing: most of the bar is not links, it stays
+    assert trim_link_edges(text, ["Weather"]) == text
+
+
 def test_paragraph_with_a_link_kept() -> None:
     # a linked phrase inside a paragraph does not make it a link line
     assert trim_link_edges("\n".join(BODY), ["the new ferry terminal"]) == "\n".join(BODY)
