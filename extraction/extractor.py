@@ -306,7 +306,16 @@ class ArticleExtractor:
             balanced = self._run(tree, self._balanced_options, url)
             if words < PRECISION_KEEP_RATIO * _word_count(balanced):
                 text, words = balanced, _word_count(balanced)
-        if self.readability_fallback and words < READABILITY_TRIGGER_WORDS:
+        # readability is not run where resiliparse's words could not confirm a fallback that
+        # wins: those would be at least READABILITY_CONFIRMED * READABILITY_GAIN * words
+        if (
+            self.readability_fallback
+            and words < READABILITY_TRIGGER_WORDS
+            and (
+                not wide
+                or _word_count(wide) > READABILITY_CONFIRMED * READABILITY_GAIN * max(words, 1)
+            )
+        ):
             fallback = readability()
             gain = _word_count(fallback)
             if gain > READABILITY_GAIN * max(words, 1) and (
