@@ -20,6 +20,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Final
 
 from newsarchive.extraction.ensemble import share_in, shingles
+from newsarchive.extraction.lists import restore_lists
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -76,6 +77,13 @@ def link_pairs(anchor_texts: Iterable[str]) -> set[tuple[str, ...]]:
     return pairs
 
 
+def is_link_line(line: str, links: set[tuple[str, ...]]) -> bool:
+    """Whether most of `line`'s word pairs are link text (`links`, from `link_pairs`)."""
+    parts = _BAR_SEPARATOR_RE.split(line) if line.count("|") >= 2 else [line]
+    pairs = set().union(*map(_pairs, parts))
+    return bool(pairs) and len(pairs & links) >= LINK_SHARE * len(pairs)
+
+
 class _LinkLines:
     """Whether a line is a link line, worked out only for the lines asked about: trimming
     looks at a text's ends, and most texts have none (whole paragraphs cost a pass each)."""
@@ -87,10 +95,7 @@ class _LinkLines:
 
     def _own_link(self, index: int) -> bool:
         if index not in self._own:
-            line = self._lines[index]
-            parts = _BAR_SEPARATOR_RE.split(line) if line.count("|") >= 2 else [line]
-            pairs = set().union(*map(_pairs, parts))
-            self._own[index] = bool(pairs) and len(pairs & self._links) >= LINK_SHARE * len(pairs)
+            self._own[index] = is_link_line(self._lines[index], self._links)
         return self._own[index]
 
     def __getitem__(self, index: int) -> bool:
@@ -157,7 +162,8 @@ def trim_unconfirmed_tail(
     return kept
 
 
-def _page_links(tree: HtmlElement) -> set[tuple[str, ...]]:
+def page_links(tree: HtmlElement) -> set[tuple[str, ...]]:
+    """`link_pairs` of the link texts of `tree` (the parsed page)."""
     return link_pairs(a.text_content() for a in tree.iter("a"))
 
 
@@ -165,7 +171,7 @@ def drop_link_edges(text: str, tree: HtmlElement) -> str:
     """`trim_link_edges` with the link texts of `tree` (the parsed page)."""
     if text.count("\n") < 2:
         return text
-    return _trim_link_edges(text, _page_links(tree))
+    return _trim_link_edges(text, page_links(tree))
 
 
 def is_leaked_markup(text: str) -> bool:
@@ -177,18 +183,22 @@ def is_leaked_markup(text: str) -> bool:
 
 def refine(
     text: str,
-    tree: HtmlElement,
+    links: set[tuple[str, ...]],
     extract_markup: Callable[[str], str],
     article_text: Callable[[], str] | None = None,
+    wide: str = "",
 ) -> str:
-    """The body text after the checks above; `extract_markup` extracts text from HTML source,
-    `article_text` returns readability's article of the page (None: no check against it)."""
+    """The body text after the checks above. `links` are the page's link texts (`page_links`),
+    `extract_markup` extracts text from HTML source, `article_text` returns readability's
+    article of the page (None: no check against it), `wide` is resiliparse's text, whose lists
+    inside the article are put back (`restore_lists`)."""
     if is_leaked_markup(text):
         text = extract_markup(text) or text
     if text.count("\n") < 2:
         return text
-    links = _page_links(tree)
     text = _trim_link_edges(text, links)
     if article_text is not None:
         text = trim_unconfirmed_tail(text, links, article_text)
+    if wide:
+        text = restore_lists(text, wide, lambda line: is_link_line(line, links))
     return text

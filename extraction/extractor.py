@@ -18,7 +18,7 @@ from trafilatura.utils import load_html
 
 from newsarchive.config.logfilters import demote_errors
 from newsarchive.extraction import metadata as meta
-from newsarchive.extraction.combine import refine
+from newsarchive.extraction.combine import is_link_line, page_links, refine
 from newsarchive.extraction.ensemble import (
     add_missed_blocks,
     recall_text,
@@ -186,8 +186,12 @@ class ArticleExtractor:
         # run once at most, and only where a check needs it: it costs as much as trafilatura
         readability = cache(partial(readability_text, html))
         text = self._body_text(tree, wide, url, readability)
-        if self.ensemble and self.body_xpath is None:
-            text = refine(text, tree, lambda source: self._run_html(source, url), readability)
+        # read before the author search prunes the tree
+        links = page_links(tree) if self.ensemble and self.body_xpath is None else None
+        if links is not None:
+            text = refine(
+                text, links, lambda source: self._run_html(source, url), readability, wide
+            )
             text = with_lead(text, doc.description, wide)
         if not text:
             return None
@@ -218,7 +222,11 @@ class ArticleExtractor:
             author = page_meta.author()
             authors = meta.split_authors(author.split(";") if author else None)
         lines, paywall_notice = clean_lines(
-            text.split("\n"), titles=titles, authors=authors, comments=self.include_comments
+            text.split("\n"),
+            titles=titles,
+            authors=authors,
+            comments=self.include_comments,
+            is_link=None if links is None else partial(is_link_line, links=links),
         )
         body = "\n".join(lines)
         if not body:

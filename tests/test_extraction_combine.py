@@ -10,6 +10,7 @@ from newsarchive.extraction.combine import (
     drop_link_edges,
     is_leaked_markup,
     link_pairs,
+    page_links,
     refine,
     trim_link_edges,
     trim_unconfirmed_tail,
@@ -96,9 +97,9 @@ def test_leaked_markup_recognised() -> None:
 def test_leaked_markup_extracted_again() -> None:
     source = "\n".join(f"<p>{escape(p)}</p>" for p in BODY * 4)
     tree = fromstring("<html><body><p>x</p></body></html>")
-    assert refine(source, tree, lambda html: "extracted") == "extracted"
+    assert refine(source, page_links(tree), lambda html: "extracted") == "extracted"
     # nothing found in the source: the text stays as it was
-    assert refine(source, tree, lambda html: "") == source
+    assert refine(source, page_links(tree), lambda html: "") == source
 
 
 def test_extractor_cuts_trailing_teasers() -> None:
