@@ -83,8 +83,9 @@ READABILITY_TRIGGER_WORDS = 150
 READABILITY_GAIN = 3.0
 # ... when resiliparse (comments left out) finds at least this share of its words: readability
 # keeps reader comments, so a short post under a long thread came back as the thread. Tuned on
-# the tuning halves: 0.3-0.9 change the same two pages.
-READABILITY_CONFIRMED = 0.5
+# the tuning halves: 0.3-0.9 change the same two pages, 1.0-2.0 none more; 1.0 lets the check
+# below skip readability on 3x more words instead of 1.5x (29 % fewer readability runs).
+READABILITY_CONFIRMED = 1.0
 
 
 @dataclass(frozen=True, slots=True)
