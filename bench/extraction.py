@@ -33,7 +33,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import trafilatura  # noqa: E402
+from lxml import etree  # noqa: E402
 from trafilatura.core import bare_extraction  # noqa: E402
+from trafilatura.utils import load_html  # noqa: E402
 
 from bench.metrics import (  # noqa: E402
     PageScore,
@@ -50,7 +52,7 @@ from newsarchive.extraction.extractor import (  # noqa: E402
     ArticleExtractor,
     load_language_model,
 )
-from newsarchive.extraction.members import readability_text  # noqa: E402
+from newsarchive.extraction.members import block_text  # noqa: E402
 from newsarchive.extraction.sitemodel import SiteModel  # noqa: E402
 
 if TYPE_CHECKING:
@@ -227,6 +229,7 @@ def trafilatura_run(**options: Any) -> Callable[[Page], Output]:
 
 
 def readability_run(page: Page) -> Output:
+    """readability-lxml alone (the package, not the port the extractor consults)."""
     from readability import Document  # noqa: PLC0415  # a baseline only: imported when run
 
     html = decoded(page)
@@ -235,7 +238,13 @@ def readability_run(page: Page) -> Output:
         title = document.short_title()
     except (ValueError, TypeError):
         return Output(None)
-    return Output(readability_text(html), title)
+    try:
+        summary = document.summary(html_partial=True)
+    except (ValueError, TypeError, etree.LxmlError):
+        # readability raises its own Unparseable (a ValueError) on empty or broken pages
+        return Output("", title)
+    fragment = load_html(f"<html><body>{summary}</body></html>")
+    return Output("" if fragment is None else block_text(fragment), title)
 
 
 def run(pages: Iterable[Page], extract: Callable[[Page], Output]) -> dict[str, PageResult]:

@@ -7,9 +7,9 @@ of links (often each with a one-line summary) right after the article, in the sa
 so trafilatura keeps it; readability, which weighs link density, does not. Here a line is a
 link line when most of its word pairs are link text on the page, and runs of link lines are
 cut from both ends of the text. Where link lines remain near the end (a heading, a teaser or
-an advert closes the run, or the run is longer than the article), readability-lxml is asked:
-the lines at the end that its article does not hold are cut. It costs as much as trafilatura,
-so it runs only there (5 % of the tuning pages).
+an advert closes the run, or the run is longer than the article), readability is asked: the
+lines at the end that its article does not hold are cut. It costs a third of trafilatura, so
+it runs only there (5 % of the tuning pages).
 Measured on the tuning halves of both dev sets (bench/extraction.py); see the constants.
 """
 

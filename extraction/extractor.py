@@ -76,8 +76,8 @@ COMPARE_WIDE_RATIO = 2.0
 # the tuning halves. With it the cascade runs on a third of the dev pages and catches every
 # page where it changes the text (2,000-char texts and longer run the first pass only).
 COMPARE_MAX_CHARS = 1500
-# readability-lxml is consulted only when trafilatura's text is this short (words): its full
-# parse costs as much as trafilatura itself.
+# readability is consulted only when trafilatura's text is this short (words): it costs a third
+# of trafilatura.
 READABILITY_TRIGGER_WORDS = 150
 # ... and replaces it when it finds this many times more words.
 READABILITY_GAIN = 3.0
@@ -184,7 +184,7 @@ class ArticleExtractor:
                 if isinstance(node, HtmlElement) and node.getparent() is not None:
                     node.drop_tree()
         wide = recall_text(html) if self.ensemble else ""
-        # run once at most, and only where a check needs it: it costs as much as trafilatura
+        # run once at most, and only where a check needs it: it costs a third of trafilatura
         readability = cache(partial(readability_text, html))
         text = self._body_text(tree, wide, url, readability)
         # read before the author search prunes the tree
