@@ -76,6 +76,11 @@ COMPARE_WIDE_RATIO = 2.0
 # the tuning halves. With it the cascade runs on a third of the dev pages and catches every
 # page where it changes the text (2,000-char texts and longer run the first pass only).
 COMPARE_MAX_CHARS = 1500
+# ... unless readability's article and the short text match both ways (this share of each one's
+# 4-word shingles is in the other): the cascade compares its text with readability's and
+# jusText's, and kept every such text on the tuning halves (half the short texts; 0.9 skips two
+# thirds, also with no change). readability costs a quarter of the cascade.
+READABILITY_AGREES = 0.95
 # readability is consulted only when trafilatura's text is this short (words): it costs a third
 # of trafilatura.
 READABILITY_TRIGGER_WORDS = 150
@@ -267,17 +272,19 @@ class ArticleExtractor:
             return "", None
         return str(document.text or ""), document.body
 
-    def _first_pass(self, tree: HtmlElement, wide: str, url: str | None) -> str:
+    def _first_pass(
+        self, tree: HtmlElement, wide: str, url: str | None, readability: Callable[[], str]
+    ) -> str:
         """trafilatura's text, its comparison with other extractors run only where it may matter."""
         text, body = self._extract(tree, self._first_options, url)
         if (
             not wide
             or body is None
-            or len(text) < COMPARE_MAX_CHARS
             or not body.xpath(".//p//text()")
             or len(body.findall(".//table")) > len(body.findall(".//p"))
             or body.xpath(SANITIZED_XPATH)
             or _word_count(wide) > COMPARE_WIDE_RATIO * _word_count(text)
+            or (len(text) < COMPARE_MAX_CHARS and not _agree(text, readability()))
         ):
             return self._run(tree, self._options, url)
         return text
@@ -299,7 +306,7 @@ class ArticleExtractor:
                 return self._run(region, self._region_options, url)
             logger.debug("body_xpath matched nothing on %s, using the whole page", url)
         unwrap_layout_tables(tree)
-        text = self._first_pass(tree, wide, url)
+        text = self._first_pass(tree, wide, url, readability)
         words = _word_count(text)
         if (
             self.favor_precision
@@ -375,6 +382,16 @@ def load_language_model() -> None:
         return
     # its model loads on the first call (then stays loaded in the process)
     py3langid.classify("")
+
+
+def _agree(text: str, other: str) -> bool:
+    """Whether `text` and `other` hold nearly the same words (`READABILITY_AGREES`)."""
+    ours, theirs = shingles(text), shingles(other)
+    return (
+        bool(ours)
+        and share_in(ours, theirs) >= READABILITY_AGREES
+        and share_in(theirs, ours) >= READABILITY_AGREES
+    )
 
 
 def _detect_language(text: str) -> str | None:

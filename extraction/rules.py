@@ -184,8 +184,10 @@ _TRAILING_CREDIT_RE = re.compile(
 # keeps them. Some wordings only ever appear in a notice; others also in reporting ("changed
 # its privacy policy", "trademarks were infringed"), so they count only beside a copyright
 # mark or a notice's wording. A bare "copyright" is a word of prose, "Copyright 2007" a mark.
+# These three are matched against the line in lower case: without re.IGNORECASE a search is
+# three times faster, and they run on every line of every page.
 _COPYRIGHT_MARK_RE = re.compile(
-    r"©|\(c\)\s*(?:19|20)\d\d|\bcopyright\s*(?:©|\(c\)\s*)?(?:19|20)\d\d", re.IGNORECASE
+    r"©|\(c\)\s*(?:19|20)\d\d|\bcopyright\s*(?:©|\(c\)\s*)?(?:19|20)\d\d"
 )
 _NOTICE_RE = re.compile(
     r"all rights reserved|may not be (?:re)?(?:published|reproduced|broadcast|rewritten"
@@ -200,13 +202,11 @@ _NOTICE_RE = re.compile(
     r"|use of this (?:web ?)?site (?:is subject to|constitutes)"
     r"|by using this (?:web ?)?site,? you agree|reserve the right to (?:remove|delete|edit)"
     # the print edition's note: "This article appeared on page D - 7 of the ... Chronicle"
-    r"|^\W*this (?:article|story) (?:was (?:originally |first )?published|appeared|ran) on page",
-    re.IGNORECASE,
+    r"|^\W*this (?:article|story) (?:was (?:originally |first )?published|appeared|ran) on page"
 )
 _LEGAL_TERMS_RE = re.compile(
     r"terms (?:of (?:use|service)|and conditions|& conditions)|privacy (?:policy|statement)"
-    r"|trade ?marks?\b|licen[cs]ed to",
-    re.IGNORECASE,
+    r"|trade ?marks?\b|licen[cs]ed to"
 )
 #: A legal notice is at most this long (words); longer lines are an article's text joined with
 #: its footer, kept whole ...
@@ -475,20 +475,21 @@ def is_credit_line(line: str) -> bool:
 
 def is_legal_notice(line: str) -> bool:
     """A footer's copyright, rights or terms notice."""
-    notices = len(_NOTICE_RE.findall(line))
-    if not notices and _LEGAL_TERMS_RE.search(line) is None:
+    folded = line.lower()
+    notices = len(_NOTICE_RE.findall(folded))
+    if not notices and _LEGAL_TERMS_RE.search(folded) is None:
         return False
     tokens = len(_tokens(line))
     if tokens > MAX_LEGAL_NOTICE_TOKENS:
         return False
-    marked = _COPYRIGHT_MARK_RE.search(line) is not None
+    marked = _COPYRIGHT_MARK_RE.search(folded) is not None
     if notices:
         return (
             marked
             # two of a notice's wordings ("All rights reserved. ... prohibited without consent")
             or notices > 1
             or tokens <= MAX_BARE_LEGAL_NOTICE_TOKENS
-            or _LEGAL_TERMS_RE.search(line) is not None
+            or _LEGAL_TERMS_RE.search(folded) is not None
         )
     return marked
 
