@@ -6,15 +6,8 @@ from __future__ import annotations
 from newsarchive.extraction.extractor import ArticleExtractor
 from newsarchive.extraction.lists import restore_lists
 from newsarchive.extraction.rules import clean_lines
+from tests.test_extraction_combine import BODY as PARAGRAPHS
 
-PARAGRAPHS = [
-    "The harbour authority said on Tuesday that the new ferry terminal will open in the spring, "
-    "two years later than first planned, after a long dispute over the cost of the foundations.",
-    "Engineers found that the old quay wall could not carry the weight of the new building, and "
-    "the design had to be changed to rest the terminal on piles driven into the river bed.",
-    "The authority expects the terminal to handle about a million passengers a year once the "
-    "second berth is finished, and says fares will not rise to pay for the delay.",
-]
 LEAD_IN = "The authority has these tips for passengers:"
 # short and without closing punctuation: shaped like teaser headlines
 TIPS = [
