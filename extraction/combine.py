@@ -167,13 +167,6 @@ def page_links(tree: HtmlElement) -> set[tuple[str, ...]]:
     return link_pairs(a.text_content() for a in tree.iter("a"))
 
 
-def drop_link_edges(text: str, tree: HtmlElement) -> str:
-    """`trim_link_edges` with the link texts of `tree` (the parsed page)."""
-    if text.count("\n") < 2:
-        return text
-    return _trim_link_edges(text, page_links(tree))
-
-
 def is_leaked_markup(text: str) -> bool:
     """Whether `text` is mostly HTML source (tags as lines), not text."""
     lines = text.split("\n")

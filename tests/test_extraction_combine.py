@@ -7,7 +7,6 @@ from html import escape
 from lxml.html import fromstring
 
 from newsarchive.extraction.combine import (
-    drop_link_edges,
     is_leaked_markup,
     link_pairs,
     page_links,
@@ -83,7 +82,7 @@ def test_mostly_links_left_alone() -> None:
 
 def test_link_edges_found_in_the_tree() -> None:
     tree = fromstring(teaser_page())
-    assert drop_link_edges(teaser_text(), tree) == "\n".join(BODY)
+    assert refine(teaser_text(), page_links(tree), lambda html: "") == "\n".join(BODY)
 
 
 def test_leaked_markup_recognised() -> None:
