@@ -81,8 +81,7 @@ COMPARE_MAX_CHARS = 1500
 # jusText's, and kept every such text on the tuning halves (half the short texts; 0.9 skips two
 # thirds, also with no change). readability costs a quarter of the cascade.
 READABILITY_AGREES = 0.95
-# readability is consulted only when trafilatura's text is this short (words): it costs a third
-# of trafilatura.
+# readability's article replaces trafilatura's text only when that is this short (words) ...
 READABILITY_TRIGGER_WORDS = 150
 # ... and replaces it when it finds this many times more words.
 READABILITY_GAIN = 3.0
