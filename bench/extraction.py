@@ -35,7 +35,6 @@ if str(ROOT) not in sys.path:
 import trafilatura  # noqa: E402
 from lxml import etree  # noqa: E402
 from trafilatura.core import bare_extraction  # noqa: E402
-from trafilatura.utils import load_html  # noqa: E402
 
 from bench.metrics import (  # noqa: E402
     PageScore,
@@ -52,7 +51,7 @@ from newsarchive.extraction.extractor import (  # noqa: E402
     ArticleExtractor,
     load_language_model,
 )
-from newsarchive.extraction.members import block_text  # noqa: E402
+from newsarchive.extraction.members import summary_text  # noqa: E402
 from newsarchive.extraction.sitemodel import SiteModel  # noqa: E402
 
 if TYPE_CHECKING:
@@ -243,8 +242,7 @@ def readability_run(page: Page) -> Output:
     except (ValueError, TypeError, etree.LxmlError):
         # readability raises its own Unparseable (a ValueError) on empty or broken pages
         return Output("", title)
-    fragment = load_html(f"<html><body>{summary}</body></html>")
-    return Output("" if fragment is None else block_text(fragment), title)
+    return Output(summary_text(summary), title)
 
 
 def run(pages: Iterable[Page], extract: Callable[[Page], Output]) -> dict[str, PageResult]:

@@ -16,6 +16,7 @@ Measured on the tuning halves of both dev sets (bench/extraction.py); see the co
 from __future__ import annotations
 
 import re
+from functools import partial
 from itertools import pairwise
 from typing import TYPE_CHECKING, Final
 
@@ -107,12 +108,8 @@ class _LinkLines:
         return True
 
 
-def trim_link_edges(text: str, anchor_texts: Iterable[str]) -> str:
-    """`text` without the runs of link lines at its start and end."""
-    return _trim_link_edges(text, link_pairs(anchor_texts))
-
-
-def _trim_link_edges(text: str, links: set[tuple[str, ...]]) -> str:
+def trim_link_edges(text: str, links: set[tuple[str, ...]]) -> str:
+    """`text` without the runs of link lines (`links`, from `link_pairs`) at its start and end."""
     lines = text.split("\n")
     if len(lines) < 3 or not links:
         return text
@@ -189,9 +186,9 @@ def refine(
         text = extract_markup(text) or text
     if text.count("\n") < 2:
         return text
-    text = _trim_link_edges(text, links)
+    text = trim_link_edges(text, links)
     if article_text is not None:
         text = trim_unconfirmed_tail(text, links, article_text)
     if wide:
-        text = restore_lists(text, wide, lambda line: is_link_line(line, links))
+        text = restore_lists(text, wide, partial(is_link_line, links=links))
     return text

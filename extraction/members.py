@@ -38,10 +38,13 @@ def readability_text(html: str) -> str:
     except (ValueError, TypeError, etree.LxmlError):
         logger.debug("readability failed", exc_info=True)
         return ""
+    return summary_text(summary)
+
+
+def summary_text(summary: str) -> str:
+    """The text of a readability summary (an HTML fragment), one line per block."""
     fragment = load_html(f"<html><body>{summary}</body></html>")
-    if fragment is None:
-        return ""
-    return block_text(fragment)
+    return "" if fragment is None else block_text(fragment)
 
 
 def block_text(root: HtmlElement) -> str:

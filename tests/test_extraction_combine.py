@@ -53,31 +53,32 @@ def teaser_text() -> str:
 
 def test_trailing_link_list_and_its_summaries_cut() -> None:
     anchors = [head for head, _summary in TEASERS]
-    assert trim_link_edges(teaser_text(), anchors) == "\n".join(BODY)
+    assert trim_link_edges(teaser_text(), link_pairs(anchors)) == "\n".join(BODY)
 
 
 def test_leading_link_line_cut() -> None:
     text = "\n".join(["Back to the latest harbour news", *BODY])
-    assert trim_link_edges(text, ["Back to the latest harbour news"]) == "\n".join(BODY)
+    assert trim_link_edges(text, link_pairs(["Back to the latest harbour news"])) == "\n".join(BODY)
 
 
 def test_navigation_bar_on_one_line_is_a_link_line() -> None:
     bar = "Weather | Traffic | Sport results | Contact the newsroom"
     text = "\n".join([*BODY, bar])
-    assert trim_link_edges(text, bar.split(" | ")) == "\n".join(BODY)
+    assert trim_link_edges(text, link_pairs(bar.split(" | "))) == "\n".join(BODY)
     # the same words with a link missing: most of the bar is not links, it stays
-    assert trim_link_edges(text, ["Weather"]) == text
+    assert trim_link_edges(text, link_pairs(["Weather"])) == text
 
 
 def test_paragraph_with_a_link_kept() -> None:
     # a linked phrase inside a paragraph does not make it a link line
-    assert trim_link_edges("\n".join(BODY), ["the new ferry terminal"]) == "\n".join(BODY)
+    body = "\n".join(BODY)
+    assert trim_link_edges(body, link_pairs(["the new ferry terminal"])) == body
 
 
 def test_mostly_links_left_alone() -> None:
     # cutting would leave under half the words: a link page, not an article with a tail
     text = "\n".join([BODY[0], *(f"- {h} {s}" for h, s in TEASERS), "- " + BODY[1]])
-    assert trim_link_edges(text, [f"{h} {s}" for h, s in TEASERS] + [BODY[1]]) == text
+    assert trim_link_edges(text, link_pairs([f"{h} {s}" for h, s in TEASERS] + [BODY[1]])) == text
 
 
 def test_link_edges_found_in_the_tree() -> None:
@@ -121,7 +122,7 @@ def closed_teaser_text() -> str:
 def test_readability_cuts_a_tail_that_link_trimming_cannot() -> None:
     links = link_pairs(head for head, _summary in TEASERS)
     text = closed_teaser_text()
-    assert trim_link_edges(text, [head for head, _summary in TEASERS]) == text
+    assert trim_link_edges(text, link_pairs([head for head, _summary in TEASERS])) == text
     assert trim_unconfirmed_tail(text, links, lambda: "\n".join(BODY)) == "\n".join(BODY)
 
 
